@@ -1,0 +1,41 @@
+# edge-agent: `make demo` runs the product on this machine, `make test` runs
+# every test. Both run `make setup` first, which installs what is missing
+# (GStreamer, mosquitto, ONNX Runtime, MediaMTX) and is quick when nothing is.
+
+SHELL   := /bin/bash
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# Tests of the whole product share two cores with GStreamer and ONNX Runtime.
+TEST_TIMEOUT ?= 9m
+
+.PHONY: all setup build demo test test-short vet fmt bench clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+
+demo: build
+	@bash scripts/demo.sh
+
+vet:
+	$(GO) vet ./...
+
+test: setup
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Unit tests only: no MediaMTX, no camera, no model runs.
+test-short: setup
+	$(GO) test -short -count=1 ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin .cache

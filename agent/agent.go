@@ -1,0 +1,158 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"edge-agent/models"
+	"edge-agent/pipeline"
+)
+
+// Options are the agent's dependencies beyond its configuration.
+type Options struct {
+	Logger  *slog.Logger // default: slog.Default()
+	Sink    Sink         // receives every processed frame's result; may be nil
+	Version string       // reported in the start-up line
+}
+
+// Agent runs one camera through one model into the annotated stream and the
+// sink. Build it with New, run it with Run, release it with Close.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	version string
+
+	rt  *models.Runtime
+	det *models.Detector
+	out *pipeline.Output // nil when EDGE_OUTPUT_URL=none
+	cam *camera
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New validates the configuration and loads the model. It starts nothing:
+// a model that cannot be loaded fails here, before any stream is opened.
+func New(cfg Config, opts Options) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("device", cfg.DeviceID, "camera", cfg.CameraName)
+	policy, _ := pipeline.ParsePolicy(cfg.IngestPolicy) // checked by Validate
+	format, _ := models.ParseFormat(cfg.ModelFormat)    // checked by Validate
+
+	a := &Agent{cfg: cfg, log: log, version: opts.Version}
+	rt, err := models.NewRuntime(models.RuntimeConfig{LibraryPath: cfg.ORTLibrary})
+	if err != nil {
+		return nil, fmt.Errorf("start ONNX Runtime (%s_ORT_LIB=%s): %w", EnvPrefix, cfg.ORTLibrary, err)
+	}
+	a.rt = rt
+	det, err := rt.Load(models.Options{
+		Path: cfg.ModelPath, Format: format, LabelsPath: cfg.LabelsPath,
+		Threads: cfg.ORTThreads, Provider: cfg.ORTProvider,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.det = det
+	keep, err := det.KeepMask(cfg.Classes)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("%s_CLASSES: %w", EnvPrefix, err)
+	}
+
+	if cfg.OutputURL != OutputDisabled {
+		a.out, err = pipeline.NewOutput(pipeline.OutputConfig{
+			URL: cfg.OutputURL, FPS: cfg.OutputFPS, BitrateKbps: cfg.OutputBitrateKbps, Encoder: cfg.Encoder,
+		}, log.With("component", "output"))
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("annotated output: %w", err)
+		}
+	}
+
+	ingestCfg := pipeline.IngestConfig{
+		URL: cfg.CameraURL, LatencyMS: cfg.RTSPLatencyMS, Transport: cfg.RTSPTransport,
+		Decoder: cfg.Decoder, Policy: policy, StallTimeout: cfg.StallTimeout,
+	}
+	camLog := log.With("component", "camera")
+	a.cam = &camera{
+		name: cfg.CameraName, device: cfg.DeviceID, url: redactURL(cfg.CameraURL), log: camLog,
+		newSource: func() (frameSource, error) {
+			in, err := pipeline.NewIngest(ingestCfg, camLog)
+			if err != nil {
+				return nil, err
+			}
+			return in, nil
+		},
+		det:      det,
+		th:       models.Thresholds{Confidence: cfg.Confidence, IoU: cfg.IoU, Keep: keep},
+		sink:     opts.Sink,
+		report:   newReporter(log.With("component", "report"), cfg.ReportInterval),
+		retryMin: 500 * time.Millisecond,
+		retryMax: 10 * time.Second,
+	}
+	if a.out != nil {
+		a.cam.out = a.out
+	}
+	return a, nil
+}
+
+// Run processes the camera until ctx ends, then waits for everything it
+// started to stop. A lost camera or output is retried, never fatal.
+func (a *Agent) Run(ctx context.Context) error {
+	info := a.det.Info()
+	output := OutputDisabled
+	if a.out != nil {
+		output = a.out.Describe()
+	}
+	a.log.Info("edge-agent starting",
+		"version", a.version,
+		"camera_url", redactURL(a.cfg.CameraURL),
+		"ingest_policy", a.cfg.IngestPolicy,
+		"model", info.Name, "format", info.Format, "sha256", info.SHA256,
+		"input", fmt.Sprintf("%dx%d", info.InputWidth, info.InputHeight),
+		"classes", len(info.Labels), "provider", info.Provider,
+		"onnxruntime", a.rt.Version(),
+		"confidence", a.cfg.Confidence, "iou", a.cfg.IoU, "keep", a.cfg.Classes,
+		"output", output,
+	)
+
+	var wg sync.WaitGroup
+	if a.out != nil {
+		wg.Go(func() {
+			if err := a.out.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Error("annotated output stopped", "err", err)
+			}
+		})
+	}
+	a.cam.run(ctx)
+	wg.Wait()
+	a.log.Info("edge-agent stopped")
+	return nil
+}
+
+// Close releases the model and the ONNX Runtime. Call it after Run returned;
+// it is idempotent.
+func (a *Agent) Close() error {
+	a.closeOnce.Do(func() {
+		var errs []error
+		if a.det != nil {
+			errs = append(errs, a.det.Close())
+		}
+		if a.rt != nil {
+			errs = append(errs, a.rt.Close())
+		}
+		a.closeErr = errors.Join(errs...)
+	})
+	return a.closeErr
+}

@@ -1,0 +1,143 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"edge-agent/models"
+	"edge-agent/pipeline"
+)
+
+// fakeSource serves frames from a script: each connection delivers frames
+// frames then fails with err.
+type fakeSource struct {
+	frames  int
+	err     error
+	served  int
+	started bool
+	closed  bool
+}
+
+func (s *fakeSource) Start(ctx context.Context) error { s.started = true; return nil }
+func (s *fakeSource) Next(ctx context.Context, dst *pipeline.Frame) error {
+	if s.served == s.frames {
+		return s.err
+	}
+	s.served++
+	time.Sleep(66 * time.Millisecond) // the camera's frame interval, on the bubble's clock
+	// Every other frame was dropped upstream: seq 2, 4, 6…
+	now := time.Now()
+	*dst = pipeline.Frame{
+		Pix: dst.Pix[:0], Width: 4, Height: 2, Stride: 12,
+		Seq: uint64(2 * s.served), Dropped: 1,
+		Pulled: now, Capture: now.Add(-30 * time.Millisecond), Clock: pipeline.ClockArrival,
+	}
+	dst.Pix = append(dst.Pix, make([]byte, 24)...)
+	return nil
+}
+func (s *fakeSource) Stats() pipeline.IngestStats { return pipeline.IngestStats{} }
+func (s *fakeSource) Describe() string            { return "fake" }
+func (s *fakeSource) Close() error                { s.closed = true; return nil }
+
+// fakeDetector finds one person per frame and takes 10 ms of inference.
+type fakeDetector struct{ calls int }
+
+func (d *fakeDetector) Detect(img models.Image, th models.Thresholds, dst []models.Detection) ([]models.Detection, models.Timings, error) {
+	d.calls++
+	dst = append(dst, models.Detection{ClassID: 0, Label: "person", Confidence: 0.9, Box: models.Rect{X: 1, Y: 0, W: 2, H: 2}})
+	return dst, models.Timings{Inference: 10 * time.Millisecond}, nil
+}
+func (d *fakeDetector) Info() models.Info { return models.Info{Name: "fake.onnx", SHA256: "abc"} }
+
+// sinkFunc adapts a function to Sink.
+type sinkFunc func(r *Result)
+
+func (f sinkFunc) Publish(r *Result) { f(r) }
+
+func TestCameraReconnectsAfterLoss(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+
+		var sources []*fakeSource
+		var results []Result
+		det := &fakeDetector{}
+		c := &camera{
+			name: "cam1", device: "box", url: "rtsp://x", log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			newSource: func() (frameSource, error) {
+				// The first connection delivers 3 frames, the second refuses
+				// at once, the third delivers 2 and then the test stops.
+				script := []fakeSource{{frames: 3, err: errors.New("eos")}, {frames: 0, err: errors.New("refused")}, {frames: 2, err: errors.New("eos")}}
+				if len(sources) == len(script) {
+					cancel()
+					return nil, errors.New("done")
+				}
+				s := script[len(sources)]
+				sources = append(sources, &s)
+				return &s, nil
+			},
+			det:      det,
+			th:       models.Thresholds{Confidence: 0.25, IoU: 0.45},
+			sink:     sinkFunc(func(r *Result) { results = append(results, *r) }),
+			report:   newReporter(slog.New(slog.NewTextHandler(io.Discard, nil)), time.Second),
+			retryMin: 500 * time.Millisecond, retryMax: 10 * time.Second,
+		}
+		start := time.Now()
+		c.run(ctx)
+
+		if len(results) != 5 || det.calls != 5 {
+			t.Fatalf("processed %d frames (%d detector calls), want 3 + 2", len(results), det.calls)
+		}
+		for _, s := range sources {
+			if !s.closed {
+				t.Error("a source was not closed after it failed")
+			}
+		}
+		r := results[0]
+		if r.Seq != 2 || r.Dropped != 1 || r.Camera != "cam1" || r.Model.Name != "fake.onnx" || len(r.Detections) != 1 {
+			t.Errorf("first result = %+v", r)
+		}
+		if r.Timings.Inference != 10*time.Millisecond || r.Timings.Wait != 66*time.Millisecond {
+			t.Errorf("timings = %+v, want inference 10ms and wait 66ms", r.Timings)
+		}
+		// Frames were captured 30 ms before they were pulled and processing
+		// took no virtual time: the latency is exactly those 30 ms.
+		if r.Latency() != 30*time.Millisecond {
+			t.Errorf("latency = %s, want 30ms", r.Latency())
+		}
+		// Waits between connections: after the first loss the backoff was
+		// reset (frames had flowed) → 0.5 s; after the refusal → 1 s; after
+		// the third connection (frames again) → 0.5 s. Plus 5 frames × 66 ms.
+		want := 500*time.Millisecond + time.Second + 500*time.Millisecond + 5*66*time.Millisecond
+		if got := time.Since(start); got != want {
+			t.Errorf("run took %s of virtual time, want %s", got, want)
+		}
+	})
+}
+
+func TestCameraStopsOnCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		c := &camera{
+			log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+			newSource: func() (frameSource, error) { return nil, errors.New("camera unreachable") },
+			report:    newReporter(slog.New(slog.NewTextHandler(io.Discard, nil)), time.Second),
+			retryMin:  500 * time.Millisecond, retryMax: 10 * time.Second,
+		}
+		done := make(chan struct{})
+		go func() { c.run(ctx); close(done) }()
+		time.Sleep(time.Minute) // a minute of refused reconnects
+		cancel()
+		synctest.Wait()
+		select {
+		case <-done:
+		default:
+			t.Fatal("run did not return after its context was cancelled")
+		}
+	})
+}

@@ -1,0 +1,292 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"edge-agent/models"
+	"edge-agent/pipeline"
+)
+
+// EnvPrefix is the prefix of every environment variable the agent reads.
+const EnvPrefix = "EDGE"
+
+// OutputDisabled is the EDGE_OUTPUT_URL value that turns the annotated stream off.
+const OutputDisabled = "none"
+
+// Config is every setting of the agent. It is filled from the environment by
+// Load; the struct tags are the single source of the names, defaults and the
+// descriptions that --help prints, so the two cannot drift.
+type Config struct {
+	DeviceID   string `envconfig:"DEVICE_ID" desc:"device id used in logs, subjects and topics (default: the host name)"`
+	CameraName string `envconfig:"CAMERA_NAME" default:"cam1" desc:"camera name: letters, digits, '-' and '_'"`
+	CameraURL  string `envconfig:"CAMERA_URL" desc:"required. Camera: rtsp://[user:pass@]host[:port]/path, a local video file, or testsrc"`
+
+	RTSPLatencyMS int           `envconfig:"RTSP_LATENCY_MS" default:"0" desc:"rtspsrc jitter-buffer latency in ms (0 delivers frames as soon as they arrive)"`
+	RTSPTransport string        `envconfig:"RTSP_TRANSPORT" default:"auto" desc:"RTSP transport: auto, udp or tcp"`
+	Decoder       string        `envconfig:"DECODER" desc:"force a GStreamer decoder element (default: the best one the registry has)"`
+	IngestPolicy  string        `envconfig:"INGEST_POLICY" default:"latest" desc:"latest keeps only the newest frame; buffered keeps every frame (the naive baseline, for benchmarks)"`
+	StallTimeout  time.Duration `envconfig:"STALL_TIMEOUT" default:"5s" desc:"a camera that sends no frame for this long is reconnected"`
+
+	ModelPath   string   `envconfig:"MODEL_PATH" desc:"required. The ONNX detector to run"`
+	ModelFormat string   `envconfig:"MODEL_FORMAT" default:"auto" desc:"model output layout: auto, yolov8 (also YOLO11), yolov5 or yolox"`
+	LabelsPath  string   `envconfig:"LABELS_PATH" desc:"class names, one a line, for models without names metadata (default: COCO when there are 80 classes)"`
+	Confidence  float32  `envconfig:"CONFIDENCE" default:"0.25" desc:"minimum detection confidence, in (0,1]"`
+	IoU         float32  `envconfig:"IOU" default:"0.45" desc:"non-maximum suppression IoU threshold, in (0,1]"`
+	Classes     []string `envconfig:"CLASSES" desc:"comma-separated labels to keep (default: all)"`
+
+	ORTLibrary  string `envconfig:"ORT_LIB" desc:"ONNX Runtime shared library (default: lib/libonnxruntime.so.1 beside the executable, else the system's)"`
+	ORTThreads  int    `envconfig:"ORT_THREADS" default:"0" desc:"ONNX Runtime intra-op threads (0 lets it choose)"`
+	ORTProvider string `envconfig:"ORT_PROVIDER" default:"cpu" desc:"execution provider: cpu, cuda or tensorrt"`
+
+	OutputURL         string `envconfig:"OUTPUT_URL" desc:"annotated stream destination (default rtsp://127.0.0.1:8554/<camera>-annotated; none disables it)"`
+	OutputBitrateKbps int    `envconfig:"OUTPUT_BITRATE_KBPS" default:"2000" desc:"annotated stream bit rate in kbit/s"`
+	OutputFPS         int    `envconfig:"OUTPUT_FPS" default:"15" desc:"nominal frame rate of the annotated stream (sets the keyframe interval)"`
+	Encoder           string `envconfig:"ENCODER" desc:"force a GStreamer H.264 encoder element (default: the best one the registry has)"`
+
+	ReportInterval time.Duration `envconfig:"REPORT_INTERVAL" default:"5s" desc:"how often the log summarises frames, drops, timings and detections"`
+	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat      string        `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
+}
+
+// Load reads the configuration from the environment and validates it. Every
+// problem is reported at once, each naming its variable. Required settings
+// are checked by Validate rather than by envconfig, which would stop at the
+// first missing one.
+func Load() (Config, error) {
+	var cfg Config
+	if err := envconfig.Process(EnvPrefix, &cfg); err != nil {
+		var perr *envconfig.ParseError
+		if errors.As(err, &perr) {
+			return cfg, fmt.Errorf("%s_%s: cannot parse %q as %s", EnvPrefix, perr.KeyName, perr.Value, perr.TypeName)
+		}
+		return cfg, fmt.Errorf("read environment: %w", err)
+	}
+	cfg.applyDefaults()
+	return cfg, cfg.Validate()
+}
+
+// applyDefaults fills the defaults that depend on other settings or on the machine.
+func (c *Config) applyDefaults() {
+	if c.DeviceID == "" {
+		if h, err := os.Hostname(); err == nil {
+			c.DeviceID = sanitizeToken(h)
+		}
+	}
+	if c.OutputURL == "" && c.CameraName != "" {
+		c.OutputURL = "rtsp://127.0.0.1:8554/" + c.CameraName + "-annotated"
+	}
+	if c.ORTLibrary == "" {
+		c.ORTLibrary = defaultORTLibrary()
+	}
+}
+
+// Validate checks every setting and returns all problems joined.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s_%s: %s", EnvPrefix, key, fmt.Sprintf(format, args...)))
+	}
+	if !validToken(c.DeviceID) {
+		bad("DEVICE_ID", "%q must be 1-64 letters, digits, '-' or '_'", c.DeviceID)
+	}
+	if !validToken(c.CameraName) {
+		bad("CAMERA_NAME", "%q must be 1-64 letters, digits, '-' or '_'", c.CameraName)
+	}
+	if c.CameraURL == "" {
+		bad("CAMERA_URL", "required: an rtsp:// URL, a video file or testsrc")
+	} else if err := checkCameraURL(c.CameraURL); err != nil {
+		bad("CAMERA_URL", "%v", err)
+	}
+	if c.RTSPLatencyMS < 0 || c.RTSPLatencyMS > 10000 {
+		bad("RTSP_LATENCY_MS", "must be between 0 and 10000, got %d", c.RTSPLatencyMS)
+	}
+	switch c.RTSPTransport {
+	case "auto", "udp", "tcp":
+	default:
+		bad("RTSP_TRANSPORT", "must be auto, udp or tcp, got %q", c.RTSPTransport)
+	}
+	if _, err := pipeline.ParsePolicy(c.IngestPolicy); err != nil {
+		bad("INGEST_POLICY", "%v", err)
+	}
+	if c.StallTimeout < 500*time.Millisecond {
+		bad("STALL_TIMEOUT", "must be at least 500ms, got %s", c.StallTimeout)
+	}
+	if c.ModelPath == "" {
+		bad("MODEL_PATH", "required: the ONNX model to run")
+	} else if st, err := os.Stat(c.ModelPath); err != nil {
+		bad("MODEL_PATH", "%v", err)
+	} else if st.IsDir() {
+		bad("MODEL_PATH", "%q is a directory, not an ONNX file", c.ModelPath)
+	}
+	if _, err := models.ParseFormat(c.ModelFormat); err != nil {
+		bad("MODEL_FORMAT", "%v", err)
+	}
+	if c.LabelsPath != "" {
+		if _, err := os.Stat(c.LabelsPath); err != nil {
+			bad("LABELS_PATH", "%v", err)
+		}
+	}
+	if !(c.Confidence > 0 && c.Confidence <= 1) {
+		bad("CONFIDENCE", "must be in (0,1], got %g", c.Confidence)
+	}
+	if !(c.IoU > 0 && c.IoU <= 1) {
+		bad("IOU", "must be in (0,1], got %g", c.IoU)
+	}
+	for _, l := range c.Classes {
+		if strings.TrimSpace(l) == "" {
+			bad("CLASSES", "contains an empty label")
+			break
+		}
+	}
+	if c.ORTLibrary == "" {
+		bad("ORT_LIB", "no ONNX Runtime library found: run `make setup` or point EDGE_ORT_LIB at libonnxruntime.so")
+	} else if _, err := os.Stat(c.ORTLibrary); err != nil {
+		bad("ORT_LIB", "%v", err)
+	}
+	if c.ORTThreads < 0 || c.ORTThreads > 256 {
+		bad("ORT_THREADS", "must be between 0 and 256, got %d", c.ORTThreads)
+	}
+	switch c.ORTProvider {
+	case "cpu", "cuda", "tensorrt":
+	default:
+		bad("ORT_PROVIDER", "must be cpu, cuda or tensorrt, got %q", c.ORTProvider)
+	}
+	if c.OutputURL != OutputDisabled {
+		if u, err := url.Parse(c.OutputURL); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
+			bad("OUTPUT_URL", "must be an rtsp:// URL or %q, got %q", OutputDisabled, redactURL(c.OutputURL))
+		}
+	}
+	if c.OutputBitrateKbps < 100 || c.OutputBitrateKbps > 100000 {
+		bad("OUTPUT_BITRATE_KBPS", "must be between 100 and 100000, got %d", c.OutputBitrateKbps)
+	}
+	if c.OutputFPS < 1 || c.OutputFPS > 240 {
+		bad("OUTPUT_FPS", "must be between 1 and 240, got %d", c.OutputFPS)
+	}
+	if c.ReportInterval < 100*time.Millisecond {
+		bad("REPORT_INTERVAL", "must be at least 100ms, got %s", c.ReportInterval)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		bad("LOG_LEVEL", "%v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("LOG_FORMAT", "must be text or json, got %q", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+// PrintUsage writes every setting with its default and meaning, generated
+// from the same struct tags Load reads.
+func PrintUsage(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 1, 0, 2, ' ', 0)
+	if err := envconfig.Usagef(EnvPrefix, &Config{}, tw, usageFormat); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+const usageFormat = `edge-agent turns an RTSP camera into a low-latency stream of detections.
+It is configured through the environment:
+
+VARIABLE	DEFAULT	MEANING
+{{range .}}{{usage_key .}}	{{usage_default .}}	{{usage_description .}}
+{{end}}`
+
+// checkCameraURL accepts rtsp(s) URLs, testsrc and existing local files.
+func checkCameraURL(raw string) error {
+	if raw == "testsrc" {
+		return nil
+	}
+	if strings.Contains(raw, "://") {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("not a URL: %v", err)
+		}
+		switch u.Scheme {
+		case "rtsp", "rtsps", "rtspt":
+			if u.Host == "" {
+				return fmt.Errorf("%q has no host", redactURL(raw))
+			}
+			return nil
+		case "file":
+			raw = u.Path
+		default:
+			return fmt.Errorf("unsupported scheme %q: use rtsp://, a file path or testsrc", u.Scheme)
+		}
+	}
+	if _, err := os.Stat(raw); err != nil {
+		return fmt.Errorf("no such video file: %v", err)
+	}
+	return nil
+}
+
+// validToken says whether s can be used as a NATS subject token, an MQTT topic
+// level and a Home Assistant entity id part alike.
+func validToken(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// sanitizeToken turns a host name into a valid token (dots become '-').
+func sanitizeToken(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	out := b.String()
+	if len(out) > 64 {
+		out = out[:64]
+	}
+	return out
+}
+
+// redactURL hides the password of a URL so it can be logged.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+// defaultORTLibrary looks for the library setup.sh installs beside the
+// executable (bin/lib), then in the usual system places.
+func defaultORTLibrary() string {
+	var candidates []string
+	if exe, err := os.Executable(); err == nil {
+		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "lib", "libonnxruntime.so.1"))
+	}
+	candidates = append(candidates,
+		"/usr/local/lib/libonnxruntime.so.1", "/usr/local/lib/libonnxruntime.so",
+		"/usr/lib/libonnxruntime.so.1", "/usr/lib/libonnxruntime.so",
+		"/usr/lib/aarch64-linux-gnu/libonnxruntime.so.1", "/usr/lib/x86_64-linux-gnu/libonnxruntime.so.1",
+	)
+	for _, p := range candidates {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}

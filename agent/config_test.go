@@ -1,0 +1,195 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// validConfig returns a configuration that passes Validate, with real files
+// for the paths it checks.
+func validConfig(t *testing.T) Config {
+	t.Helper()
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.onnx")
+	lib := filepath.Join(dir, "libonnxruntime.so.1")
+	for _, p := range []string{model, lib} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return Config{
+		DeviceID: "box-1", CameraName: "cam1", CameraURL: "rtsp://user:secret@192.0.2.1:554/stream",
+		RTSPTransport: "auto", IngestPolicy: "latest", StallTimeout: 5 * time.Second,
+		ModelPath: model, ModelFormat: "auto", Confidence: 0.25, IoU: 0.45,
+		ORTLibrary: lib, ORTProvider: "cpu",
+		OutputURL: "rtsp://127.0.0.1:8554/cam1-annotated", OutputBitrateKbps: 2000, OutputFPS: 15,
+		ReportInterval: 5 * time.Second, LogLevel: "info", LogFormat: "text",
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		want   []string // substrings the error must contain; none means valid
+	}{
+		{name: "valid", mutate: func(c *Config) {}},
+		{name: "testsrc camera", mutate: func(c *Config) { c.CameraURL = "testsrc" }},
+		{name: "output disabled", mutate: func(c *Config) { c.OutputURL = "none" }},
+		{name: "camera required", mutate: func(c *Config) { c.CameraURL = "" },
+			want: []string{"EDGE_CAMERA_URL: required"}},
+		{name: "camera scheme", mutate: func(c *Config) { c.CameraURL = "http://cam/x" },
+			want: []string{`EDGE_CAMERA_URL: unsupported scheme "http"`}},
+		{name: "camera file missing", mutate: func(c *Config) { c.CameraURL = "/nonexistent/video.mp4" },
+			want: []string{"EDGE_CAMERA_URL: no such video file"}},
+		{name: "camera name with a dot", mutate: func(c *Config) { c.CameraName = "front.door" },
+			want: []string{`EDGE_CAMERA_NAME: "front.door" must be`}},
+		{name: "device id with a wildcard", mutate: func(c *Config) { c.DeviceID = "a*" },
+			want: []string{`EDGE_DEVICE_ID: "a*" must be`}},
+		{name: "transport", mutate: func(c *Config) { c.RTSPTransport = "http" },
+			want: []string{`EDGE_RTSP_TRANSPORT: must be auto, udp or tcp, got "http"`}},
+		{name: "latency negative", mutate: func(c *Config) { c.RTSPLatencyMS = -1 },
+			want: []string{"EDGE_RTSP_LATENCY_MS: must be between 0 and 10000, got -1"}},
+		{name: "policy", mutate: func(c *Config) { c.IngestPolicy = "fifo" },
+			want: []string{"EDGE_INGEST_POLICY:"}},
+		{name: "confidence zero", mutate: func(c *Config) { c.Confidence = 0 },
+			want: []string{"EDGE_CONFIDENCE: must be in (0,1], got 0"}},
+		{name: "confidence above one", mutate: func(c *Config) { c.Confidence = 1.5 },
+			want: []string{"EDGE_CONFIDENCE: must be in (0,1], got 1.5"}},
+		{name: "iou one is allowed", mutate: func(c *Config) { c.IoU = 1 }},
+		{name: "model missing", mutate: func(c *Config) { c.ModelPath = "/nonexistent.onnx" },
+			want: []string{"EDGE_MODEL_PATH: stat /nonexistent.onnx"}},
+		{name: "model is a directory", mutate: func(c *Config) { c.ModelPath = os.TempDir() },
+			want: []string{"EDGE_MODEL_PATH:", "is a directory"}},
+		{name: "format", mutate: func(c *Config) { c.ModelFormat = "ssd" },
+			want: []string{"EDGE_MODEL_FORMAT:"}},
+		{name: "provider", mutate: func(c *Config) { c.ORTProvider = "rocm" },
+			want: []string{`EDGE_ORT_PROVIDER: must be cpu, cuda or tensorrt, got "rocm"`}},
+		{name: "no ort library", mutate: func(c *Config) { c.ORTLibrary = "" },
+			want: []string{"EDGE_ORT_LIB: no ONNX Runtime library found"}},
+		{name: "output url scheme, password redacted", mutate: func(c *Config) { c.OutputURL = "http://u:pw@host/x" },
+			want: []string{`EDGE_OUTPUT_URL: must be an rtsp:// URL or "none", got "http://u:xxxxx@host/x"`}},
+		{name: "bitrate", mutate: func(c *Config) { c.OutputBitrateKbps = 10 },
+			want: []string{"EDGE_OUTPUT_BITRATE_KBPS: must be between 100 and 100000, got 10"}},
+		{name: "empty class", mutate: func(c *Config) { c.Classes = []string{"person", " "} },
+			want: []string{"EDGE_CLASSES: contains an empty label"}},
+		{name: "log level", mutate: func(c *Config) { c.LogLevel = "loud" },
+			want: []string{`EDGE_LOG_LEVEL: must be debug, info, warn or error, got "loud"`}},
+		{name: "every problem at once", mutate: func(c *Config) { c.Confidence = 2; c.IoU = 0; c.OutputFPS = 0 },
+			want: []string{"EDGE_CONFIDENCE", "EDGE_IOU", "EDGE_OUTPUT_FPS"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig(t)
+			tt.mutate(&c)
+			err := c.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want an error containing %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate() = %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadFromEnvironment(t *testing.T) {
+	c := validConfig(t)
+	t.Setenv("EDGE_CAMERA_URL", "testsrc")
+	t.Setenv("EDGE_MODEL_PATH", c.ModelPath)
+	t.Setenv("EDGE_ORT_LIB", c.ORTLibrary)
+	t.Setenv("EDGE_CAMERA_NAME", "porch")
+	t.Setenv("EDGE_CLASSES", "person,car")
+	t.Setenv("EDGE_DEVICE_ID", "")
+
+	got, err := Load()
+	if err != nil {
+		t.Fatalf("Load() = %v", err)
+	}
+	// Defaults from the struct tags, and the ones derived from other settings.
+	if got.Confidence != 0.25 || got.IoU != 0.45 || got.OutputBitrateKbps != 2000 || got.IngestPolicy != "latest" {
+		t.Errorf("defaults not applied: %+v", got)
+	}
+	if got.OutputURL != "rtsp://127.0.0.1:8554/porch-annotated" {
+		t.Errorf("OutputURL = %q, want the camera's annotated path on the local MediaMTX", got.OutputURL)
+	}
+	if len(got.Classes) != 2 || got.Classes[1] != "car" {
+		t.Errorf("Classes = %q, want [person car]", got.Classes)
+	}
+	if got.DeviceID == "" || !validToken(got.DeviceID) {
+		t.Errorf("DeviceID = %q, want the host name as a valid token", got.DeviceID)
+	}
+}
+
+func TestLoadNamesUnparsableVariable(t *testing.T) {
+	t.Setenv("EDGE_CONFIDENCE", "high")
+	_, err := Load()
+	if err == nil || !strings.Contains(err.Error(), `EDGE_CONFIDENCE: cannot parse "high" as float32`) {
+		t.Fatalf("Load() = %v, want the variable and value named", err)
+	}
+}
+
+func TestLoadReportsMissingRequired(t *testing.T) {
+	t.Setenv("EDGE_CAMERA_URL", "")
+	t.Setenv("EDGE_MODEL_PATH", "")
+	_, err := Load()
+	for _, w := range []string{"EDGE_CAMERA_URL: required", "EDGE_MODEL_PATH: required"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Load() = %v, want it to contain %q", err, w)
+		}
+	}
+}
+
+func TestPrintUsageListsEverySetting(t *testing.T) {
+	var b strings.Builder
+	if err := PrintUsage(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, w := range []string{"EDGE_CAMERA_URL", "EDGE_MODEL_PATH", "EDGE_CONFIDENCE", "0.25", "EDGE_OUTPUT_URL", "EDGE_INGEST_POLICY", "latest"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("usage lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+func TestSanitizeToken(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"jetson-01", "jetson-01"},
+		{"host.example.com", "host-example-com"},
+		{"a b*c>", "a-b-c-"},
+	}
+	for _, tt := range tests {
+		if got := sanitizeToken(tt.in); got != tt.want || !validToken(got) {
+			t.Errorf("sanitizeToken(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestReadmeListsEverySetting keeps the README's settings table in step with
+// the Config struct.
+func TestReadmeListsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := reflect.TypeOf(Config{})
+	for i := range typ.NumField() {
+		key := EnvPrefix + "_" + typ.Field(i).Tag.Get("envconfig")
+		if !strings.Contains(string(readme), "`"+key+"`") {
+			t.Errorf("README.md does not document %s", key)
+		}
+	}
+}

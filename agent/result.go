@@ -1,0 +1,50 @@
+package agent
+
+import (
+	"time"
+
+	"edge-agent/models"
+	"edge-agent/pipeline"
+)
+
+// Timings are how long each stage of one processed frame took.
+type Timings struct {
+	Wait        time.Duration // waiting for the newest frame (idle time when the loop is faster than the camera)
+	Preprocess  time.Duration // letterbox into the model input
+	Inference   time.Duration // the ONNX Runtime session
+	Postprocess time.Duration // decode, NMS, mapping boxes back
+	Output      time.Duration // drawing and handing the frame to the annotated stream
+}
+
+// ModelRef names the model that produced a result.
+type ModelRef struct {
+	Name   string
+	SHA256 string
+}
+
+// Result is what the loop hands on for each processed frame. It is reused
+// from frame to frame: a Sink must copy what it keeps beyond Publish.
+type Result struct {
+	Device, Camera string
+	Seq            uint64                // the frame's sequence number in the current camera connection
+	Dropped        uint64                // frames decoded but skipped since the previous processed frame
+	Capture        time.Time             // when the camera captured the frame (or when it arrived: see Clock)
+	Clock          pipeline.CaptureClock // where Capture came from
+	Pulled         time.Time             // when the loop took the frame
+	Done           time.Time             // when the annotated frame had been handed to the output
+	Width, Height  int
+	Model          ModelRef
+	Confidence     float32
+	IoU            float32
+	Detections     []models.Detection
+	Timings        Timings
+}
+
+// Latency is the time from capture to the end of processing.
+func (r *Result) Latency() time.Duration { return r.Done.Sub(r.Capture) }
+
+// Sink receives every processed frame's result. Publish is called on the hot
+// path: it must not block on a network, a disk or a lock held elsewhere.
+type Sink interface {
+	Publish(r *Result)
+}

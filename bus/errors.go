@@ -1,0 +1,32 @@
+package bus
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalidToken is returned (wrapped in a *TokenError) for a device,
+// camera or label that cannot be used as a NATS subject token or an MQTT
+// topic level.
+var ErrInvalidToken = errors.New("invalid token")
+
+// ErrRunning is returned by Run when the client is already running or has
+// run before: a client runs once.
+var ErrRunning = errors.New("already running")
+
+// ErrNotReady is returned by Ready when the embedded server did not accept
+// connections in time.
+var ErrNotReady = errors.New("not ready")
+
+// TokenError says which name was refused and why.
+type TokenError struct {
+	What  string // "device", "camera", "label"
+	Value string
+}
+
+func (e *TokenError) Error() string {
+	return fmt.Sprintf("%s %q: must be 1-%d letters, digits, '-' or '_'", e.What, e.Value, maxTokenLen)
+}
+
+// Unwrap makes errors.Is(err, ErrInvalidToken) true.
+func (e *TokenError) Unwrap() error { return ErrInvalidToken }

@@ -1,0 +1,205 @@
+package bus
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+)
+
+// goldenEvent is a hand-built event; goldenEventJSON is what it must look
+// like on the wire, written by hand from docs/events.md.
+func goldenEvent() Event {
+	capture := time.Date(2025, 3, 14, 9, 26, 53, 589793238, time.UTC)
+	return Event{
+		ID:            "01JPA5TQ8D0000000000000000",
+		Device:        "porch-box",
+		Camera:        "front_door",
+		Seq:           4711,
+		CaptureTime:   Timestamp{capture},
+		CaptureClock:  ClockNTP,
+		PublishTime:   Timestamp{capture.Add(62500 * time.Microsecond).In(time.FixedZone("CET", 3600))}, // written in UTC whatever the zone
+		LatencyMS:     Latency{Total: 62.5, Wait: 3.2, Preprocess: 4.1, Inference: 41.25, Postprocess: 1.05, Output: 12.9},
+		FramesDropped: 2,
+		Width:         1280,
+		Height:        720,
+		Model:         Model{Name: "yolov8n.onnx", SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+		Thresholds:    Thresholds{Confidence: 0.25, IoU: 0.45, Classes: []string{"person", "car"}},
+		Revision:      3,
+		Detections: []Detection{
+			{Label: "person", ClassID: 0, Confidence: 0.91, Box: Box{X: 640, Y: 180, W: 128, H: 360}, BoxNorm: Box{X: 0.5, Y: 0.25, W: 0.1, H: 0.5}},
+		},
+	}
+}
+
+const goldenEventJSON = `{
+  "schema": "edge.detection.v1",
+  "id": "01JPA5TQ8D0000000000000000",
+  "device": "porch-box",
+  "camera": "front_door",
+  "seq": 4711,
+  "capture_time": "2025-03-14T09:26:53.589793238Z",
+  "capture_clock": "ntp",
+  "publish_time": "2025-03-14T09:26:53.652293238Z",
+  "latency_ms": {"total": 62.5, "wait": 3.2, "preprocess": 4.1, "inference": 41.25, "postprocess": 1.05, "output": 12.9},
+  "frames_dropped": 2,
+  "width": 1280,
+  "height": 720,
+  "model": {"name": "yolov8n.onnx", "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+  "thresholds": {"confidence": 0.25, "iou": 0.45, "classes": ["person", "car"]},
+  "revision": 3,
+  "detections": [
+    {"label": "person", "class_id": 0, "confidence": 0.91,
+     "box": {"x": 640, "y": 180, "w": 128, "h": 360},
+     "box_norm": {"x": 0.5, "y": 0.25, "w": 0.1, "h": 0.5}}
+  ]
+}`
+
+func compact(t *testing.T, s string) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestEventGoldenJSON(t *testing.T) {
+	got, err := json.Marshal(goldenEvent())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := compact(t, goldenEventJSON); string(got) != want {
+		t.Fatalf("event JSON\n got: %s\nwant: %s", got, want)
+	}
+	validate(t, "detection.v1.json", got)
+
+	// A pointer marshals the same, and the JSON reads back to the same event.
+	ev := goldenEvent()
+	if p, _ := json.Marshal(&ev); !bytes.Equal(p, got) {
+		t.Fatalf("*Event marshals differently:\n%s", p)
+	}
+	var back Event
+	if err := json.Unmarshal(got, &back); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := json.Marshal(back)
+	if !bytes.Equal(again, got) {
+		t.Fatalf("round trip changed the event:\n%s", again)
+	}
+}
+
+// An event with nothing detected and no class filter still carries the
+// schema name and empty lists, never null.
+func TestEventEmptyListsAndSchema(t *testing.T) {
+	ev := goldenEvent()
+	ev.Detections, ev.Thresholds.Classes = nil, nil
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"schema":"edge.detection.v1"`, `"detections":[]`, `"classes":[]`} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("missing %s in %s", want, b)
+		}
+	}
+	validate(t, "detection.v1.json", b)
+}
+
+func TestSchemaRejects(t *testing.T) {
+	s, err := schemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := compact(t, goldenEventJSON)
+	for name, bad := range map[string]string{
+		"unknown field":      `{"extra":1,` + good[1:],
+		"camera with a dot":  replace(good, `"front_door"`, `"front.door"`),
+		"time not in UTC":    replace(good, `53.589793238Z`, `53.589793238+01:00`),
+		"time without nanos": replace(good, `53.589793238Z`, `53Z`),
+		"clock":              replace(good, `"ntp"`, `"gps"`),
+		"norm box over 1":    replace(good, `"x":0.5`, `"x":1.5`),
+	} {
+		var inst any
+		if err := json.Unmarshal([]byte(bad), &inst); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if s["detection.v1.json"].Validate(inst) == nil {
+			t.Errorf("%s: accepted by the schema", name)
+		}
+	}
+}
+
+func replace(s, old, new string) string {
+	return string(bytes.Replace([]byte(s), []byte(old), []byte(new), 1))
+}
+
+func TestStatusJSON(t *testing.T) {
+	st := Status{
+		Device: "porch-box", Time: Timestamp{time.Date(2025, 3, 14, 9, 27, 0, 0, time.UTC)},
+		Version: "v0.4.0", UptimeS: 3600.5, IntervalS: 10,
+		Cameras: map[string]CameraStatus{"front_door": {
+			FPSIn: 15, FPSProcessed: 14.8, FramesDropped: 2,
+			LatencyMS: Percentiles{P50: 61.2, P95: 80.4, P99: 95},
+			Model:     Model{Name: "yolov8n.onnx"}, Thresholds: Thresholds{Confidence: 0.25, IoU: 0.45}, Revision: 3,
+		}},
+	}
+	got, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := compact(t, `{"schema":"edge.status.v1","device":"porch-box","time":"2025-03-14T09:27:00.000000000Z",
+	  "version":"v0.4.0","uptime_s":3600.5,"interval_s":10,
+	  "cameras":{"front_door":{"fps_in":15,"fps_processed":14.8,"frames_dropped":2,
+	    "latency_ms":{"p50":61.2,"p95":80.4,"p99":95},"model":{"name":"yolov8n.onnx","sha256":""},
+	    "thresholds":{"confidence":0.25,"iou":0.45,"classes":[]},"revision":3}}}`)
+	if string(got) != want {
+		t.Fatalf("status JSON\n got: %s\nwant: %s", got, want)
+	}
+	validate(t, "status.v1.json", got)
+	empty, _ := json.Marshal(Status{Device: "d", Time: st.Time})
+	validate(t, "status.v1.json", empty)
+}
+
+func TestBoxNorm(t *testing.T) {
+	for _, tc := range []struct {
+		box  Box
+		w, h int
+		want Box
+	}{
+		{Box{640, 180, 128, 360}, 1280, 720, Box{0.5, 0.25, 0.1, 0.5}},
+		{Box{-10, 700, 2000, 50}, 1280, 720, Box{0, 700.0 / 720, 1, 50.0 / 720}}, // clamped to 0..1
+		{Box{1, 1, 1, 1}, 0, 720, Box{}},                                         // no frame size
+		{Box{float32(math.NaN()), 1, 1, 1}, 10, 10, Box{0, 0.1, 0.1, 0.1}},
+	} {
+		if got := tc.box.Norm(tc.w, tc.h); got != tc.want {
+			t.Errorf("%v.Norm(%d,%d) = %v, want %v", tc.box, tc.w, tc.h, got, tc.want)
+		}
+	}
+}
+
+func TestMillis(t *testing.T) {
+	for d, want := range map[time.Duration]float64{
+		0: 0, 1500 * time.Microsecond: 1.5, 41_254_600: 41.255, time.Second: 1000,
+	} {
+		if got := Millis(d); got != want {
+			t.Errorf("Millis(%s) = %v, want %v", d, got, want)
+		}
+	}
+}
+
+func BenchmarkEventMarshal(b *testing.B) {
+	var ids IDs
+	ev := testEvent(&ids, "dev", "cam1", 1, "person", "person", "car", "car", "bicycle", "dog", "person", "truck", "person", "bus")
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		p, err := json.Marshal(ev)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(p)
+	}
+	b.ReportMetric(float64(n), "bytes/event")
+}

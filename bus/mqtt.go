@@ -1,0 +1,545 @@
+package bus
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// MQTT publishes events, retained per-label counts, a retained heartbeat,
+// availability and Home Assistant discovery to an MQTT broker with paho.
+// Create it with NewMQTT, run it with Run.
+//
+// The paho client lives inside MQTT so that command subscriptions can
+// later be added on the same connection.
+type MQTT struct {
+	cfg    MQTTConfig
+	log    *slog.Logger
+	sp     *spool
+	topics Topics
+	counts *labelCounts
+
+	readyOnce sync.Once
+	ready     chan struct{}
+	readyErr  error
+
+	client   atomic.Pointer[mqtt.Client]
+	attempts atomic.Uint64 // connection attempts so far: bumped before each dial
+	connC    chan struct{} // signalled on connect and on connection loss
+	haC      chan struct{} // Home Assistant announced itself
+}
+
+// NewMQTT validates cfg and allocates a client; it starts nothing. A nil
+// log discards.
+func NewMQTT(cfg MQTTConfig, log *slog.Logger) (*MQTT, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "mqtt")
+	m := &MQTT{
+		cfg:    cfg,
+		log:    log,
+		sp:     newSpool(log, cfg.Device, cfg.Policy, cfg.MaxPending, cfg.MaxPendingBytes),
+		topics: Topics{Prefix: cfg.TopicPrefix, Device: cfg.Device},
+		counts: newLabelCounts(cfg.DiscoveryLabels),
+		ready:  make(chan struct{}),
+		connC:  make(chan struct{}, 1),
+		haC:    make(chan struct{}, 1),
+	}
+	for _, cam := range cfg.Cameras {
+		m.counts.addCamera(cam)
+	}
+	m.sp.seen = m.counts.update
+	return m, nil
+}
+
+// Publish hands an event over for delivery and returns at once, as
+// NATS.Publish does. Every event also updates the retained counts, whether
+// or not the policy publishes it.
+func (m *MQTT) Publish(ev *Event) { m.sp.publish(ev) }
+
+// PublishStatus hands a heartbeat over; it is published retained on
+// <prefix>/<device>/status when connected, a newer one replacing one not
+// yet sent.
+func (m *MQTT) PublishStatus(st *Status) { m.sp.publishStatus(st) }
+
+// Stats returns the client's counters.
+func (m *MQTT) Stats() Stats {
+	c := m.client.Load()
+	return m.sp.stats(c != nil && (*c).IsConnectionOpen())
+}
+
+// Ready returns once Run has started (there is no listener to wait for),
+// or Run's start-up error, or an error wrapping ErrNotReady after timeout.
+func (m *MQTT) Ready(timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-m.ready:
+		return m.readyErr
+	case <-t.C:
+		return fmt.Errorf("mqtt: %w after %s", ErrNotReady, timeout)
+	}
+}
+
+func (m *MQTT) setReady(err error) {
+	m.readyOnce.Do(func() {
+		m.readyErr = err
+		close(m.ready)
+	})
+}
+
+// Run connects (retrying for ever while the broker is unreachable) and
+// delivers until ctx ends; then it keeps sending what is pending for up to
+// DrainTimeout, publishes "offline" on the availability topic and
+// disconnects. Events not delivered stay in the journal for the next
+// start. It returns nil after a stop through ctx. An MQTT runs once.
+func (m *MQTT) Run(ctx context.Context) error {
+	if !m.sp.started.CompareAndSwap(false, true) {
+		return fmt.Errorf("mqtt: %w", ErrRunning)
+	}
+	err := m.run(ctx)
+	m.setReady(err)
+	return err
+}
+
+func (m *MQTT) run(ctx context.Context) error {
+	var journalDir string
+	var inner mqtt.Store = mqtt.NewMemoryStore()
+	if m.cfg.StateDir != "" {
+		journalDir = filepath.Join(m.cfg.StateDir, "outbox", "mqtt")
+		inner = mqtt.NewFileStore(filepath.Join(m.cfg.StateDir, "mqtt-store", LabelToken(m.cfg.ClientID)))
+	}
+	store := newOrderedStore(inner, m.log)
+	j, err := m.sp.openJournal(journalDir)
+	if err != nil {
+		return fmt.Errorf("mqtt: outbox journal: %w", err)
+	}
+	opts, err := m.options(store)
+	if err != nil {
+		if j != nil {
+			_ = j.close(m.sp.out.ackedSeq())
+		}
+		return fmt.Errorf("mqtt: %w", err)
+	}
+	c := mqtt.NewClient(opts)
+	m.client.Store(&c)
+	c.Connect() // returns at once; with ConnectRetry it keeps trying in the background
+	m.setReady(nil)
+	m.log.Info("mqtt started", "url", redactURL(m.cfg.URL), "client_id", m.cfg.ClientID,
+		"prefix", m.cfg.TopicPrefix, "qos", m.cfg.QoS, "policy", m.cfg.Policy,
+		"discovery", !m.cfg.DisableDiscovery, "state_dir", m.cfg.StateDir != "")
+
+	m.sp.runLoops(ctx, j, m.cfg.DrainTimeout, c.IsConnectionOpen, func(ctx context.Context) { m.send(ctx, c, store) })
+
+	if c.IsConnectionOpen() {
+		t := c.Publish(m.topics.Availability(), 1, true, payloadOffline)
+		t.WaitTimeout(2 * time.Second)
+	}
+	c.Disconnect(500)
+	return nil
+}
+
+func (m *MQTT) options(store mqtt.Store) (*mqtt.ClientOptions, error) {
+	c := m.cfg
+	o := mqtt.NewClientOptions().
+		AddBroker(c.URL).
+		SetClientID(c.ClientID).
+		SetCleanSession(false). // the broker keeps the session (and QoS 1 state) across reconnects
+		SetStore(store).
+		SetAutoReconnect(true).
+		SetConnectRetry(true). // starting with the broker down works
+		SetConnectRetryInterval(c.ReconnectWait).
+		SetMaxReconnectInterval(c.MaxReconnectWait).
+		SetKeepAlive(c.KeepAlive).
+		SetConnectTimeout(c.ConnectTimeout).
+		SetWriteTimeout(10*time.Second).
+		SetWill(m.topics.Availability(), payloadOffline, 1, true).
+		SetConnectionAttemptHandler(func(_ *url.URL, tc *tls.Config) *tls.Config {
+			m.attempts.Add(1) // before the connection can be up: see send
+			return tc
+		}).
+		SetOnConnectHandler(func(mqtt.Client) {
+			m.log.Info("connected", "broker", redactURL(c.URL))
+			signal(m.connC)
+		}).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			m.log.Warn("connection lost; reconnecting", "err", err, "pending", m.sp.out.len())
+			signal(m.connC)
+		})
+	if c.User != "" {
+		o.SetUsername(c.User).SetPassword(c.Password)
+	}
+	if c.TLSCA != "" || c.TLSCert != "" || c.TLSInsecure {
+		tc, err := tlsConfig(c.TLSCA, c.TLSCert, c.TLSKey, c.TLSInsecure)
+		if err != nil {
+			return nil, err
+		}
+		o.SetTLSConfig(tc)
+	}
+	return o, nil
+}
+
+func tlsConfig(ca, cert, key string, insecure bool) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("tls ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls ca %s: no PEM certificate", ca)
+		}
+		tc.RootCAs = pool
+	}
+	if cert != "" {
+		kp, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("tls cert: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{kp}
+	}
+	return tc, nil
+}
+
+// mqttInFlight is an event handed to paho and not yet acknowledged.
+type mqttInFlight struct {
+	rec record
+	tok mqtt.Token
+	mid uint16 // paho's packet id; 0 when paho refused it (not in its store)
+	gen uint64 // connection attempt it was handed over in
+}
+
+// storeDrainTimeout bounds the wait for paho to deliver what it holds
+// from an earlier connection; past it the sender resends those events
+// itself (duplicates carry the same id).
+const storeDrainTimeout = 30 * time.Second
+
+// send is the sender goroutine. What paho does, read in its v1.5.1 source:
+// a QoS 1 publish is written to its store before it is sent and deleted
+// when the broker acknowledges it; after a reconnect (and after a restart
+// with the same store and client id) paho resends what the store holds,
+// but it marks the connection up before it does so, so a publish made at
+// that moment can overtake them, and it completes the old tokens without
+// error when it resends, before any acknowledgement.
+//
+// So: events are handed to paho only while connected, up to MaxInFlight
+// at a time, oldest first. A token that completes without error on the
+// connection it was sent on is an acknowledgement. When a new connection
+// comes up, nothing new is handed over until paho's store holds no
+// outbound message (everything resent was acknowledged); the events that
+// were in flight are then known delivered. Retained state (availability,
+// discovery, counts, heartbeat) is published after that, on the same
+// connection.
+func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
+	var (
+		inflight  []mqttInFlight
+		gen       uint64                // connection whose setup is done (0: none yet)
+		sent      = map[string]string{} // retained state published on this connection
+		announced = map[string]bool{}   // cameras whose discovery was published on this connection
+		failures  int
+		qos       = m.cfg.QoS.Level()
+	)
+	pause := func(d time.Duration) {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-m.connC:
+		case <-ctx.Done():
+		}
+	}
+	for ctx.Err() == nil {
+		if !c.IsConnectionOpen() {
+			pause(time.Second)
+			continue
+		}
+		if g := m.attempts.Load(); g != gen {
+			drained, ok := m.waitStoreDrained(ctx, c, store, g)
+			if !ok {
+				continue
+			}
+			if drained { // everything paho held was acknowledged
+				n := 0
+				for n < len(inflight) && inflight[n].mid != 0 {
+					n++
+				}
+				m.sp.out.ack(n)
+				m.sp.published.Add(uint64(n))
+			}
+			if len(inflight) > 0 {
+				m.log.Info("delivering again", "pending", m.sp.out.len())
+			}
+			inflight = inflight[:0]
+			gen = g
+			clear(sent)
+			clear(announced)
+			m.onConnected(c)
+		}
+		select {
+		case <-m.haC:
+			m.log.Info("home assistant is online: publishing discovery again")
+			clear(announced)
+			clear(sent)
+		default:
+		}
+		m.publishState(c, sent, announced)
+
+		for len(inflight) < m.cfg.MaxInFlight {
+			rec, ok := m.sp.out.peek(len(inflight))
+			if !ok {
+				break
+			}
+			g := m.attempts.Load()
+			if g != gen {
+				break // a new connection: set it up first
+			}
+			tok := c.Publish(m.topics.Detections(rec.camera), qos, false, rec.data)
+			var mid uint16
+			if pt, ok := tok.(*mqtt.PublishToken); ok {
+				mid = pt.MessageID()
+			}
+			inflight = append(inflight, mqttInFlight{rec: rec, tok: tok, mid: mid, gen: g})
+		}
+		if len(inflight) == 0 {
+			select {
+			case <-m.sp.out.added:
+			case <-m.sp.statusC:
+			case <-m.counts.changed:
+			case <-m.haC:
+				signal(m.haC) // handled at the top
+			case <-m.connC:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		head := inflight[0]
+		select {
+		case <-head.tok.Done():
+			err := head.tok.Error()
+			switch {
+			case err == nil && m.attempts.Load() == head.gen:
+				inflight = inflight[1:]
+				m.sp.out.ack(1)
+				m.sp.published.Add(1)
+				failures = 0
+			case err != nil && head.mid == 0:
+				// Paho refused it (not connected, no packet id): it is not in
+				// its store, so send it, and what followed, again.
+				failures++
+				if failures == 1 || failures%50 == 0 {
+					m.log.Warn("publish failed; retrying in order", "err", err, "failures", failures)
+				}
+				inflight = inflight[:0]
+				pause(backoff(failures, 5*time.Second))
+			default:
+				// Sent on a connection that is gone (or timed out on the way
+				// out): paho resends it from its store once connected again,
+				// which the next pass waits for.
+				t := time.NewTimer(storeDrainTimeout)
+				select {
+				case <-m.connC:
+				case <-ctx.Done():
+				case <-t.C:
+					if m.attempts.Load() == gen { // no reconnect came: resend ourselves
+						m.log.Warn("publish not acknowledged; sending again", "err", err)
+						inflight = inflight[:0]
+					}
+				}
+				t.Stop()
+			}
+		case <-m.sp.out.added:
+		case <-m.sp.statusC:
+		case <-m.counts.changed:
+		case <-m.haC:
+			signal(m.haC)
+		case <-m.connC:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// waitStoreDrained waits until paho's store holds no outbound message. ok
+// is false when the connection went away or ctx ended meanwhile; drained is
+// false when storeDrainTimeout passed first.
+func (m *MQTT) waitStoreDrained(ctx context.Context, c mqtt.Client, store *orderedStore, g uint64) (drained, ok bool) {
+	deadline := time.NewTimer(storeDrainTimeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(100 * time.Millisecond) // in case a deletion was missed
+	defer poll.Stop()
+	for {
+		if store.outbound() == 0 {
+			return true, true
+		}
+		if !c.IsConnectionOpen() || m.attempts.Load() != g {
+			return false, false
+		}
+		select {
+		case <-store.changed:
+		case <-poll.C:
+		case <-deadline.C:
+			m.log.Warn("broker did not acknowledge the messages paho resent; sending them again", "held", store.outbound())
+			return false, true
+		case <-ctx.Done():
+			return false, false
+		}
+	}
+}
+
+// onConnected runs once per connection, before anything else is sent on
+// it: availability, and the subscription to Home Assistant's status.
+func (m *MQTT) onConnected(c mqtt.Client) {
+	c.Publish(m.topics.Availability(), 1, true, payloadOnline)
+	if !m.cfg.DisableDiscovery {
+		c.Subscribe(m.cfg.DiscoveryPrefix+"/status", 1, func(_ mqtt.Client, msg mqtt.Message) {
+			if string(msg.Payload()) == payloadOnline {
+				signal(m.haC)
+			}
+		})
+	}
+}
+
+// publishState publishes, retained, what changed since it was last sent
+// on this connection: discovery for cameras not yet announced, the count
+// of each label in view, and the latest heartbeat.
+func (m *MQTT) publishState(c mqtt.Client, sent map[string]string, announced map[string]bool) {
+	if !m.cfg.DisableDiscovery {
+		for _, cam := range m.counts.cameras() {
+			if announced[cam] {
+				continue
+			}
+			for _, d := range discovery(m.cfg, cam) {
+				c.Publish(d.Topic, 1, true, d.Payload)
+			}
+			announced[cam] = true
+		}
+	}
+	m.counts.each(func(cam, label string, n int) {
+		topic := m.topics.Count(cam, label)
+		v := strconv.Itoa(n)
+		if sent[topic] != v {
+			c.Publish(topic, 1, true, v)
+			sent[topic] = v
+		}
+	})
+	if st := m.sp.status.Swap(nil); st != nil {
+		data, err := json.Marshal(st)
+		if err != nil {
+			m.log.Warn("status not encodable", "err", err)
+			return
+		}
+		c.Publish(m.topics.Status(), 1, true, data)
+	}
+}
+
+// labelCounts is how many of each label are in view per camera, for the
+// retained count topics. The spool goroutine updates it with every event;
+// the sender reads it. A label once seen stays, with 0 when out of view;
+// the discovery labels are there from the start.
+type labelCounts struct {
+	mu      sync.Mutex
+	cams    map[string]map[string]int
+	order   []string
+	initial []string
+	scratch map[string]int
+	changed chan struct{}
+}
+
+func newLabelCounts(initial []string) *labelCounts {
+	return &labelCounts{cams: map[string]map[string]int{}, initial: initial,
+		scratch: map[string]int{}, changed: make(chan struct{}, 1)}
+}
+
+func (l *labelCounts) addCamera(cam string) map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.addCameraLocked(cam)
+}
+
+func (l *labelCounts) addCameraLocked(cam string) map[string]int {
+	c, ok := l.cams[cam]
+	if !ok {
+		c = map[string]int{}
+		for _, label := range l.initial {
+			c[label] = 0
+		}
+		l.cams[cam] = c
+		l.order = append(l.order, cam)
+		signal(l.changed)
+	}
+	return c
+}
+
+func (l *labelCounts) update(ev *Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.addCameraLocked(ev.Camera)
+	clear(l.scratch)
+	for i := range ev.Detections {
+		l.scratch[ev.Detections[i].Label]++
+	}
+	changed := false
+	for label, n := range c {
+		if v := l.scratch[label]; v != n {
+			c[label] = v
+			changed = true
+		}
+	}
+	for label, n := range l.scratch {
+		if _, ok := c[label]; !ok {
+			c[label] = n
+			changed = true
+		}
+	}
+	if changed {
+		signal(l.changed)
+	}
+}
+
+func (l *labelCounts) cameras() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.order)
+}
+
+// each calls fn for every camera and label, in a stable order.
+func (l *labelCounts) each(fn func(camera, label string, n int)) {
+	type item struct {
+		cam, label string
+		n          int
+	}
+	l.mu.Lock()
+	var items []item
+	for _, cam := range l.order {
+		labels := make([]string, 0, len(l.cams[cam]))
+		for label := range l.cams[cam] {
+			labels = append(labels, label)
+		}
+		slices.Sort(labels)
+		for _, label := range labels {
+			items = append(items, item{cam, label, l.cams[cam][label]})
+		}
+	}
+	l.mu.Unlock()
+	for _, it := range items {
+		fn(it.cam, it.label, it.n)
+	}
+}

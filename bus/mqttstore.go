@@ -1,0 +1,136 @@
+package bus
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
+)
+
+// orderedStore wraps paho's message store (its FileStore in the state
+// directory, or a MemoryStore) and fixes two things found reading paho
+// v1.5.1:
+//
+//   - After a (re)connect paho resends the stored QoS 1/2 messages in the
+//     order the store's All returns. FileStore.All sorts the files by
+//     modification time with an unstable sort, and os.ReadDir lists them
+//     by name ("o.10" before "o.9"), so messages written within one file
+//     system clock tick can be resent out of order; MemoryStore.All walks a
+//     map. All here returns outbound keys in the order their packet ids
+//     were issued (ascending, wrapping at 65535).
+//   - FileStore panics on any file system error (disk full), from paho's
+//     goroutines. Here the panic is recovered and logged: the message is
+//     then only in the outbox, which resends it.
+//
+// It also counts the outbound messages held, which the sender uses to know
+// when everything handed to paho has been acknowledged, and signals each
+// deletion (an acknowledgement) on changed.
+type orderedStore struct {
+	inner   mqtt.Store
+	log     *slog.Logger
+	changed chan struct{}
+}
+
+func newOrderedStore(inner mqtt.Store, log *slog.Logger) *orderedStore {
+	return &orderedStore{inner: inner, log: log, changed: make(chan struct{}, 1)}
+}
+
+func (s *orderedStore) guard(op string) {
+	if r := recover(); r != nil {
+		s.log.Warn("mqtt message store failed", "op", op, "err", fmt.Sprint(r))
+	}
+}
+
+// Open opens the inner store.
+func (s *orderedStore) Open() {
+	defer s.guard("open")
+	s.inner.Open()
+}
+
+// Put stores a packet.
+func (s *orderedStore) Put(key string, m packets.ControlPacket) {
+	defer s.guard("put")
+	s.inner.Put(key, m)
+}
+
+// Get loads a packet.
+func (s *orderedStore) Get(key string) (p packets.ControlPacket) {
+	defer s.guard("get")
+	return s.inner.Get(key)
+}
+
+// All lists the keys: inbound ones first, then outbound ones in the order
+// their ids were issued.
+func (s *orderedStore) All() (keys []string) {
+	defer s.guard("all")
+	return orderKeys(s.inner.All())
+}
+
+// Del removes a packet (paho calls it when the broker acknowledged one).
+func (s *orderedStore) Del(key string) {
+	defer signal(s.changed)
+	defer s.guard("del")
+	s.inner.Del(key)
+}
+
+// Close closes the inner store.
+func (s *orderedStore) Close() {
+	defer s.guard("close")
+	s.inner.Close()
+}
+
+// Reset empties the inner store.
+func (s *orderedStore) Reset() {
+	defer signal(s.changed)
+	defer s.guard("reset")
+	s.inner.Reset()
+}
+
+// outbound counts the outbound packets held (not yet acknowledged).
+func (s *orderedStore) outbound() (n int) {
+	defer s.guard("all")
+	for _, k := range s.inner.All() {
+		if strings.HasPrefix(k, "o.") {
+			n++
+		}
+	}
+	return n
+}
+
+// orderKeys puts inbound keys ("i.<id>") first, in their given order, then
+// outbound keys ("o.<id>") in issue order. Paho issues ids counting up from
+// the last one and wrapping from 65535 to 1, and never has more than a few
+// thousand outstanding here, so the issue order is the ascending order
+// started just after the widest gap between consecutive ids.
+func orderKeys(keys []string) []string {
+	var in []string
+	var ids []int
+	for _, k := range keys {
+		if rest, ok := strings.CutPrefix(k, "o."); ok {
+			if id, err := strconv.Atoi(rest); err == nil {
+				ids = append(ids, id)
+				continue
+			}
+		}
+		in = append(in, k)
+	}
+	slices.Sort(ids)
+	start := 0
+	if len(ids) > 1 {
+		widest := ids[0] + 65535 - ids[len(ids)-1] // the gap across the wrap
+		for i := 1; i < len(ids); i++ {
+			if gap := ids[i] - ids[i-1]; gap > widest {
+				widest, start = gap, i
+			}
+		}
+	}
+	out := in
+	for i := range ids {
+		out = append(out, "o."+strconv.Itoa(ids[(start+i)%len(ids)]))
+	}
+	return out
+}

@@ -1,0 +1,117 @@
+package bus
+
+import (
+	"fmt"
+	"strings"
+)
+
+// maxTokenLen bounds a device, camera or label token.
+const maxTokenLen = 64
+
+// ValidToken says whether s can be used as a NATS subject token, an MQTT
+// topic level and part of a Home Assistant unique_id alike: 1 to 64 of
+// [A-Za-z0-9_-]. That excludes the NATS separators and wildcards (. * >),
+// the MQTT ones (/ + #) and whitespace.
+func ValidToken(s string) bool {
+	if len(s) == 0 || len(s) > maxTokenLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tokenByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func tokenByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// CheckToken returns a *TokenError naming what when s is not a ValidToken.
+func CheckToken(what, s string) error {
+	if ValidToken(s) {
+		return nil
+	}
+	return &TokenError{What: what, Value: s}
+}
+
+// LabelToken turns a class label into a topic level and id part: every
+// byte outside [A-Za-z0-9_-] becomes '_' ("traffic light" becomes
+// "traffic_light"), and it is cut to 64 bytes. An empty label becomes "_".
+func LabelToken(label string) string {
+	if ValidToken(label) {
+		return label
+	}
+	if label == "" {
+		return "_"
+	}
+	b := []byte(label)
+	if len(b) > maxTokenLen {
+		b = b[:maxTokenLen]
+	}
+	for i, c := range b {
+		if !tokenByte(c) {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// EventSubject is the NATS subject of a camera's events:
+// edge.<device>.<camera>.detections.
+func EventSubject(device, camera string) string {
+	return "edge." + device + "." + camera + ".detections"
+}
+
+// StatusSubject is the NATS subject of a device's heartbeat:
+// edge.<device>.status.
+func StatusSubject(device string) string { return "edge." + device + ".status" }
+
+// StreamName is the default JetStream stream of a device: EDGE_<device>.
+func StreamName(device string) string { return "EDGE_" + device }
+
+// StreamSubject is what a device's stream captures: the events of all its
+// cameras, edge.<device>.*.detections (not the heartbeat, which is
+// published on core NATS only).
+func StreamSubject(device string) string { return "edge." + device + ".*.detections" }
+
+// Topics builds a device's MQTT topic names under a prefix.
+type Topics struct {
+	Prefix string // e.g. "edge-agent"; may have several levels
+	Device string
+}
+
+// Availability is <prefix>/<device>/availability: retained "online", and
+// "offline" from the last will or a clean stop.
+func (t Topics) Availability() string { return t.Prefix + "/" + t.Device + "/availability" }
+
+// Detections is <prefix>/<device>/<camera>/detections: the events.
+func (t Topics) Detections(camera string) string {
+	return t.Prefix + "/" + t.Device + "/" + camera + "/detections"
+}
+
+// Count is <prefix>/<device>/<camera>/<label>: the retained number of that
+// label in view. The label is passed through LabelToken.
+func (t Topics) Count(camera, label string) string {
+	return t.Prefix + "/" + t.Device + "/" + camera + "/" + LabelToken(label)
+}
+
+// Status is <prefix>/<device>/status: the retained heartbeat.
+func (t Topics) Status() string { return t.Prefix + "/" + t.Device + "/status" }
+
+// checkTopicPrefix accepts one or more '/'-separated levels without
+// wildcards, empty levels or a leading '$'.
+func checkTopicPrefix(p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("must not be empty")
+	case strings.HasPrefix(p, "$"):
+		return fmt.Errorf("%q must not start with '$'", p)
+	case strings.ContainsAny(p, "+#\x00"):
+		return fmt.Errorf("%q must not contain '+', '#' or NUL", p)
+	case strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//"):
+		return fmt.Errorf("%q must not have empty levels", p)
+	}
+	return nil
+}

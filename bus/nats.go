@@ -1,0 +1,457 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// NATS publishes events to a JetStream stream and heartbeats on core NATS,
+// either through its own embedded server (NATSConfig.URL empty) or to a
+// server or cluster. Create it with NewNATS, run it with Run.
+//
+// The connection lives inside NATS so that command subscriptions can later
+// be added on it.
+type NATS struct {
+	cfg NATSConfig
+	log *slog.Logger
+	sp  *spool
+
+	readyOnce sync.Once
+	ready     chan struct{} // closed when the embedded server listens (or Run failed)
+	readyErr  error         // set before ready is closed
+	clientURL atomic.Pointer[string]
+
+	nc    atomic.Pointer[nats.Conn]
+	connC chan struct{} // signalled on connect, disconnect and reconnect
+}
+
+// NewNATS validates cfg and allocates a client; it starts nothing. A nil
+// log discards.
+func NewNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "nats")
+	return &NATS{
+		cfg:   cfg,
+		log:   log,
+		sp:    newSpool(log, cfg.Device, cfg.Policy, cfg.MaxPending, cfg.MaxPendingBytes),
+		ready: make(chan struct{}),
+		connC: make(chan struct{}, 1),
+	}, nil
+}
+
+// Publish hands an event over for delivery and returns at once: it never
+// waits for the network, a disk or the sender. When the outbox is full the
+// event is dropped and counted (Stats.Dropped), and the drops are logged
+// once a second. Publish may be called before Run; it is safe for
+// concurrent use. ev must not be modified afterwards.
+func (n *NATS) Publish(ev *Event) { n.sp.publish(ev) }
+
+// PublishStatus hands a heartbeat over; it is sent on edge.<device>.status
+// when connected. A heartbeat not yet sent is replaced by a newer one.
+// st must not be modified afterwards.
+func (n *NATS) PublishStatus(st *Status) { n.sp.publishStatus(st) }
+
+// Stats returns the client's counters.
+func (n *NATS) Stats() Stats {
+	nc := n.nc.Load()
+	return n.sp.stats(nc != nil && nc.IsConnected())
+}
+
+// Ready waits until the embedded server accepts connections, for at most
+// timeout. With a URL configured it returns once Run has started. It
+// returns Run's start-up error if there was one, or an error wrapping
+// ErrNotReady on timeout.
+func (n *NATS) Ready(timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-n.ready:
+		return n.readyErr
+	case <-t.C:
+		return fmt.Errorf("nats: %w after %s", ErrNotReady, timeout)
+	}
+}
+
+// ClientURL is the URL local consumers connect to: the embedded server's
+// (known once Ready returned nil) or the configured one.
+func (n *NATS) ClientURL() string {
+	if p := n.clientURL.Load(); p != nil {
+		return *p
+	}
+	return n.cfg.URL
+}
+
+func (n *NATS) setReady(err error) {
+	n.readyOnce.Do(func() {
+		n.readyErr = err
+		close(n.ready)
+	})
+}
+
+// Run starts the embedded server (if any), connects, and delivers events
+// until ctx ends. A server that is unreachable is retried for ever; events
+// wait in the outbox meanwhile. When ctx ends Run keeps sending what is
+// pending for up to DrainTimeout, records what is left in the journal for
+// the next start, drains the connection and shuts the embedded server
+// down. It returns nil after a stop through ctx, or the error that
+// prevented it from starting. A NATS runs once.
+func (n *NATS) Run(ctx context.Context) error {
+	if !n.sp.started.CompareAndSwap(false, true) {
+		return fmt.Errorf("nats: %w", ErrRunning)
+	}
+	err := n.run(ctx)
+	n.setReady(err)
+	return err
+}
+
+func (n *NATS) run(ctx context.Context) error {
+	var journalDir string
+	if n.cfg.StateDir != "" {
+		journalDir = filepath.Join(n.cfg.StateDir, "outbox", "nats")
+	}
+	j, err := n.sp.openJournal(journalDir)
+	if err != nil {
+		return fmt.Errorf("nats: outbox journal: %w", err)
+	}
+	connURL := n.cfg.URL
+	if n.cfg.Embedded() {
+		srv, err := n.startServer()
+		if err != nil {
+			if j != nil {
+				_ = j.close(n.sp.out.ackedSeq())
+			}
+			return fmt.Errorf("nats: embedded server: %w", err)
+		}
+		defer func() {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			n.log.Info("embedded server stopped")
+		}()
+		connURL = srv.ClientURL()
+		n.clientURL.Store(&connURL)
+	}
+	n.setReady(nil)
+
+	closed := make(chan struct{})
+	opts, err := n.options(closed)
+	if err != nil { // files were checked by Validate, but may have gone since
+		if j != nil {
+			_ = j.close(n.sp.out.ackedSeq())
+		}
+		return fmt.Errorf("nats: %w", err)
+	}
+	nc, err := nats.Connect(connURL, opts...)
+	if err != nil {
+		if j != nil {
+			_ = j.close(n.sp.out.ackedSeq())
+		}
+		return fmt.Errorf("nats: connect %s: %w", redactURL(connURL), err)
+	}
+	n.nc.Store(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(n.cfg.AckTimeout),
+		jetstream.WithPublishAsyncMaxPending(2*n.cfg.MaxInFlight))
+	if err != nil {
+		nc.Close()
+		if j != nil {
+			_ = j.close(n.sp.out.ackedSeq())
+		}
+		return fmt.Errorf("nats: jetstream: %w", err)
+	}
+	n.log.Info("nats started", "url", redactURL(connURL), "embedded", n.cfg.Embedded(),
+		"stream", n.cfg.Stream, "subjects", StreamSubject(n.cfg.Device), "policy", n.cfg.Policy,
+		"journal", journalDir != "")
+
+	n.sp.runLoops(ctx, j, n.cfg.DrainTimeout, nc.IsConnected, func(ctx context.Context) { n.send(ctx, nc, js) })
+
+	if err := nc.Drain(); err == nil {
+		t := time.NewTimer(5 * time.Second)
+		select {
+		case <-closed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	nc.Close()
+	return nil
+}
+
+func (n *NATS) startServer() (*server.Server, error) {
+	host, port := splitListen(n.cfg.Listen)
+	if port > 0 { // the server would only log a taken port and never become ready
+		l, err := net.Listen("tcp", n.cfg.Listen)
+		if err != nil {
+			return nil, err
+		}
+		l.Close()
+	}
+	opts := &server.Options{
+		ServerName: "edge-" + n.cfg.Device,
+		Host:       host,
+		Port:       port, // -1: a free port
+		JetStream:  true,
+		StoreDir:   filepath.Join(n.cfg.StateDir, "jetstream"),
+		NoSigs:     true,
+	}
+	for _, raw := range n.cfg.LeafRemotes {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, err
+		}
+		opts.LeafNode.Remotes = append(opts.LeafNode.Remotes, &server.RemoteLeafOpts{URLs: []*url.URL{u}})
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, err
+	}
+	srv.SetLoggerV2(serverLog{n.log.With("server", "embedded")}, false, false, false)
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("not listening on %s after 10s", n.cfg.Listen)
+	}
+	n.log.Info("embedded server listening", "url", srv.ClientURL(), "store", opts.StoreDir)
+	return srv, nil
+}
+
+func (n *NATS) options(closed chan struct{}) ([]nats.Option, error) {
+	c := n.cfg
+	opts := []nats.Option{
+		nats.Name("edge-agent " + c.Device),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(c.ReconnectWait),
+		// Nothing is buffered while disconnected: a publish fails at once
+		// and the outbox resends in order, so an event sent before the
+		// outage can never land after one sent later.
+		nats.ReconnectBufSize(-1),
+		nats.PingInterval(10 * time.Second),
+		nats.MaxPingsOutstanding(3),
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			n.log.Info("connected", "url", redactURL(nc.ConnectedUrlRedacted()))
+			signal(n.connC)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			n.log.Info("reconnected", "url", nc.ConnectedUrlRedacted())
+			signal(n.connC)
+		}),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				n.log.Warn("disconnected; reconnecting", "err", err, "pending", n.sp.out.len())
+			}
+			signal(n.connC)
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
+	}
+	switch {
+	case c.CredsFile != "":
+		opts = append(opts, nats.UserCredentials(c.CredsFile))
+	case c.NKeyFile != "":
+		o, err := nats.NkeyOptionFromSeed(c.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("nkey %s: %w", c.NKeyFile, err)
+		}
+		opts = append(opts, o)
+	case c.User != "":
+		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	}
+	if c.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(c.TLSCA))
+	}
+	if c.TLSCert != "" {
+		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
+	}
+	return opts, nil
+}
+
+// natsInFlight is an event sent and not yet acknowledged.
+type natsInFlight struct {
+	rec record
+	fut jetstream.PubAckFuture
+}
+
+// send is the sender goroutine. It keeps up to MaxInFlight events in
+// flight, oldest first, and removes an event from the outbox only when
+// JetStream acknowledged it. Each event carries its id as Nats-Msg-Id
+// (the stream drops a resent one as a duplicate) and the id of the event
+// before it as Nats-Expected-Last-Msg-Id, so the stream refuses an event
+// whose predecessor did not make it: after any failure everything from the
+// oldest unacknowledged event is sent again, in order.
+func (n *NATS) send(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) {
+	var (
+		inflight []natsInFlight
+		lastID   string // the last event known to be in the stream; "" sends the next one unchecked
+		failures int    // consecutive failures
+		streamOK bool
+	)
+	wait := func(d time.Duration) {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-n.connC:
+		case <-ctx.Done():
+		}
+	}
+	fail := func(what string, err error) {
+		inflight = inflight[:0]
+		streamOK = false
+		failures++
+		if failures == 1 || failures%50 == 0 {
+			n.log.Warn(what+" failed; retrying in order", "err", err, "failures", failures, "pending", n.sp.out.len())
+		}
+	}
+	for ctx.Err() == nil {
+		if !nc.IsConnected() {
+			inflight = inflight[:0]
+			streamOK = false
+			select {
+			case <-n.connC:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		if !streamOK {
+			if err := n.ensureStream(ctx, js); err != nil {
+				fail("stream "+n.cfg.Stream, err)
+				wait(backoff(failures, 5*time.Second))
+				continue
+			}
+			streamOK = true
+		}
+		n.sendStatus(nc)
+		for len(inflight) < n.cfg.MaxInFlight {
+			rec, ok := n.sp.out.peek(len(inflight))
+			if !ok {
+				break
+			}
+			prev := lastID
+			if k := len(inflight); k > 0 {
+				prev = inflight[k-1].rec.id
+			}
+			opts := []jetstream.PublishOpt{jetstream.WithMsgID(rec.id)}
+			if prev != "" {
+				opts = append(opts, jetstream.WithExpectLastMsgID(prev))
+			}
+			msg := &nats.Msg{Subject: EventSubject(n.cfg.Device, rec.camera), Data: rec.data}
+			fut, err := js.PublishMsgAsync(msg, opts...)
+			if err != nil {
+				break // disconnected meanwhile: the head's future fails too
+			}
+			inflight = append(inflight, natsInFlight{rec: rec, fut: fut})
+		}
+		if len(inflight) == 0 {
+			select {
+			case <-n.sp.out.added:
+			case <-n.sp.statusC:
+			case <-n.connC:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		head := inflight[0]
+		select {
+		case <-head.fut.Ok():
+			inflight = inflight[1:]
+			lastID = head.rec.id
+			n.sp.out.ack(1)
+			n.sp.published.Add(1)
+			if failures > 0 {
+				n.log.Info("delivering again", "after_failures", failures, "pending", n.sp.out.len())
+				failures = 0
+			}
+		case err := <-head.fut.Err():
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeWrongLastMsgID && lastID != "" {
+				// The stream's last event is not the one before ours
+				// (the stream was purged, aged out or written by someone
+				// else): continue from the oldest pending without the
+				// check, once.
+				n.log.Warn("stream's last event is not ours; continuing from the oldest pending event", "expected", lastID, "err", err)
+				lastID = ""
+				inflight = inflight[:0]
+				continue
+			}
+			fail("publish", err)
+			wait(backoff(failures, 5*time.Second))
+		case <-n.sp.out.added:
+		case <-n.sp.statusC:
+		case <-n.connC:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// errCodeWrongLastMsgID is JetStream's "wrong last msg ID" error code.
+const errCodeWrongLastMsgID jetstream.ErrorCode = 10070
+
+func (n *NATS) ensureStream(ctx context.Context, js jetstream.JetStream) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        n.cfg.Stream,
+		Description: "edge-agent detection events of device " + n.cfg.Device,
+		Subjects:    []string{StreamSubject(n.cfg.Device)},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      n.cfg.StreamMaxAge,
+		MaxBytes:    n.cfg.StreamMaxBytes,
+		Duplicates:  n.cfg.DuplicateWindow,
+	})
+	return err
+}
+
+// sendStatus publishes the latest heartbeat on core NATS; one that cannot
+// be sent goes back to the mailbox unless a newer one arrived.
+func (n *NATS) sendStatus(nc *nats.Conn) {
+	st := n.sp.status.Swap(nil)
+	if st == nil {
+		return
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		n.log.Warn("status not encodable", "err", err)
+		return
+	}
+	if err := nc.Publish(StatusSubject(n.cfg.Device), data); err != nil {
+		n.sp.status.CompareAndSwap(nil, st)
+	}
+}
+
+// serverLog passes the embedded server's log to slog. Its notices (the
+// start-up banner, client connections) are Debug.
+type serverLog struct{ log *slog.Logger }
+
+func (l serverLog) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l serverLog) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l serverLog) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l serverLog) Errorf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.Contains(msg, "connection") { // a client went away: not the server's failure
+		l.log.Debug(msg)
+		return
+	}
+	l.log.Warn(msg)
+}
+func (l serverLog) Debugf(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l serverLog) Tracef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }

@@ -1,0 +1,96 @@
+// Command edge-camsim stands in for a consumer camera: it publishes a looping video
+// file or a moving test pattern into an RTSP server (MediaMTX) as a live H.264 stream
+// with a keyframe every second.
+//
+//	edge-camsim --source testsrc --url rtsp://127.0.0.1:8554/cam1
+//	edge-camsim --source ../shared/media/vtest.avi --url rtsp://127.0.0.1:8554/cam2 --fps 10 --size 768x576
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"edge-agent/pipeline"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "edge-camsim: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("edge-camsim", flag.ContinueOnError)
+	source := fs.String("source", "", `video file to loop, or "testsrc" for a moving test pattern (required)`)
+	url := fs.String("url", "", "RTSP URL to publish to, e.g. rtsp://127.0.0.1:8554/cam1 (required)")
+	fps := fs.Int("fps", pipeline.DefaultOutputFPS, "frames per second")
+	size := fs.String("size", "1280x720", "frame size WIDTHxHEIGHT")
+	bitrate := fs.Int("bitrate", pipeline.DefaultBitrateKbps, "bitrate in kbit/s")
+	codec := fs.String("codec", pipeline.CodecH264, "h264 or h265")
+	encoder := fs.String("encoder", "", "force an encoder element (default: the best the GStreamer registry has)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	var problems []error
+	if *source == "" {
+		problems = append(problems, errors.New("--source is required"))
+	}
+	if *url == "" {
+		problems = append(problems, errors.New("--url is required"))
+	}
+	if *fps <= 0 {
+		problems = append(problems, fmt.Errorf("--fps %d: must be positive", *fps))
+	}
+	w, h, err := parseSize(*size)
+	if err != nil {
+		problems = append(problems, fmt.Errorf("--size: %w", err))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return err
+	}
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	pub, err := pipeline.NewPublisher(pipeline.PublisherConfig{
+		Source:      *source,
+		URL:         *url,
+		FPS:         *fps,
+		Width:       w,
+		Height:      h,
+		BitrateKbps: *bitrate,
+		Codec:       *codec,
+		Encoder:     *encoder,
+	}, nil, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return pub.Run(ctx)
+}
+
+// parseSize parses "WIDTHxHEIGHT".
+func parseSize(s string) (w, h int, err error) {
+	ws, hs, ok := strings.Cut(s, "x")
+	if ok {
+		w, err = strconv.Atoi(ws)
+	}
+	if ok && err == nil {
+		h, err = strconv.Atoi(hs)
+	}
+	if !ok || err != nil || w <= 0 || h <= 0 {
+		return 0, 0, fmt.Errorf("%q is not WIDTHxHEIGHT with positive numbers", s)
+	}
+	return w, h, nil
+}

@@ -1,0 +1,41 @@
+// Command edge-genmodel writes the colour-marker detector, a small ONNX model
+// in the Ultralytics YOLOv8 layout built in closed form (see package
+// edge-agent/models/marker), for the demo and the tests:
+//
+//	edge-genmodel -o bin/models/markers.onnx [--size 640]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"edge-agent/models/marker"
+)
+
+func main() {
+	out := flag.String("o", "bin/models/markers.onnx", "output `file`; its directory is created if missing")
+	size := flag.Int("size", marker.DefaultSize, "input side in pixels, a multiple of 32")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: edge-genmodel [-o file] [--size n]\n\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "edge-genmodel: unexpected argument %q\n", flag.Arg(0))
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := run(*out, *size); err != nil {
+		fmt.Fprintln(os.Stderr, "edge-genmodel:", err)
+		os.Exit(1)
+	}
+}
+
+func run(path string, size int) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return marker.WriteFile(path, marker.Options{Size: size})
+}

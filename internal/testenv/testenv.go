@@ -1,0 +1,138 @@
+// Package testenv holds what integration tests across edge-agent share: where the
+// repository and the shared files beside it are, free loopback ports, condition
+// waits with deadlines, and a real MediaMTX bound to 127.0.0.1.
+//
+// Something a test needs but cannot find (../shared, bin/mediamtx, the ONNX Runtime
+// library) skips the test with a message saying how to get it, unless the environment
+// variable CI is set: then it fails the test, so CI never passes by skipping.
+//
+// It is for tests only and deliberately knows nothing about edge-agent's packages.
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// missing skips the test outside CI and fails it in CI.
+func missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg + " (CI is set, so this is a failure, not a skip)")
+	}
+	t.Skip(msg)
+}
+
+// RepoRoot returns the directory holding go.mod, walking up from the test's working
+// directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("testenv: working directory: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("testenv: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// SharedDir returns ../shared beside the repository: models, media and notes every
+// developer and CI run has but the repository does not carry.
+func SharedDir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(filepath.Dir(RepoRoot(t)), "shared")
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		missing(t, "testenv: %s is missing: it holds the shared models and media (see README)", dir)
+	}
+	return dir
+}
+
+// ORTLibrary returns the ONNX Runtime shared library: $EDGE_ORT_LIB, else
+// <repo>/bin/lib/libonnxruntime.so.1 as installed by `make setup`.
+func ORTLibrary(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv("EDGE_ORT_LIB")
+	if path == "" {
+		path = filepath.Join(RepoRoot(t), "bin", "lib", "libonnxruntime.so.1")
+	}
+	if _, err := os.Stat(path); err != nil {
+		missing(t, "testenv: ONNX Runtime library %s is missing: run `make setup` or set EDGE_ORT_LIB", path)
+	}
+	return path
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: pick a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// freeUDPPair returns an even UDP port p on 127.0.0.1 such that p and p+1 were both
+// free a moment ago (RTP and RTCP).
+func freeUDPPair(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		a, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testenv: pick a free UDP port: %v", err)
+		}
+		p := a.LocalAddr().(*net.UDPAddr).Port
+		if p%2 != 0 || p+1 > 65535 {
+			a.Close()
+			continue
+		}
+		b, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+1))
+		a.Close()
+		if err != nil {
+			continue
+		}
+		b.Close()
+		return p
+	}
+	t.Fatalf("testenv: no free pair of UDP ports found")
+	return 0
+}
+
+// WaitFor polls cond until it holds, failing the test after timeout with what it was
+// waiting for.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if err := poll(timeout, cond); err != nil {
+		t.Fatalf("testenv: waiting for %s: %v", what, err)
+	}
+}
+
+// errTimeout is poll's failure.
+var errTimeout = errors.New("timed out")
+
+// poll checks cond every 10 ms until it holds or timeout passes.
+func poll(timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w after %v", errTimeout, timeout)
+		}
+		<-tick.C
+	}
+	return nil
+}

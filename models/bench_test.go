@@ -1,0 +1,159 @@
+package models
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// noiseImage returns a w x h frame of random pixels.
+func noiseImage(w, h int) Image {
+	r := rand.New(rand.NewPCG(1, 2))
+	img := Image{Pix: make([]byte, 3*w*h), Width: w, Height: h, Stride: 3 * w}
+	for i := range img.Pix {
+		img.Pix[i] = byte(r.Uint32())
+	}
+	return img
+}
+
+func benchmarkLetterbox(b *testing.B, lb letterbox) {
+	img := noiseImage(1280, 720)
+	dst := make([]float32, 3*lb.dstW*lb.dstH)
+	lb.run(img, dst) // builds the tables
+	b.ReportAllocs()
+	for b.Loop() {
+		lb.run(img, dst)
+	}
+}
+
+func BenchmarkLetterbox1280x720To416(b *testing.B) {
+	benchmarkLetterbox(b, newLetterbox(416, 416, true, 1, false)) // YOLOX: BGR, raw levels
+}
+
+func BenchmarkLetterbox1280x720To640(b *testing.B) {
+	benchmarkLetterbox(b, newLetterbox(640, 640, false, 1.0/255, false)) // YOLOv8: RGB, /255
+}
+
+// Realistic outputs: background scores under 0.05 everywhere, and 10 objects
+// each seen by 3 neighbouring anchors scoring 0.5..0.9, so 30 candidates pass
+// a 0.3 threshold and NMS keeps 10.
+const (
+	benchObjects = 10
+	benchAnchors = 3
+)
+
+func BenchmarkDecodeYOLOv8_8400(b *testing.B) {
+	const n, classes = 8400, 80
+	r := rand.New(rand.NewPCG(3, 4))
+	out := make([]float32, (4+classes)*n)
+	for i := range n {
+		out[i], out[n+i] = r.Float32()*640, r.Float32()*640
+		out[2*n+i], out[3*n+i] = 10+r.Float32()*50, 10+r.Float32()*50
+		for c := range classes {
+			out[(4+c)*n+i] = r.Float32() * 0.05
+		}
+	}
+	for o := range benchObjects {
+		for a := range benchAnchors {
+			i := 700*o + a
+			out[i], out[n+i], out[2*n+i], out[3*n+i] = float32(60*o+20+a), 300, 40, 100
+			out[(4+o%3)*n+i] = 0.5 + 0.4*r.Float32()
+		}
+	}
+	d := newYOLOv8Decoder(n, classes)
+	th := Thresholds{Confidence: 0.3, IoU: 0.45}
+	cands := make([]candidate, 0, maxCandidates)
+	if got := len(nms(d.decode(out, th, cands[:0]), th.IoU)); got != benchObjects {
+		b.Fatalf("%d boxes kept, want %d", got, benchObjects)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		cands = d.decode(out, th, cands[:0])
+		nms(cands, th.IoU)
+	}
+}
+
+func BenchmarkDecodeYOLOX_3549(b *testing.B) {
+	const n, classes = 3549, 80
+	const stride = 5 + classes
+	r := rand.New(rand.NewPCG(5, 6))
+	out := make([]float32, n*stride)
+	for i := range n {
+		row := out[i*stride : (i+1)*stride]
+		row[0], row[1], row[2], row[3] = r.Float32(), r.Float32(), r.Float32(), r.Float32()
+		row[4] = r.Float32() * 0.05
+		for c := range classes {
+			row[5+c] = r.Float32()
+		}
+	}
+	for o := range benchObjects {
+		for a := range benchAnchors {
+			// Neighbouring cells of the stride-8 grid, on row 20.
+			i := 20*52 + 4*o + a
+			row := out[i*stride : (i+1)*stride]
+			// About the same box from each cell: cx = (x+gx)*8 with gx = 4o+a.
+			row[0], row[1], row[2], row[3] = 0.5-0.9*float32(a), 0.5, 1.5, 2.5
+			row[4] = 0.9
+			for c := range classes {
+				row[5+c] = 0.01
+			}
+			row[5+o%3] = 0.6 + 0.3*r.Float32()
+		}
+	}
+	d := newYOLOXDecoder(416, 416, classes)
+	th := Thresholds{Confidence: 0.3, IoU: 0.45}
+	cands := make([]candidate, 0, maxCandidates)
+	if got := len(nms(d.decode(out, th, cands[:0]), th.IoU)); got != benchObjects {
+		b.Fatalf("%d boxes kept, want %d", got, benchObjects)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		cands = d.decode(out, th, cands[:0])
+		nms(cands, th.IoU)
+	}
+}
+
+func BenchmarkDraw(b *testing.B) {
+	img := noiseImage(1280, 720)
+	labels := COCOLabels()
+	dets := make([]Detection, 10)
+	for i := range dets {
+		dets[i] = Detection{
+			ClassID: i, Label: labels[i], Confidence: 0.5 + float32(i)/25,
+			Box: Rect{X: float32(120 * i), Y: float32(40 * i), W: 100, H: 250},
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Draw(img, dets)
+	}
+}
+
+func benchmarkDetect(b *testing.B, model string) {
+	rt := testRuntime(b)
+	frame := testFrame(b)
+	d := load(b, rt, Options{Path: sharedFile(b, model)})
+	th := Thresholds{Confidence: 0.3, IoU: 0.45}
+	dets, _, err := d.Detect(frame, th, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum Timings
+	b.ReportAllocs()
+	for b.Loop() {
+		var tm Timings
+		dets, tm, _ = d.Detect(frame, th, dets)
+		sum.Preprocess += tm.Preprocess
+		sum.Inference += tm.Inference
+		sum.Postprocess += tm.Postprocess
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(sum.Preprocess.Nanoseconds())/n, "pre-ns/op")
+	b.ReportMetric(float64(sum.Inference.Nanoseconds())/n, "infer-ns/op")
+	b.ReportMetric(float64(sum.Postprocess.Nanoseconds())/n, "post-ns/op")
+}
+
+// BenchmarkDetectYOLOX runs yolox_nano on frame 200 of vtest.avi (768x576).
+func BenchmarkDetectYOLOX(b *testing.B) { benchmarkDetect(b, yoloxNano) }
+
+// BenchmarkDetectYOLOv8 runs yolov8n_int8 on the same frame.
+func BenchmarkDetectYOLOv8(b *testing.B) { benchmarkDetect(b, yolov8nInt8) }

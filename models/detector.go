@@ -1,0 +1,247 @@
+package models
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Image is a view of packed 8-bit RGB pixels (3 bytes a pixel, rows Stride
+// bytes apart).
+type Image struct {
+	Pix           []byte
+	Width, Height int
+	Stride        int
+}
+
+// valid reports whether the image's dimensions fit its pixels.
+func (img Image) valid() bool {
+	return img.Width > 0 && img.Height > 0 && img.Stride >= 3*img.Width &&
+		len(img.Pix) >= (img.Height-1)*img.Stride+3*img.Width
+}
+
+// Rect is a box in source-frame pixels (top-left corner, width, height).
+type Rect struct {
+	X, Y, W, H float32
+}
+
+// Detection is one object found in a frame.
+type Detection struct {
+	ClassID    int
+	Label      string
+	Confidence float32
+	Box        Rect
+}
+
+// Thresholds are applied in post-processing.
+type Thresholds struct {
+	// Confidence is the lowest score a box may have to be kept (inclusive).
+	Confidence float32
+	// IoU is the overlap above which non-maximum suppression drops the lower
+	// scoring of two boxes of the same class (an IoU exactly at it is kept).
+	IoU float32
+	// Keep, when not nil, says per class ID whether to keep that class; a
+	// class past its end is dropped. Nil keeps every class. See
+	// [Detector.KeepMask].
+	Keep []bool
+}
+
+// kept reports whether th keeps class c.
+func (th *Thresholds) kept(c int) bool {
+	return th.Keep == nil || (c < len(th.Keep) && th.Keep[c])
+}
+
+// Timings are the per-stage durations of one Detect call.
+type Timings struct {
+	Preprocess, Inference, Postprocess time.Duration
+}
+
+// Info describes a loaded model.
+type Info struct {
+	Name                    string // file base name
+	Path                    string
+	SHA256                  string // hex digest of the file
+	Format                  Format
+	InputName, OutputName   string
+	InputWidth, InputHeight int
+	Labels                  []string // one per class, in class order
+	Provider                string   // "cpu", "cuda" or "tensorrt"
+}
+
+// session runs a model on its pre-allocated input and output tensors.
+// Detector uses it; the ONNX Runtime one lives in session.go, tests use fakes.
+type session interface {
+	// Tensors returns the input (planar 3 x H x W) and output tensors' data,
+	// which stay the same slices for the session's life.
+	Tensors() (in, out []float32)
+	// Run runs the model on the input, filling the output.
+	Run() error
+	Close() error
+}
+
+// Detector finds objects in frames with one model. Create it with
+// [Runtime.Load]. Detect is meant to be called from one goroutine at a time:
+// calls are serialised, and reuse the detector's buffers.
+type Detector struct {
+	mu     sync.Mutex
+	closed bool
+
+	info    Info
+	sess    session
+	in, out []float32
+	lb      letterbox
+	dec     decoder
+	cands   []candidate
+	onClose func() // tells the Runtime this detector is gone; may be nil
+}
+
+// newDetector returns a Detector running sess, whose model is described by
+// info (InputWidth, InputHeight, Labels one per class) and lay.
+func newDetector(sess session, info Info, lay layout) (*Detector, error) {
+	w, h := info.InputWidth, info.InputHeight
+	in, out := sess.Tensors()
+	if len(in) < 3*w*h {
+		return nil, fmt.Errorf("%w: input tensor has %d values, want 3x%dx%d", ErrUnsupportedModel, len(in), h, w)
+	}
+	if len(info.Labels) != lay.classes {
+		return nil, fmt.Errorf("%d labels for %d classes", len(info.Labels), lay.classes)
+	}
+	d := &Detector{
+		info:  info,
+		sess:  sess,
+		in:    in[:3*w*h],
+		cands: make([]candidate, 0, maxCandidates),
+	}
+	var values int
+	switch lay.format {
+	case FormatYOLOv8:
+		d.dec = newYOLOv8Decoder(lay.anchors, lay.classes)
+		d.lb = newLetterbox(w, h, false, 1.0/255, false)
+		values = lay.anchors * (4 + lay.classes)
+	case FormatYOLOv5:
+		d.dec = &yolov5Decoder{anchors: lay.anchors, classes: lay.classes}
+		d.lb = newLetterbox(w, h, false, 1.0/255, false)
+		values = lay.anchors * (5 + lay.classes)
+	case FormatYOLOX:
+		if n := gridAnchors(w, h); n != lay.anchors {
+			return nil, fmt.Errorf("%w: yolox wants %d anchors for %dx%d, got %d", ErrUnsupportedFormat, n, w, h, lay.anchors)
+		}
+		d.dec = newYOLOXDecoder(w, h, lay.classes)
+		d.lb = newLetterbox(w, h, true, 1, false)
+		values = lay.anchors * (5 + lay.classes)
+	default:
+		return nil, fmt.Errorf("%w %q", ErrUnsupportedFormat, string(lay.format))
+	}
+	if len(out) < values {
+		return nil, fmt.Errorf("%w: output tensor has %d values, want %d", ErrUnsupportedModel, len(out), values)
+	}
+	d.out = out[:values]
+	d.info.Format = lay.format
+	return d, nil
+}
+
+// Info describes the loaded model.
+func (d *Detector) Info() Info {
+	info := d.info
+	info.Labels = slices.Clone(d.info.Labels)
+	return info
+}
+
+// KeepMask returns the Thresholds.Keep mask that keeps only the named
+// classes, matched exactly or else ignoring case. It returns nil (keep every
+// class) for an empty list, and an error wrapping ErrUnknownLabel that lists
+// the model's labels when a name is not one of them.
+func (d *Detector) KeepMask(labels []string) ([]bool, error) {
+	if len(labels) == 0 {
+		return nil, nil
+	}
+	keep := make([]bool, len(d.info.Labels))
+	var unknown []string
+	for _, want := range labels {
+		found := false
+		for i, l := range d.info.Labels {
+			if l == want {
+				keep[i], found = true, true
+			}
+		}
+		if !found {
+			for i, l := range d.info.Labels {
+				if strings.EqualFold(l, strings.TrimSpace(want)) {
+					keep[i], found = true, true
+				}
+			}
+		}
+		if !found {
+			unknown = append(unknown, fmt.Sprintf("%q", want))
+		}
+	}
+	if unknown != nil {
+		return nil, fmt.Errorf("%w %s: the model's labels are %s",
+			ErrUnknownLabel, strings.Join(unknown, ", "), strings.Join(d.info.Labels, ", "))
+	}
+	return keep, nil
+}
+
+// Detect finds objects in img. It appends them to dst[:0], best first, with
+// boxes in img's pixels clipped to the image, and returns the time each stage
+// took. Once warmed up on a frame size it allocates nothing.
+func (d *Detector) Detect(img Image, th Thresholds, dst []Detection) ([]Detection, Timings, error) {
+	dst = dst[:0]
+	var tm Timings
+	if !img.valid() {
+		return dst, tm, fmt.Errorf("%w: %dx%d, stride %d, %d bytes", ErrInvalidImage, img.Width, img.Height, img.Stride, len(img.Pix))
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return dst, tm, &ModelError{Path: d.info.Path, Op: "run", Err: ErrClosed}
+	}
+
+	t0 := time.Now()
+	d.lb.run(img, d.in)
+	t1 := time.Now()
+	if err := d.sess.Run(); err != nil {
+		return dst, tm, &ModelError{Path: d.info.Path, Op: "run", Err: err}
+	}
+	t2 := time.Now()
+	d.cands = d.dec.decode(d.out, th, d.cands[:0])
+	w, h := float32(img.Width), float32(img.Height)
+	for _, c := range nms(d.cands, th.IoU) {
+		x1, y1 := d.lb.toSource(c.x1, c.y1)
+		x2, y2 := d.lb.toSource(c.x2, c.y2)
+		x1, y1 = min(max(x1, 0), w), min(max(y1, 0), h)
+		x2, y2 = min(max(x2, 0), w), min(max(y2, 0), h)
+		if !(x2 > x1 && y2 > y1) { // empty once clipped, or NaN
+			continue
+		}
+		dst = append(dst, Detection{
+			ClassID:    c.class,
+			Label:      d.info.Labels[c.class],
+			Confidence: c.score,
+			Box:        Rect{X: x1, Y: y1, W: x2 - x1, H: y2 - y1},
+		})
+	}
+	t3 := time.Now()
+	tm = Timings{Preprocess: t1.Sub(t0), Inference: t2.Sub(t1), Postprocess: t3.Sub(t2)}
+	return dst, tm, nil
+}
+
+// Close releases the model's session. It is idempotent; Detect fails after it.
+func (d *Detector) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	err := d.sess.Close()
+	if d.onClose != nil {
+		d.onClose()
+	}
+	if err != nil {
+		return &ModelError{Path: d.info.Path, Op: "close", Err: err}
+	}
+	return nil
+}

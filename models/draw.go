@@ -1,0 +1,143 @@
+package models
+
+import (
+	"image"
+	"math"
+	"unicode/utf8"
+
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+)
+
+// palette holds 20 RGB colours, 3 bytes each, one per class modulo 20 (the
+// Ultralytics palette).
+const palette = "\xff\x38\x38\xff\x9d\x97\xff\x70\x1f\xff\xb2\x1d\xcf\xd2\x31" +
+	"\x48\xf9\x0a\x92\xcc\x17\x3d\xdb\x86\x1a\x93\x34\x00\xd4\xbb" +
+	"\x2c\x99\xa8\x00\xc2\xff\x34\x45\x93\x64\x73\xff\x00\x18\xec" +
+	"\x84\x38\xff\x52\x00\x85\xcb\x38\xff\xff\x95\xc8\xff\x37\xc7"
+
+// Drawing geometry.
+const (
+	boxThickness = 2
+	labelPad     = 1  // pixels around the text inside its background
+	maxLabelRune = 40 // longer labels are cut
+)
+
+type rgb struct{ r, g, b byte }
+
+// classColour returns the box colour of a class.
+func classColour(class int) rgb {
+	n := len(palette) / 3
+	i := (class%n + n) % n * 3
+	return rgb{palette[i], palette[i+1], palette[i+2]}
+}
+
+// Draw draws each detection's box and "label 0.87" text onto img in place, a
+// colour per class, clipped to the image. Boxes are 2 pixels thick, drawn
+// just inside the box; the text sits on a filled background above the box, or
+// inside it at the top of the frame. It allocates nothing.
+func Draw(img Image, dets []Detection) {
+	if !img.valid() {
+		return
+	}
+	face := basicfont.Face7x13
+	for i := range dets {
+		det := &dets[i]
+		col := classColour(det.ClassID)
+		x0, y0 := roundPix(det.Box.X), roundPix(det.Box.Y)
+		x1, y1 := roundPix(det.Box.X+det.Box.W), roundPix(det.Box.Y+det.Box.H)
+		if x1 <= x0 || y1 <= y0 {
+			continue
+		}
+		t := boxThickness
+		fillRect(img, x0, y0, x1, y0+t, col)
+		fillRect(img, x0, y1-t, x1, y1, col)
+		fillRect(img, x0, y0, x0+t, y1, col)
+		fillRect(img, x1-t, y0, x1, y1, col)
+
+		// "label 0.87": the label (cut), a space and the score.
+		runes := min(utf8.RuneCountInString(det.Label), maxLabelRune) + 5
+		tw := runes*face.Advance + 2*labelPad
+		th := face.Ascent + face.Descent + 2*labelPad
+		ty := y0 - th
+		if ty < 0 {
+			ty = y0
+		}
+		fillRect(img, x0, ty, x0+tw, ty+th, col)
+		ink := rgb{255, 255, 255}
+		if 299*int(col.r)+587*int(col.g)+114*int(col.b) > 150_000 {
+			ink = rgb{}
+		}
+		x, y := x0+labelPad, ty+labelPad+face.Ascent
+		n := 0
+		for _, r := range det.Label {
+			if n == maxLabelRune {
+				break
+			}
+			x = drawGlyph(img, face, x, y, r, ink)
+			n++
+		}
+		score := int(math.Round(float64(min(max(det.Confidence, 0), 1)) * 100))
+		x = drawGlyph(img, face, x, y, ' ', ink)
+		x = drawGlyph(img, face, x, y, rune('0'+score/100), ink)
+		x = drawGlyph(img, face, x, y, '.', ink)
+		x = drawGlyph(img, face, x, y, rune('0'+score/10%10), ink)
+		drawGlyph(img, face, x, y, rune('0'+score%10), ink)
+	}
+}
+
+// roundPix rounds a coordinate to a pixel edge, saturating far outside any
+// image.
+func roundPix(v float32) int {
+	const limit = 1 << 24
+	if !(v > -limit) { // also NaN
+		return -limit
+	}
+	return int(math.Round(float64(min(v, limit))))
+}
+
+// fillRect paints [x0,x1) x [y0,y1), clipped to the image.
+func fillRect(img Image, x0, y0, x1, y1 int, c rgb) {
+	x0, y0 = max(x0, 0), max(y0, 0)
+	x1, y1 = min(x1, img.Width), min(y1, img.Height)
+	if x1 <= x0 || y1 <= y0 {
+		return
+	}
+	for y := y0; y < y1; y++ {
+		row := img.Pix[y*img.Stride+3*x0 : y*img.Stride+3*x1]
+		for i := 0; i+2 < len(row); i += 3 {
+			row[i], row[i+1], row[i+2] = c.r, c.g, c.b
+		}
+	}
+}
+
+// drawGlyph blends rune r of face onto img with its baseline origin at (x, y)
+// and returns the x of the next glyph.
+func drawGlyph(img Image, face *basicfont.Face, x, y int, r rune, c rgb) int {
+	dr, mask, mp, adv, _ := face.Glyph(fixed.P(x, y), r)
+	next := x + adv.Round()
+	alpha, ok := mask.(*image.Alpha)
+	if !ok {
+		return next
+	}
+	for gy := dr.Min.Y; gy < dr.Max.Y; gy++ {
+		if gy < 0 || gy >= img.Height {
+			continue
+		}
+		my := mp.Y + gy - dr.Min.Y
+		for gx := dr.Min.X; gx < dr.Max.X; gx++ {
+			if gx < 0 || gx >= img.Width {
+				continue
+			}
+			a := int(alpha.Pix[alpha.PixOffset(mp.X+gx-dr.Min.X, my)])
+			if a == 0 {
+				continue
+			}
+			p := img.Pix[gy*img.Stride+3*gx : gy*img.Stride+3*gx+3]
+			p[0] = byte((int(c.r)*a + int(p[0])*(255-a)) / 255)
+			p[1] = byte((int(c.g)*a + int(p[1])*(255-a)) / 255)
+			p[2] = byte((int(c.b)*a + int(p[2])*(255-a)) / 255)
+		}
+	}
+	return next
+}

@@ -1,0 +1,48 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrUnsupportedFormat means the model's output layout is not one of the
+	// supported formats, or does not fit the format that was asked for.
+	ErrUnsupportedFormat = errors.New("unsupported model output format")
+
+	// ErrUnsupportedModel means the model's inputs or outputs cannot be used
+	// (not one float32 image input of 3 channels, no float32 output).
+	ErrUnsupportedModel = errors.New("unsupported model")
+
+	// ErrProviderUnavailable means the ONNX Runtime library cannot run the
+	// requested execution provider.
+	ErrProviderUnavailable = errors.New("execution provider unavailable")
+
+	// ErrRuntimeExists means an ONNX Runtime environment already exists in
+	// this process: there can be only one Runtime at a time.
+	ErrRuntimeExists = errors.New("onnx runtime environment already initialized")
+
+	// ErrClosed means the Runtime or Detector was closed.
+	ErrClosed = errors.New("closed")
+
+	// ErrInvalidImage means an Image's dimensions do not fit its pixels.
+	ErrInvalidImage = errors.New("invalid image")
+
+	// ErrUnknownLabel means a label is not one of the model's labels.
+	ErrUnknownLabel = errors.New("unknown label")
+)
+
+// ModelError records a failed operation on a model file.
+type ModelError struct {
+	Path string // the .onnx file
+	Op   string // what was being done, e.g. "load"
+	Err  error
+}
+
+// Error returns, for example, `load model "x.onnx": read: ...`.
+func (e *ModelError) Error() string {
+	return fmt.Sprintf("%s model %q: %v", e.Op, e.Path, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *ModelError) Unwrap() error { return e.Err }

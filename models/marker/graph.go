@@ -1,0 +1,209 @@
+package marker
+
+// This file builds the detector's graph: colour masks, their moments, and the
+// YOLOv8-layout output.
+
+// Model constants.
+const (
+	// irVersion and opsetVersion are the ONNX IR version and default-domain
+	// opset the model declares. Opset 17 has ReduceMax's axes as an attribute
+	// and ReduceSum's, Split's and Unsqueeze's as inputs.
+	irVersion    = 8
+	opsetVersion = 17
+
+	// numAnchors is N, the number of candidate boxes in the output: more than
+	// 4+K, so the [1,4+K,N] layout is unambiguous from the shape alone.
+	// Anchor k < K is colour k's box; the others are all zero.
+	numAnchors = 16
+
+	// stride is the stride written to the metadata (Ultralytics' largest); the
+	// input side must be a multiple of it.
+	stride = 32
+
+	// tolerance is how far, in 0..1 units, each channel of a pixel may be
+	// from a reference colour for the pixel to be that colour: the test is
+	// max(|R-r|, |G-g|, |B-b|) < tolerance, so 8-bit pixels pass when no
+	// channel is more than 50 levels off (the half level keeps float
+	// rounding away from the boundary). Why 50 levels:
+	//   - Marker pixels. H.264 at 2 Mbit/s with 4:2:0 chroma shifts a flat
+	//     colour by up to ±20 levels a channel, and the tests add ±15 of
+	//     noise: both stay well inside 50.
+	//   - Background. A pixel with channels in 90..170 and pairwise
+	//     differences of at most 16 is at least 72 levels (green), 82 (red,
+	//     blue) or 87 (yellow) from a reference colour on some channel, so a
+	//     background pixel would have to move 22 levels the wrong way on two
+	//     channels at once to pass. The letterbox padding (114 grey) is 86
+	//     levels from green, further from the others.
+	//   - Edges. A pixel that mixes a fraction a of a marker with background
+	//     is (1-a)·D from the reference, where D, the background's distance
+	//     to the reference, is 72..140 levels: it passes when a is above
+	//     0.3..0.64, so the mask's edge stays near the half-way point of a
+	//     blurred edge and the box keeps its size. A tighter tolerance would
+	//     shrink blurred boxes; a looser one would eat into the background
+	//     margin.
+	//   - Markers from one another: every two reference colours are at least
+	//     160 levels apart on some channel, and a half-and-half mix of two is
+	//     at least 80 from every reference.
+	tolerance = 50.5 / 255
+
+	// minArea is the mask area, in input pixels, from which a blob scores
+	// fully; smaller blobs score in proportion (a single stray pixel 0.01).
+	minArea = 100
+
+	// epsilon keeps the centre of an empty mask finite (0/ε = 0).
+	epsilon = 1e-6
+)
+
+// builder accumulates a graph's nodes and initializers.
+type builder struct {
+	g graph
+}
+
+// op adds a node with one output, named out (the node takes the same name),
+// and returns out.
+func (b *builder) op(opType, out string, inputs []string, attrs ...attribute) string {
+	b.g.nodes = append(b.g.nodes, node{
+		inputs:  inputs,
+		outputs: []string{out},
+		name:    out,
+		opType:  opType,
+		attrs:   attrs,
+	})
+	return out
+}
+
+// floats adds a float32 initializer and returns its name; no dims is a scalar.
+func (b *builder) floats(name string, dims []int64, v ...float32) string {
+	b.g.initializers = append(b.g.initializers, floatTensor(name, dims, v))
+	return name
+}
+
+// int64s adds an int64 initializer and returns its name.
+func (b *builder) int64s(name string, dims []int64, v ...int64) string {
+	b.g.initializers = append(b.g.initializers, int64Tensor(name, dims, v))
+	return name
+}
+
+// detectorGraph returns the marker detector's graph for an input of
+// [1,3,size,size].
+//
+// For each reference colour k (K = 4 of them, all at once by broadcasting):
+//
+//	mask[k,y,x] = max_c |images[0,c,y,x] - ref[k,c]| < tolerance   (0 or 1)
+//	col[k,x] = Σ_y mask, row[k,y] = Σ_x mask                       (profiles)
+//	m0 = Σ_x col                                                   (area)
+//	cx = Σ_x col·(x+0.5) / (m0+ε), cy likewise
+//	vx = Σ_x col·(x+0.5-cx)² / (m0+ε), vy likewise                 (variances)
+//	w = sqrt(12·vx + 1), h = sqrt(12·vy + 1)
+//	score = min(1, m0/minArea) · clip(m0/(w·h), 0, 1)
+//
+// A solid rectangle covering w whole pixels has the discrete variance
+// (w²-1)/12, so sqrt(12·vx + 1) gives its width back exactly; its fill ratio
+// m0/(w·h) is 1. Scattered pixels have a large spread for their count, so a
+// low fill ratio, and a few pixels a low area factor: both keep stray matches
+// from firing. The variances are computed from the centre (two passes over
+// the K×S profiles, which costs nothing next to the masks) rather than as
+// E[x²]-cx², which would lose precision to cancellation in float32. An absent
+// colour gives the box (0, 0, 1, 1) with score 0.
+//
+// The output is [1,4+K,N] in the Ultralytics YOLOv8 layout: rows cx, cy, w,
+// h, then one score row per class; anchor k < K holds colour k's box and its
+// score in row 4+k (zero in the other class rows), anchors K..N-1 are zero.
+func detectorGraph(size int) graph {
+	const k = numClasses
+	s := int64(size)
+	b := &builder{}
+
+	// Constants.
+	colors := Colors()
+	ref := make([]float32, 0, 3*k)
+	for _, c := range colors {
+		ref = append(ref, float32(c.R)/255, float32(c.G)/255, float32(c.B)/255)
+	}
+	b.floats("ref", []int64{k, 3, 1, 1}, ref...)
+	b.floats("tolerance", nil, tolerance)
+	centres := make([]float32, size)
+	for x := range centres {
+		centres[x] = float32(x) + 0.5
+	}
+	b.floats("centres", []int64{s, 1}, centres...)     // x+0.5 as a column, for MatMul
+	b.floats("centres_row", []int64{1, s}, centres...) // x+0.5 as a row, to broadcast
+	b.floats("epsilon", nil, epsilon)
+	b.floats("twelve", nil, 12)
+	b.floats("zero", nil, 0)
+	b.floats("one", nil, 1)
+	b.floats("inv_min_area", nil, 1.0/minArea)
+	eye := make([]float32, k*k)
+	for i := range k {
+		eye[i*k+i] = 1
+	}
+	b.floats("eye", []int64{k, k}, eye...)
+	b.floats("unused_anchors", []int64{4 + k, numAnchors - k}, make([]float32, (4+k)*(numAnchors-k))...)
+	b.int64s("axis0", []int64{1}, 0)
+	b.int64s("axis1", []int64{1}, 1)
+	b.int64s("axis2", []int64{1}, 2)
+
+	// Masks: [1,3,S,S] - [K,3,1,1] broadcasts to [K,3,S,S]; the largest
+	// channel distance must be under the tolerance.
+	b.op("Sub", "diff", []string{"images", "ref"})
+	b.op("Abs", "dist", []string{"diff"})
+	b.op("ReduceMax", "max_dist", []string{"dist"}, intsAttr("axes", 1), intAttr("keepdims", 0)) // [K,S,S]
+	b.op("Less", "hit", []string{"max_dist", "tolerance"})
+	b.op("Cast", "mask", []string{"hit"}, intAttr("to", int64(typeFloat)))
+
+	// Profiles and area: [K,S] and [K,1].
+	b.op("ReduceSum", "col", []string{"mask", "axis1"}, intAttr("keepdims", 0)) // Σ over y: index x
+	b.op("ReduceSum", "row", []string{"mask", "axis2"}, intAttr("keepdims", 0)) // Σ over x: index y
+	b.op("ReduceSum", "m0", []string{"col", "axis1"}, intAttr("keepdims", 1))
+	b.op("Add", "den", []string{"m0", "epsilon"})
+
+	cx, w := b.axisMoments("x", "col")
+	cy, h := b.axisMoments("y", "row")
+
+	// Score: area factor times fill ratio. w·h >= 1, so the ratio is finite.
+	b.op("Mul", "box_area", []string{w, h})
+	b.op("Div", "fill_raw", []string{"m0", "box_area"})
+	b.op("Clip", "fill", []string{"fill_raw", "zero", "one"})
+	b.op("Mul", "area_raw", []string{"m0", "inv_min_area"})
+	b.op("Min", "area_factor", []string{"area_raw", "one"})
+	b.op("Mul", "score", []string{"fill", "area_factor"}) // [K,1]
+
+	// Output: [K,4] boxes and the [K,K] diagonal of scores side by side,
+	// transposed to [4+K,K], padded with zero anchors to [4+K,N], batched.
+	b.op("Concat", "boxes", []string{cx, cy, w, h}, intAttr("axis", 1))
+	b.op("Mul", "class_scores", []string{"score", "eye"})
+	b.op("Concat", "anchors", []string{"boxes", "class_scores"}, intAttr("axis", 1))
+	b.op("Transpose", "channels", []string{"anchors"}, intsAttr("perm", 1, 0))
+	b.op("Concat", "padded", []string{"channels", "unused_anchors"}, intAttr("axis", 1))
+	b.op("Unsqueeze", "output0", []string{"padded", "axis0"})
+
+	b.g.name = "marker"
+	b.g.doc = "Colour-marker detector computed in closed form from colour masks and their moments; no trained weights."
+	b.g.inputs = []valueInfo{{
+		name: "images", elemType: typeFloat, shape: []int64{1, 3, s, s},
+		doc: "RGB, 0..1, letterboxed top-left with 114/255 padding",
+	}}
+	b.g.outputs = []valueInfo{{
+		name: "output0", elemType: typeFloat, shape: []int64{1, 4 + k, numAnchors},
+		doc: "YOLOv8 layout: cx, cy, w, h in input pixels, then one score row per class",
+	}}
+	return b.g
+}
+
+// axisMoments adds the nodes that compute, from a [K,S] profile of the masks
+// along one axis, each colour's centre (Σ p·(x+0.5) / (m0+ε)) and extent
+// (sqrt(12·variance + 1)) on that axis, both [K,1], and returns their names.
+func (b *builder) axisMoments(axis, profile string) (centre, extent string) {
+	n := func(s string) string { return s + "_" + axis }
+	b.op("MatMul", n("sum"), []string{profile, "centres"})
+	centre = b.op("Div", n("c"), []string{n("sum"), "den"})
+	b.op("Sub", n("offset"), []string{"centres_row", centre}) // [K,S]
+	b.op("Mul", n("offset_sq"), []string{n("offset"), n("offset")})
+	b.op("Mul", n("weighted_sq"), []string{profile, n("offset_sq")})
+	b.op("ReduceSum", n("sum_sq"), []string{n("weighted_sq"), "axis1"}, intAttr("keepdims", 1))
+	b.op("Div", n("var"), []string{n("sum_sq"), "den"})
+	b.op("Mul", n("var12"), []string{n("var"), "twelve"})
+	b.op("Add", n("var12_1"), []string{n("var12"), "one"})
+	extent = b.op("Sqrt", n("extent"), []string{n("var12_1")})
+	return centre, extent
+}

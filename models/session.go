@@ -1,0 +1,301 @@
+package models
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// defaultInputSize is the input side used when the model leaves it dynamic
+// and its metadata does not say (Ultralytics' default imgsz).
+const defaultInputSize = 640
+
+// Options select a model and how it runs.
+type Options struct {
+	// Path is the .onnx file.
+	Path string
+	// Format is the output layout; FormatAuto detects it from the output
+	// shape.
+	Format Format
+	// LabelsPath is an optional text file, one label a line, used when the
+	// model has no usable names metadata.
+	LabelsPath string
+	// Threads is the number of intra-op threads; 0 lets ONNX Runtime choose.
+	Threads int
+	// Provider is the execution provider: "cpu" (the default), "cuda" or
+	// "tensorrt". Loading fails with ErrProviderUnavailable if the library
+	// cannot run it.
+	Provider string
+}
+
+// ortSession runs a model with ONNX Runtime on tensors allocated once, so a
+// run allocates nothing in Go.
+type ortSession struct {
+	s       *ort.AdvancedSession
+	in, out *ort.Tensor[float32]
+}
+
+func (s *ortSession) Tensors() ([]float32, []float32) { return s.in.GetData(), s.out.GetData() }
+
+func (s *ortSession) Run() error { return s.s.Run() }
+
+func (s *ortSession) Close() error {
+	return errors.Join(s.s.Destroy(), s.in.Destroy(), s.out.Destroy())
+}
+
+// Load loads a model and returns a Detector running it. Errors are
+// *ModelError values for opts.Path.
+func (r *Runtime) Load(opts Options) (*Detector, error) {
+	d, err := r.load(opts)
+	if err != nil {
+		return nil, &ModelError{Path: opts.Path, Op: "load", Err: err}
+	}
+	return d, nil
+}
+
+func (r *Runtime) load(opts Options) (*Detector, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, fmt.Errorf("onnx runtime %w", ErrClosed)
+	}
+	provider, short, err := providerName(opts.Provider)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(r.providers, provider) {
+		return nil, fmt.Errorf("%w: %s: the library offers %s", ErrProviderUnavailable, short, strings.Join(r.providers, ", "))
+	}
+	if opts.Threads < 0 {
+		return nil, fmt.Errorf("threads %d: want 0 (automatic) or more", opts.Threads)
+	}
+
+	data, err := os.ReadFile(opts.Path)
+	if err != nil {
+		return nil, fmt.Errorf("read: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	ins, outs, err := ort.GetInputOutputInfoWithONNXData(data)
+	if err != nil {
+		return nil, fmt.Errorf("read inputs and outputs: %w", err)
+	}
+	meta, err := readMetadata(data)
+	if err != nil {
+		return nil, fmt.Errorf("read metadata: %w", err)
+	}
+	in, w, h, err := imageInput(ins, meta.imgsz)
+	if err != nil {
+		return nil, err
+	}
+	if len(outs) == 0 || outs[0].OrtValueType != ort.ONNXTypeTensor || outs[0].DataType != ort.TensorElementDataTypeFloat {
+		return nil, fmt.Errorf("%w: want a float32 tensor as first output, got %v", ErrUnsupportedModel, outs)
+	}
+	out := outs[0]
+	lay, err := resolveLayout(opts.Format, out.Dimensions, w, h)
+	if err != nil {
+		return nil, err
+	}
+
+	labels, err := modelLabels(meta, opts.LabelsPath, lay.classes)
+	if err != nil {
+		return nil, err
+	}
+
+	so, err := sessionOptions(opts.Threads, provider, r.providers)
+	if err != nil {
+		return nil, err
+	}
+	defer so.Destroy()
+	sess, err := newORTSession(data, in.Name, out.Name, w, h, lay, so)
+	if err != nil {
+		return nil, err
+	}
+	d, err := newDetector(sess, Info{
+		Name:        filepath.Base(opts.Path),
+		Path:        opts.Path,
+		SHA256:      hex.EncodeToString(sum[:]),
+		InputName:   in.Name,
+		OutputName:  out.Name,
+		InputWidth:  w,
+		InputHeight: h,
+		Labels:      labels,
+		Provider:    short,
+	}, lay)
+	if err != nil {
+		return nil, errors.Join(err, sess.Close())
+	}
+	r.add(d)
+	return d, nil
+}
+
+// metadata is what Load reads from a model's custom metadata.
+type metadata struct {
+	names    string // Ultralytics' names, "" if absent
+	hasNames bool
+	imgsz    []int // Ultralytics' imgsz ([h, w] or [size]), nil if absent or unreadable
+}
+
+func readMetadata(data []byte) (metadata, error) {
+	md, err := ort.GetModelMetadataWithONNXData(data)
+	if err != nil {
+		return metadata{}, err
+	}
+	defer md.Destroy()
+	var m metadata
+	if m.names, m.hasNames, err = md.LookupCustomMetadataMap("names"); err != nil {
+		return metadata{}, err
+	}
+	imgsz, ok, err := md.LookupCustomMetadataMap("imgsz")
+	if err != nil {
+		return metadata{}, err
+	}
+	if ok {
+		m.imgsz = parseImgsz(imgsz)
+	}
+	return m, nil
+}
+
+// parseImgsz parses Ultralytics' imgsz metadata, "[640, 640]" or "640". It
+// returns nil if it cannot.
+func parseImgsz(s string) []int {
+	var sizes []int
+	for f := range strings.FieldsFuncSeq(s, func(r rune) bool { return strings.ContainsRune("[](), ", r) }) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil
+		}
+		sizes = append(sizes, n)
+	}
+	if len(sizes) != 1 && len(sizes) != 2 {
+		return nil
+	}
+	return sizes
+}
+
+// imageInput checks that the model takes one float32 image [1,3,H,W] and
+// returns it with its width and height, resolving dynamic sides from imgsz
+// (height first, as Ultralytics writes it) or to 640.
+func imageInput(ins []ort.InputOutputInfo, imgsz []int) (ort.InputOutputInfo, int, int, error) {
+	if len(ins) != 1 {
+		return ort.InputOutputInfo{}, 0, 0, fmt.Errorf("%w: %d inputs, want one image", ErrUnsupportedModel, len(ins))
+	}
+	in := ins[0]
+	dims := in.Dimensions
+	if in.OrtValueType != ort.ONNXTypeTensor || in.DataType != ort.TensorElementDataTypeFloat ||
+		len(dims) != 4 || dims[0] > 1 || (dims[1] != 3 && dims[1] > 0) {
+		return in, 0, 0, fmt.Errorf("%w: input %s: want a float32 tensor [1,3,H,W]", ErrUnsupportedModel, in.String())
+	}
+	h, w := int(dims[2]), int(dims[3])
+	if h <= 0 {
+		h = defaultInputSize
+		if len(imgsz) > 0 {
+			h = imgsz[0]
+		}
+	}
+	if w <= 0 {
+		w = defaultInputSize
+		if len(imgsz) > 0 {
+			w = imgsz[len(imgsz)-1]
+		}
+	}
+	return in, w, h, nil
+}
+
+// modelLabels picks the labels of a model with the given number of classes
+// (see chooseLabels). Unreadable names metadata is an error unless a labels
+// file takes its place.
+func modelLabels(meta metadata, labelsPath string, classes int) ([]string, error) {
+	var names, file []string
+	if meta.hasNames {
+		var err error
+		names, err = parseNames(meta.names)
+		if err != nil && labelsPath == "" {
+			return nil, fmt.Errorf("names metadata: %w", err)
+		}
+	}
+	if labelsPath != "" && len(names) != classes {
+		var err error
+		if file, err = readLabels(labelsPath); err != nil {
+			return nil, err
+		}
+	}
+	return chooseLabels(names, file, classes)
+}
+
+// sessionOptions returns session options for the given thread count and
+// execution provider (an ONNX Runtime name from available).
+func sessionOptions(threads int, provider string, available []string) (*ort.SessionOptions, error) {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("session options: %w", err)
+	}
+	if err := configureSession(so, threads, provider, available); err != nil {
+		so.Destroy()
+		return nil, err
+	}
+	return so, nil
+}
+
+func configureSession(so *ort.SessionOptions, threads int, provider string, available []string) error {
+	if threads > 0 {
+		if err := so.SetIntraOpNumThreads(threads); err != nil {
+			return fmt.Errorf("set %d threads: %w", threads, err)
+		}
+	}
+	if provider == providerTensorRT {
+		trt, err := ort.NewTensorRTProviderOptions()
+		if err != nil {
+			return fmt.Errorf("%w: tensorrt: %v", ErrProviderUnavailable, err)
+		}
+		defer trt.Destroy()
+		if err := so.AppendExecutionProviderTensorRT(trt); err != nil {
+			return fmt.Errorf("%w: tensorrt: %v", ErrProviderUnavailable, err)
+		}
+	}
+	// CUDA runs what TensorRT cannot, when the library has it.
+	if provider == providerCUDA || (provider == providerTensorRT && slices.Contains(available, providerCUDA)) {
+		cuda, err := ort.NewCUDAProviderOptions()
+		if err != nil {
+			return fmt.Errorf("%w: cuda: %v", ErrProviderUnavailable, err)
+		}
+		defer cuda.Destroy()
+		if err := so.AppendExecutionProviderCUDA(cuda); err != nil {
+			return fmt.Errorf("%w: cuda: %v", ErrProviderUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// newORTSession creates the session and its input [1,3,h,w] and output
+// tensors, shaped for lay.
+func newORTSession(data []byte, inName, outName string, w, h int, lay layout, so *ort.SessionOptions) (*ortSession, error) {
+	outShape := ort.NewShape(1, int64(lay.anchors), int64(5+lay.classes))
+	if lay.format == FormatYOLOv8 {
+		outShape = ort.NewShape(1, int64(4+lay.classes), int64(lay.anchors))
+	}
+	in, err := ort.NewEmptyTensor[float32](ort.NewShape(1, 3, int64(h), int64(w)))
+	if err != nil {
+		return nil, fmt.Errorf("input tensor: %w", err)
+	}
+	out, err := ort.NewEmptyTensor[float32](outShape)
+	if err != nil {
+		in.Destroy()
+		return nil, fmt.Errorf("output tensor: %w", err)
+	}
+	s, err := ort.NewAdvancedSessionWithONNXData(data, []string{inName}, []string{outName},
+		[]ort.Value{in}, []ort.Value{out}, so)
+	if err != nil {
+		in.Destroy()
+		out.Destroy()
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	return &ortSession{s: s, in: in, out: out}, nil
+}

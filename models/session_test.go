@@ -1,0 +1,281 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	ort "github.com/yalue/onnxruntime_go"
+)
+
+// The shared test models (see ../shared/models/PROVENANCE.md).
+const (
+	yoloxNano      = "models/yolox_nano.onnx"
+	yoloxNanoSHA   = "d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a"
+	yolov8nInt8    = "models/yolov8n_int8.onnx"
+	yolov8nInt8SHA = "83de8f0d2cd521e00ae2b138c340a03dece35b060b3898509bdc69afff417312"
+)
+
+// load loads a model and closes it when the test ends.
+func load(tb testing.TB, rt *Runtime, opts Options) *Detector {
+	tb.Helper()
+	d, err := rt.Load(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return d
+}
+
+func TestLoadInfo(t *testing.T) {
+	rt := testRuntime(t)
+	tests := []struct {
+		path string
+		want Info
+	}{
+		{yoloxNano, Info{
+			Name: "yolox_nano.onnx", SHA256: yoloxNanoSHA, Format: FormatYOLOX,
+			InputName: "images", OutputName: "output", InputWidth: 416, InputHeight: 416, Provider: "cpu",
+		}},
+		{yolov8nInt8, Info{
+			Name: "yolov8n_int8.onnx", SHA256: yolov8nInt8SHA, Format: FormatYOLOv8,
+			InputName: "images", OutputName: "output0", InputWidth: 640, InputHeight: 640, Provider: "cpu",
+		}},
+	}
+	for _, tt := range tests {
+		path := sharedFile(t, tt.path)
+		d := load(t, rt, Options{Path: path, Threads: 1})
+		got := d.Info()
+		tt.want.Path = path
+		// Both models' labels are COCO's: YOLOX's from the fallback, YOLOv8's
+		// from its names metadata (TestLoadLabels tells them apart).
+		tt.want.Labels = COCOLabels()
+		if !slices.Equal(got.Labels, tt.want.Labels) {
+			t.Errorf("%s: labels %q", tt.path, got.Labels)
+		}
+		got.Labels, tt.want.Labels = nil, nil
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: Info() = %+v\nwant %+v", tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestLoadLabels(t *testing.T) {
+	rt := testRuntime(t)
+	dir := t.TempDir()
+	labels80 := filepath.Join(dir, "labels80.txt")
+	var b strings.Builder
+	for i := range 80 {
+		fmt.Fprintf(&b, "c%d\n", i)
+	}
+	if err := os.WriteFile(labels80, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	labels3 := filepath.Join(dir, "labels3.txt")
+	if err := os.WriteFile(labels3, []byte("a\nb\nc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// YOLOX has no names metadata: the labels file is used.
+	d := load(t, rt, Options{Path: sharedFile(t, yoloxNano), LabelsPath: labels80})
+	if l := d.Info().Labels; len(l) != 80 || l[0] != "c0" || l[79] != "c79" {
+		t.Errorf("yolox with a labels file: labels %q", l)
+	}
+	// YOLOv8 has names metadata, which wins over the file.
+	d = load(t, rt, Options{Path: sharedFile(t, yolov8nInt8), LabelsPath: labels80})
+	if l := d.Info().Labels; len(l) != 80 || l[0] != "person" {
+		t.Errorf("yolov8 with a labels file: labels %q, want its metadata's", l)
+	}
+	// A labels file must have one label per class.
+	_, err := rt.Load(Options{Path: sharedFile(t, yoloxNano), LabelsPath: labels3})
+	if err == nil || !strings.Contains(err.Error(), "labels file has 3 labels, the model has 80 classes") {
+		t.Errorf("yolox with 3 labels: %v", err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	rt := testRuntime(t)
+	yolox := sharedFile(t, yoloxNano)
+	notONNX := filepath.Join(t.TempDir(), "not.onnx")
+	if err := os.WriteFile(notONNX, []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missingFile := filepath.Join(t.TempDir(), "missing.onnx")
+	tests := []struct {
+		name    string
+		opts    Options
+		is      error  // errors.Is target, nil for none
+		wantErr string // a part of the message
+	}{
+		{"missing file", Options{Path: missingFile}, fs.ErrNotExist, `load model "` + missingFile + `": read: open `},
+		{"not a model", Options{Path: notONNX}, nil, `load model "` + notONNX + `": read inputs and outputs: `},
+		{"format that does not fit", Options{Path: yolox, Format: FormatYOLOv8}, ErrUnsupportedFormat, "output shape [1 3549 85] does not fit yolov8"},
+		{"unknown provider", Options{Path: yolox, Provider: "tpu"}, ErrProviderUnavailable, `unknown provider "tpu"`},
+		{"negative threads", Options{Path: yolox, Threads: -1}, nil, "threads -1"},
+	}
+	if !slices.Contains(rt.Providers(), providerCUDA) {
+		tests = append(tests, struct {
+			name    string
+			opts    Options
+			is      error
+			wantErr string
+		}{"cuda not in the library", Options{Path: yolox, Provider: "cuda"}, ErrProviderUnavailable, "cuda: the library offers " + strings.Join(rt.Providers(), ", ")})
+	}
+	for _, tt := range tests {
+		d, err := rt.Load(tt.opts)
+		if err == nil {
+			d.Close()
+			t.Errorf("%s: loaded", tt.name)
+			continue
+		}
+		var me *ModelError
+		if !errors.As(err, &me) || me.Op != "load" || me.Path != tt.opts.Path {
+			t.Errorf("%s: %v is not a load *ModelError for %s", tt.name, err, tt.opts.Path)
+		}
+		if (tt.is != nil && !errors.Is(err, tt.is)) || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%s: %v\nwant errors.Is %v and containing %q", tt.name, err, tt.is, tt.wantErr)
+		}
+	}
+}
+
+func TestImageInput(t *testing.T) {
+	tensor := func(dims ...int64) []ort.InputOutputInfo {
+		return []ort.InputOutputInfo{{Name: "images", OrtValueType: ort.ONNXTypeTensor, DataType: ort.TensorElementDataTypeFloat, Dimensions: dims}}
+	}
+	tests := []struct {
+		name    string
+		ins     []ort.InputOutputInfo
+		imgsz   []int
+		w, h    int
+		wantErr bool
+	}{
+		{"fixed", tensor(1, 3, 416, 416), nil, 416, 416, false},
+		{"fixed, metadata ignored", tensor(1, 3, 384, 640), []int{320, 320}, 640, 384, false},
+		// imgsz is [h, w].
+		{"dynamic from imgsz", tensor(-1, 3, -1, -1), []int{384, 640}, 640, 384, false},
+		{"dynamic from one imgsz", tensor(1, 3, -1, -1), []int{320}, 320, 320, false},
+		{"dynamic without metadata", tensor(1, -1, -1, -1), nil, 640, 640, false},
+		{"two inputs", append(tensor(1, 3, 640, 640), tensor(1, 3, 640, 640)...), nil, 0, 0, true},
+		{"one channel", tensor(1, 1, 640, 640), nil, 0, 0, true},
+		{"batch 4", tensor(4, 3, 640, 640), nil, 0, 0, true},
+		{"NHWC", tensor(1, 640, 640, 3), nil, 0, 0, true},
+		{"uint8", []ort.InputOutputInfo{{Name: "images", OrtValueType: ort.ONNXTypeTensor, DataType: ort.TensorElementDataTypeUint8, Dimensions: ort.NewShape(1, 3, 640, 640)}}, nil, 0, 0, true},
+	}
+	for _, tt := range tests {
+		_, w, h, err := imageInput(tt.ins, tt.imgsz)
+		if tt.wantErr {
+			if !errors.Is(err, ErrUnsupportedModel) {
+				t.Errorf("%s: %v, want ErrUnsupportedModel", tt.name, err)
+			}
+			continue
+		}
+		if err != nil || w != tt.w || h != tt.h {
+			t.Errorf("%s: %dx%d, %v; want %dx%d", tt.name, w, h, err, tt.w, tt.h)
+		}
+	}
+}
+
+func TestParseImgsz(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []int
+	}{
+		{"[640, 640]", []int{640, 640}},
+		{"[384, 640]", []int{384, 640}},
+		{"640", []int{640}},
+		{"(320,320)", []int{320, 320}},
+		{"", nil},
+		{"[640, 640, 3]", nil},
+		{"[0, 640]", nil},
+		{"big", nil},
+	}
+	for _, tt := range tests {
+		if got := parseImgsz(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("parseImgsz(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// persons returns the detections of class 0 labelled "person".
+func persons(dets []Detection) []Detection {
+	var p []Detection
+	for _, d := range dets {
+		if d.ClassID == 0 && d.Label == "person" {
+			p = append(p, d)
+		}
+	}
+	return p
+}
+
+// rectIoU returns the intersection over union of two boxes.
+func rectIoU(a, b Rect) float32 {
+	ca := candidate{x1: a.X, y1: a.Y, x2: a.X + a.W, y2: a.Y + a.H}
+	cb := candidate{x1: b.X, y1: b.Y, x2: b.X + b.W, y2: b.Y + b.H}
+	return overlap(&ca, &cb)
+}
+
+func TestDetectPedestrians(t *testing.T) {
+	rt := testRuntime(t)
+	frame := testFrame(t)
+	yolox := load(t, rt, Options{Path: sharedFile(t, yoloxNano)})
+	yolov8 := load(t, rt, Options{Path: sharedFile(t, yolov8nInt8)})
+	th := Thresholds{Confidence: 0.3, IoU: 0.45}
+
+	detect := func(d *Detector) []Detection {
+		t.Helper()
+		dets, tm, err := d.Detect(frame, th, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, det := range dets {
+			b := det.Box
+			if b.X < 0 || b.Y < 0 || b.W <= 0 || b.H <= 0 || b.X+b.W > 768 || b.Y+b.H > 576 {
+				t.Errorf("%s: box %+v not inside the 768x576 frame", d.Info().Name, b)
+			}
+		}
+		t.Logf("%s: %d detections; preprocess %v, inference %v, postprocess %v", d.Info().Name, len(dets), tm.Preprocess, tm.Inference, tm.Postprocess)
+		for _, det := range dets {
+			t.Logf("  %-8s %.2f %+v", det.Label, det.Confidence, det.Box)
+		}
+		return dets
+	}
+	px := persons(detect(yolox))
+	pv := persons(detect(yolov8))
+	if len(px) < 5 {
+		t.Errorf("yolox found %d persons, want at least 5", len(px))
+	}
+	// Each YOLOv8 person should be one YOLOX found too.
+	matched := 0
+	for _, v := range pv {
+		best := float32(0)
+		for _, x := range px {
+			best = max(best, rectIoU(v.Box, x.Box))
+		}
+		if best >= 0.5 {
+			matched++
+		}
+	}
+	t.Logf("%d of %d yolov8 persons match a yolox person (IoU >= 0.5)", matched, len(pv))
+	if matched < 5 || 3*matched < 2*len(pv) {
+		t.Errorf("%d of %d yolov8 persons match a yolox person, want at least 5 and two thirds", matched, len(pv))
+	}
+
+	// The same frame gives the same detections, with no allocation.
+	again, _, err := yolox.Detect(frame, th, make([]Detection, 0, 64))
+	if err != nil || !slices.Equal(persons(again), px) {
+		t.Errorf("second run: %v, persons %+v, want %+v", err, persons(again), px)
+	}
+	if n := testing.AllocsPerRun(3, func() { again, _, _ = yolox.Detect(frame, th, again) }); n != 0 {
+		t.Errorf("Detect with ONNX Runtime: %v allocations, want 0", n)
+	}
+}

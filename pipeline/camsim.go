@@ -1,0 +1,191 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// FrameSource produces the frames a Publisher sends. *Ingest is one (a looping file or
+// the test pattern); a synthetic scene rendered in Go can be another.
+type FrameSource interface {
+	// Next fills dst with the next frame, blocking until there is one.
+	Next(ctx context.Context, dst *Frame) error
+}
+
+// Defaults of PublisherConfig.
+const (
+	DefaultPublishWidth  = 1280
+	DefaultPublishHeight = 720
+)
+
+// PublisherConfig configures a Publisher. The zero value of each field means its
+// default.
+type PublisherConfig struct {
+	Source      string // a video file (path or file://) or "testsrc"; unused with NewPublisher's src
+	URL         string // where to publish: rtsp://host:port/path
+	FPS         int    // frames a second, paced by a ticker (default 15); a keyframe each second
+	Width       int    // frame size (default 1280x720)
+	Height      int
+	BitrateKbps int    // default 2000
+	Codec       string // "h264" (default) or "h265"
+	Encoder     string // force an encoder element
+}
+
+func (c PublisherConfig) withDefaults() PublisherConfig {
+	if c.FPS == 0 {
+		c.FPS = DefaultOutputFPS
+	}
+	if c.Width == 0 && c.Height == 0 {
+		c.Width, c.Height = DefaultPublishWidth, DefaultPublishHeight
+	}
+	return c
+}
+
+// PublisherStats are a publisher's running totals.
+type PublisherStats struct {
+	Frames uint64 // frames taken from the source
+	Output OutputStats
+}
+
+// Publisher is a stand-in camera: it takes frames from a FrameSource at a fixed rate
+// and publishes them as a live RTSP stream.
+type Publisher struct {
+	cfg    PublisherConfig
+	log    *slog.Logger
+	src    FrameSource
+	ingest *Ingest // the source when the Publisher made it (Start/Close are ours)
+	out    *Output
+	frames atomic.Uint64
+}
+
+// NewPublisher validates cfg and prepares a publisher. With src nil the frames come from
+// cfg.Source: a file looped at cfg's size and rate, delivered with back-pressure, or the
+// live test pattern.
+func NewPublisher(cfg PublisherConfig, src FrameSource, log *slog.Logger) (*Publisher, error) {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	base := log
+	log = log.With("component", "camsim")
+	var errs []error
+	if cfg.FPS < 0 {
+		errs = append(errs, fmt.Errorf("FPS: %d is negative", cfg.FPS))
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		errs = append(errs, fmt.Errorf("Width, Height: %dx%d: both must be positive", cfg.Width, cfg.Height))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("publisher config: %w", err)
+	}
+	p := &Publisher{cfg: cfg, log: log, src: src}
+	if src == nil {
+		icfg := IngestConfig{URL: cfg.Source, Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS}
+		if kind, _, err := classifySource(cfg.Source); err == nil && kind == sourceFile {
+			icfg.Loop, icfg.Paced = true, true
+		} else if err == nil && kind == sourceRTSP {
+			return nil, fmt.Errorf("publisher config: Source: %q: want a file or %q", Redact(cfg.Source), testSourceURL)
+		}
+		in, err := NewIngest(icfg, base)
+		if err != nil {
+			return nil, fmt.Errorf("publisher source: %w", err)
+		}
+		p.src, p.ingest = in, in
+	}
+	out, err := NewOutput(OutputConfig{
+		URL:         cfg.URL,
+		FPS:         cfg.FPS,
+		BitrateKbps: cfg.BitrateKbps,
+		Codec:       cfg.Codec,
+		Encoder:     cfg.Encoder,
+	}, base)
+	if err != nil {
+		return nil, fmt.Errorf("publisher: %w", err)
+	}
+	p.out = out
+	return p, nil
+}
+
+// Describe says what is published where, e.g. "testsrc 1280x720@15 → x264enc → rtsp://…".
+func (p *Publisher) Describe() string {
+	what := "custom source"
+	if p.ingest != nil {
+		what = p.ingest.Describe()
+	}
+	return fmt.Sprintf("%s %dx%d@%d → %s", what, p.cfg.Width, p.cfg.Height, p.cfg.FPS, p.out.Describe())
+}
+
+// Stats returns the running totals.
+func (p *Publisher) Stats() PublisherStats {
+	return PublisherStats{Frames: p.frames.Load(), Output: p.out.Stats()}
+}
+
+// Run publishes until ctx ends (nil) or the source fails (its error). It returns after
+// the output and, if the Publisher made it, the source have stopped.
+func (p *Publisher) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if p.ingest != nil {
+		if err := p.ingest.Start(ctx); err != nil {
+			return fmt.Errorf("camsim source: %w", err)
+		}
+		defer p.ingest.Close()
+	}
+	outDone := make(chan error, 1)
+	go func() { outDone <- p.out.Run(ctx) }()
+	p.log.Info("camsim publishing", "what", p.Describe())
+
+	err := p.loop(ctx, outDone)
+	cancel()
+	if err != nil {
+		if errors.Is(err, errOutputEnded) {
+			return err
+		}
+		<-outDone
+		return err
+	}
+	if oerr := <-outDone; oerr != nil {
+		return fmt.Errorf("camsim output: %w", oerr)
+	}
+	return nil
+}
+
+var errOutputEnded = errors.New("camsim output stopped")
+
+// loop sends a frame on every tick. The source blocks until it has a frame: a live
+// pattern runs at the same rate, a paced file hands out its next frame at once.
+func (p *Publisher) loop(ctx context.Context, outDone <-chan error) error {
+	tick := time.NewTicker(time.Second / time.Duration(p.cfg.FPS))
+	defer tick.Stop()
+	summary := time.NewTicker(30 * time.Second)
+	defer summary.Stop()
+	var f Frame
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-outDone:
+			if err == nil {
+				err = errors.New("returned early")
+			}
+			return fmt.Errorf("%w: %w", errOutputEnded, err)
+		case <-summary.C:
+			st := p.out.Stats()
+			p.log.Info("camsim stats", "frames", p.frames.Load(), "pushed", st.Pushed, "dropped", st.Dropped, "restarts", st.Restarts)
+			continue
+		case <-tick.C:
+		}
+		if err := p.src.Next(ctx, &f); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("camsim source: %w", err)
+		}
+		p.frames.Add(1)
+		p.out.Push(f.Pix, f.Width, f.Height, f.Stride)
+	}
+}

@@ -1,0 +1,68 @@
+package pipeline
+
+import "time"
+
+// CaptureClock says where a frame's capture time came from.
+type CaptureClock string
+
+const (
+	// ClockNTP means the capture time is the sender's NTP time for the frame's RTP
+	// timestamp, mapped through the RTCP sender reports (GstReferenceTimestampMeta with
+	// caps timestamp/x-ntp, added by rtspsrc add-reference-timestamp-meta=true).
+	ClockNTP CaptureClock = "ntp"
+	// ClockArrival means the capture time is the wall clock when the decoded frame
+	// reached the appsink: no sender report had arrived yet (the first seconds of an
+	// RTSP stream), or the source is not RTSP.
+	ClockArrival CaptureClock = "arrival"
+)
+
+// Frame is one decoded frame of packed RGB (3 bytes a pixel).
+type Frame struct {
+	// Pix holds Height rows of Stride bytes; the first Width*3 bytes of a row are pixels.
+	Pix           []byte
+	Width, Height int
+	Stride        int
+	// Seq counts every frame that left the decoder in this ingest: 1, 2, 3…
+	Seq uint64
+	// Dropped is the number of decoded frames dropped (replaced by newer ones) since
+	// the previous frame Next returned.
+	Dropped uint64
+	// Pulled is the wall clock when Next got the frame.
+	Pulled time.Time
+	// Capture is the camera's capture time; see Clock for where it came from.
+	Capture time.Time
+	Clock   CaptureClock
+}
+
+// ntpEpochOffset is the number of seconds from the NTP epoch (1900-01-01) to the Unix
+// epoch (1970-01-01).
+const ntpEpochOffset = 2208988800
+
+// NTP capture times further from the arrival time than this are not believed.
+const (
+	ntpMaxAhead = 50 * time.Millisecond // capture after arrival: clock offset at most
+	ntpMaxAge   = 10 * time.Second      // capture before arrival: latency at most
+)
+
+// plausibleNTP reports whether a sender's NTP capture time fits the frame's arrival
+// time: not after it (beyond a small clock offset) and not absurdly long before it.
+//
+// Measured here (GStreamer 1.22, MediaMTX v1.14.0 with gortsplib v4.16.2): the
+// reference timestamp meta does survive depayloader, decoder and videoconvert, but the
+// first one arrives only with the first RTCP sender report, 7-8 s into the stream, and
+// its value is wrong. gortsplib writes the NTP fraction in nanoseconds instead of
+// 1/2^32 s (bluenviron/gortsplib#869), so a stream relayed by MediaMTX carries capture
+// times 0-767 ms too early, changing at every sender report; with
+// useAbsoluteTimestamp MediaMTX misreads the publisher's reports the same way and the
+// times come out 0-3.3 s late. The arrival time was within 4 ms of the true capture
+// time on loopback. This check rejects the late case; the early case looks like
+// latency and cannot be told apart, which is why IngestConfig.CaptureClock can force
+// the arrival clock.
+func plausibleNTP(capture, arrival time.Time) bool {
+	return !capture.After(arrival.Add(ntpMaxAhead)) && !capture.Before(arrival.Add(-ntpMaxAge))
+}
+
+// ntpToTime converts nanoseconds since the NTP epoch to a time.Time.
+func ntpToTime(ntpNS uint64) time.Time {
+	return time.Unix(0, int64(ntpNS-ntpEpochOffset*uint64(time.Second)))
+}

@@ -1,0 +1,642 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+)
+
+// Defaults of IngestConfig.
+const (
+	DefaultStallTimeout = 5 * time.Second
+	// startTimeout bounds the waits inside Start (a file's preroll).
+	startTimeout = 10 * time.Second
+	// pullSlice is how long one appsink pull waits before Next looks at its context,
+	// the bus and the stall deadline again.
+	pullSlice = 50 * time.Millisecond
+	// busSlice is how long the bus goroutine waits for a message before checking
+	// whether it should stop.
+	busSlice = 100 * time.Millisecond
+)
+
+// IngestConfig configures an Ingest. The zero value of each field means its default.
+type IngestConfig struct {
+	URL          string        // rtsp(s)://…, a file path or file://…, or "testsrc"
+	LatencyMS    int           // rtspsrc latency for PolicyLatest (default 0)
+	Transport    string        // "auto" (default), "udp", "tcp"
+	Decoder      string        // RTSP: force a decoder element; "" chooses from the registry (files use decodebin)
+	Policy       Policy        // "" means PolicyLatest
+	StallTimeout time.Duration // no frame for this long → Next returns ErrStalled (default 5 s)
+	// CaptureClock picks Frame.Capture: "" or ClockNTP uses the sender's NTP time when
+	// the stream carries a plausible one (see plausibleNTP), else the arrival time;
+	// ClockArrival always uses the arrival time.
+	CaptureClock CaptureClock
+
+	// Camsim/development only (files and testsrc): 0 keeps the source's size/rate
+	// (testsrc: 1280x720 at 15 fps).
+	Width, Height, FPS int
+	// Loop restarts a file at its end without a gap (segment seeks).
+	Loop bool
+	// Paced delivers every frame of a file with back-pressure (appsink drop=false
+	// max-buffers=2 sync=false) for a consumer that paces itself; otherwise files play
+	// at their own rate (sync=true), like a camera.
+	Paced bool
+}
+
+func (c IngestConfig) withDefaults() IngestConfig {
+	if c.Transport == "" {
+		c.Transport = "auto"
+	}
+	if c.Policy == "" {
+		c.Policy = PolicyLatest
+	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	return c
+}
+
+// validate reports every problem at once, each naming its field.
+func (c IngestConfig) validate() error {
+	var errs []error
+	kind, _, err := classifySource(c.URL)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("URL: %w", err))
+	}
+	switch c.Transport {
+	case "", "auto", "udp", "tcp":
+	default:
+		errs = append(errs, fmt.Errorf("Transport: unknown transport %q (want auto, udp or tcp)", c.Transport))
+	}
+	switch c.CaptureClock {
+	case "", ClockNTP, ClockArrival:
+	default:
+		errs = append(errs, fmt.Errorf("CaptureClock: unknown clock %q (want %q or %q)", c.CaptureClock, ClockNTP, ClockArrival))
+	}
+	if _, err := ParsePolicy(string(c.Policy)); err != nil {
+		errs = append(errs, fmt.Errorf("Policy: %w", err))
+	}
+	if c.LatencyMS < 0 {
+		errs = append(errs, fmt.Errorf("LatencyMS: %d is negative", c.LatencyMS))
+	}
+	if c.StallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("StallTimeout: %v is negative", c.StallTimeout))
+	}
+	if c.Width < 0 || c.Height < 0 || (c.Width == 0) != (c.Height == 0) {
+		errs = append(errs, fmt.Errorf("Width, Height: %dx%d: set both or neither", c.Width, c.Height))
+	}
+	if c.FPS < 0 {
+		errs = append(errs, fmt.Errorf("FPS: %d is negative", c.FPS))
+	}
+	if kind == sourceRTSP && (c.Width != 0 || c.FPS != 0) {
+		errs = append(errs, errors.New("Width, Height, FPS: only for files and testsrc, an RTSP camera keeps its own"))
+	}
+	if kind != sourceFile && kind != 0 && (c.Loop || c.Paced) {
+		errs = append(errs, errors.New("Loop, Paced: only for files"))
+	}
+	return errors.Join(errs...)
+}
+
+// IngestStats are an ingest's running totals.
+type IngestStats struct {
+	Decoded   uint64 // frames that left the decoder (reached the appsink)
+	Delivered uint64 // frames Next returned
+	Dropped   uint64 // decoded frames replaced by newer ones before Next took them
+}
+
+// Ingest reads one camera and hands out its newest decoded frame. Next is meant to be
+// called from one goroutine; Stats, Describe and Close from any.
+type Ingest struct {
+	cfg  IngestConfig
+	kind sourceKind
+	loc  string
+	log  *slog.Logger
+
+	mu       sync.Mutex // guards the fields up to busDone
+	started  bool // Start was called
+	running  bool // Start succeeded
+	closed   bool
+	describe string
+	failure  error // first fatal error from the bus or pad-added
+	linked   *gst.Bin
+	linkPad  string // name of the rtspsrc pad linked to linked
+	decoded  uint64 // final tap count, kept at Close
+	tap      *tap
+	stopBus  chan struct{}
+	busDone  chan struct{}
+
+	pipeline *gst.Pipeline
+	conv     *gst.Element
+	sink     *gst.Element
+
+	closing   atomic.Bool
+	nextMu    sync.Mutex // held by Next; Close takes it before freeing puller
+	puller    *puller
+	lastSeq   uint64
+	startedAt time.Time
+
+	delivered   atomic.Uint64
+	dropped     atomic.Uint64
+	ntpRejected atomic.Uint64
+}
+
+// NewIngest validates cfg and prepares an ingest; it builds nothing until Start.
+func NewIngest(cfg IngestConfig, log *slog.Logger) (*Ingest, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("ingest config: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	kind, loc, _ := classifySource(cfg.URL)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	in := &Ingest{
+		cfg:  cfg,
+		kind: kind,
+		loc:  loc,
+		log:  log.With("component", "ingest", "url", Redact(cfg.URL)),
+	}
+	switch kind {
+	case sourceFile:
+		in.describe = "file via decodebin"
+	case sourceTest:
+		in.describe = "testsrc"
+	default:
+		in.describe = "rtsp (codec not known yet)"
+	}
+	return in, nil
+}
+
+// Start builds the pipeline and sets it playing. It returns an error saying why when
+// the description names a missing element, a file cannot be opened, and the like;
+// errors that surface later (an RTSP server refusing the stream) come out of Next.
+// ctx bounds Start only; Close stops the ingest. Start is called once, and not
+// concurrently with Close.
+func (in *Ingest) Start(ctx context.Context) error {
+	in.mu.Lock()
+	switch {
+	case in.closed:
+		in.mu.Unlock()
+		return ErrClosed
+	case in.started:
+		in.mu.Unlock()
+		return errors.New("ingest already started")
+	}
+	in.started = true
+	in.mu.Unlock()
+
+	if err := in.build(); err != nil {
+		return err
+	}
+	if err := in.play(ctx); err != nil {
+		// Not under mu: pad-removed handlers may run during this state change.
+		in.pipeline.SetState(gst.StateNull)
+		in.mu.Lock()
+		in.teardownLocked()
+		in.mu.Unlock()
+		return err
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.startedAt = time.Now()
+	in.running = true
+	in.stopBus = make(chan struct{})
+	in.busDone = make(chan struct{})
+	go in.watchBus(in.pipeline.GetPipelineBus(), in.stopBus, in.busDone)
+	in.log.Info("ingest started", "source", in.kind.String(), "policy", in.cfg.Policy)
+	return nil
+}
+
+// build parses the description, finds the named elements, installs the counting tap
+// on the appsink and, for RTSP, the pad handlers.
+func (in *Ingest) build() error {
+	ensureInit()
+	p, err := gst.NewPipelineFromString(IngestPipeline(in.cfg))
+	if err != nil {
+		return fmt.Errorf("build ingest pipeline %q: %w", IngestPipeline(in.redactedConfig()), err)
+	}
+	sink, err := p.GetElementByName(nameSink)
+	if err != nil {
+		return fmt.Errorf("build ingest pipeline: %w", err)
+	}
+	conv, err := p.GetElementByName(nameConvert)
+	if err != nil {
+		return fmt.Errorf("build ingest pipeline: %w", err)
+	}
+	t, err := newTap(sink, "sink", true)
+	if err != nil {
+		return fmt.Errorf("build ingest pipeline: %w", err)
+	}
+	in.mu.Lock()
+	in.pipeline, in.sink, in.conv, in.tap = p, sink, conv, t
+	in.puller = newPuller()
+	in.mu.Unlock()
+	if in.kind != sourceRTSP {
+		return nil
+	}
+	src, err := p.GetElementByName(nameSource)
+	if err == nil {
+		_, err = src.Connect("pad-added", in.onPadAdded)
+	}
+	if err == nil {
+		_, err = src.Connect("pad-removed", in.onPadRemoved)
+	}
+	if err != nil {
+		in.mu.Lock()
+		in.teardownLocked()
+		in.mu.Unlock()
+		return fmt.Errorf("build ingest pipeline: %w", err)
+	}
+	return nil
+}
+
+// redactedConfig is cfg with credentials removed, for messages.
+func (in *Ingest) redactedConfig() IngestConfig {
+	c := in.cfg
+	c.URL = Redact(c.URL)
+	return c
+}
+
+// play takes the pipeline to PLAYING. A looping file first prerolls in PAUSED and gets
+// a flushing segment seek: at the segment's end GStreamer posts SEGMENT_DONE instead of
+// EOS and watchBus seeks back to the start without flushing, so running time carries
+// on and the loop has no gap.
+func (in *Ingest) play(ctx context.Context) error {
+	p := in.pipeline
+	if in.kind == sourceFile && in.cfg.Loop {
+		if err := p.SetState(gst.StatePaused); err != nil {
+			return in.stateError("pause", err)
+		}
+		deadline := time.Now().Add(startTimeout)
+		for {
+			ret, _ := p.GetState(gst.StatePaused, gst.ClockTime(pullSlice))
+			if ret == gst.StateChangeFailure {
+				return in.stateError("preroll", errors.New("state change failed"))
+			}
+			if ret == gst.StateChangeSuccess || ret == gst.StateChangeNoPreroll {
+				break
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("preroll %s: timed out after %v", in.loc, startTimeout)
+			}
+		}
+		if !p.SeekSimple(0, gst.FormatTime, gst.SeekFlagFlush|gst.SeekFlagSegment) {
+			return fmt.Errorf("seek %s: the file is not seekable, cannot loop", in.loc)
+		}
+	}
+	if err := p.SetState(gst.StatePlaying); err != nil {
+		return in.stateError("play", err)
+	}
+	return nil
+}
+
+// stateError explains a failed state change with the error GStreamer posted, if any.
+func (in *Ingest) stateError(what string, err error) error {
+	if msg := in.pipeline.GetPipelineBus().TimedPopFiltered(gst.ClockTime(busSlice), gst.MessageError); msg != nil {
+		return fmt.Errorf("%s: %w", what, streamError(msg))
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// watchBus handles the pipeline's messages until stop is closed.
+func (in *Ingest) watchBus(bus *gst.Bus, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	var warnings int
+	for {
+		select {
+		case <-stop:
+			if warnings > 0 {
+				in.log.Debug("ingest warnings", "count", warnings)
+			}
+			return
+		default:
+		}
+		msg := bus.TimedPopFiltered(gst.ClockTime(busSlice),
+			gst.MessageError|gst.MessageEOS|gst.MessageSegmentDone|gst.MessageWarning)
+		if msg == nil {
+			continue
+		}
+		switch msg.Type() {
+		case gst.MessageError:
+			in.fail(streamError(msg))
+		case gst.MessageSegmentDone:
+			// Loop: back to the start without flushing (see play).
+			if !in.pipeline.SeekSimple(0, gst.FormatTime, gst.SeekFlagSegment) {
+				in.fail(&StreamError{Element: msg.Source(), Message: "loop: seek to the start failed"})
+			}
+		case gst.MessageWarning:
+			// Decoders warn about every damaged frame on a lossy link: count, don't log
+			// each (rule: no per-frame logging).
+			warnings++
+			if warnings == 1 {
+				if w := msg.ParseWarning(); w != nil {
+					in.log.Warn("gstreamer warning (further ones are only counted)", "element", msg.Source(), "warning", w.Error())
+				}
+			}
+		case gst.MessageEOS:
+			// The appsink reports EOS to Next once its queue is empty.
+		}
+	}
+}
+
+// fail records the first fatal error; Next returns it.
+func (in *Ingest) fail(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.failure == nil {
+		in.failure = err
+	}
+}
+
+func (in *Ingest) failed() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.failure
+}
+
+// onPadAdded links a new rtspsrc pad. It runs on a GStreamer thread. The first video
+// pad gets a decode branch chosen from the RTP caps' encoding-name; any other pad
+// (audio, a second video stream) goes to a fakesink so it never stalls the source.
+func (in *Ingest) onPadAdded(src *gst.Element, pad *gst.Pad) {
+	media, encoding := rtpCaps(pad)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed {
+		return
+	}
+	if media != "video" || in.linked != nil {
+		in.linkFakesinkLocked(pad)
+		return
+	}
+	codec, err := NormalizeCodec(encoding)
+	if err != nil {
+		in.failLocked(&StreamError{Element: src.GetName(), Message: fmt.Sprintf("unsupported video encoding %q", encoding)})
+		in.linkFakesinkLocked(pad)
+		return
+	}
+	choice, err := ChooseDecoder(codec, registryHas, in.cfg.Decoder)
+	if err != nil {
+		in.failLocked(fmt.Errorf("choose decoder: %w", err))
+		in.linkFakesinkLocked(pad)
+		return
+	}
+	branch, _ := DecodeBranch(codec, choice)
+	bin, err := in.linkBranchLocked(pad, branch)
+	if err != nil {
+		in.failLocked(&StreamError{Element: src.GetName(), Message: fmt.Sprintf("link %s branch %q: %v", codec, branch, err)})
+		in.linkFakesinkLocked(pad)
+		return
+	}
+	in.linked, in.linkPad = bin, pad.GetName()
+	in.describe = fmt.Sprintf("rtsp %s via %s", codec, choice.Element)
+	in.log.Info("ingest linked", "codec", codec, "decoder", choice.Element, "hardware", choice.Hardware)
+}
+
+// linkBranchLocked adds the decode branch, links it to videoconvert, starts it and only
+// then links the source pad, so data never meets an element that is not running.
+func (in *Ingest) linkBranchLocked(pad *gst.Pad, branch string) (*gst.Bin, error) {
+	bin, err := gst.NewBinFromString(branch, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.pipeline.Add(bin.Element); err != nil {
+		return nil, err
+	}
+	binSrc, binSink := bin.GetStaticPad("src"), bin.GetStaticPad("sink")
+	if binSrc == nil || binSink == nil {
+		in.pipeline.Remove(bin.Element)
+		return nil, errors.New("branch has no ghost pads")
+	}
+	if ret := binSrc.Link(in.conv.GetStaticPad("sink")); ret != gst.PadLinkOK {
+		in.pipeline.Remove(bin.Element)
+		return nil, fmt.Errorf("link to videoconvert: %s", ret)
+	}
+	bin.SyncStateWithParent()
+	if ret := pad.Link(binSink); ret != gst.PadLinkOK {
+		bin.SetState(gst.StateNull)
+		in.pipeline.Remove(bin.Element)
+		return nil, fmt.Errorf("link rtspsrc pad %s: %s", pad.GetName(), ret)
+	}
+	return bin, nil
+}
+
+// linkFakesinkLocked gives an unwanted pad somewhere to go.
+func (in *Ingest) linkFakesinkLocked(pad *gst.Pad) {
+	fs, err := gst.NewElementWithProperties("fakesink", map[string]interface{}{"sync": false, "async": false})
+	if err != nil {
+		return
+	}
+	if in.pipeline.Add(fs) != nil {
+		return
+	}
+	fs.SyncStateWithParent()
+	pad.Link(fs.GetStaticPad("sink"))
+}
+
+// onPadRemoved drops the decode branch when rtspsrc removes its pad (it does so when it
+// reconnects, e.g. falling back from UDP to TCP), so the next pad-added can link anew.
+func (in *Ingest) onPadRemoved(_ *gst.Element, pad *gst.Pad) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closed || in.linked == nil || pad.GetName() != in.linkPad {
+		return
+	}
+	bin := in.linked
+	in.linked, in.linkPad = nil, ""
+	bin.SetState(gst.StateNull)
+	in.pipeline.Remove(bin.Element)
+}
+
+func (in *Ingest) failLocked(err error) {
+	if in.failure == nil {
+		in.failure = err
+	}
+}
+
+// rtpCaps reads media and encoding-name from an RTP pad's caps.
+func rtpCaps(pad *gst.Pad) (media, encoding string) {
+	caps := pad.GetCurrentCaps()
+	if caps == nil {
+		caps = pad.QueryCaps(nil)
+	}
+	if caps == nil || caps.GetSize() == 0 {
+		return "", ""
+	}
+	s := caps.GetStructureAt(0)
+	if v, err := s.GetValue("media"); err == nil {
+		media, _ = v.(string)
+	}
+	if v, err := s.GetValue("encoding-name"); err == nil {
+		encoding, _ = v.(string)
+	}
+	return media, encoding
+}
+
+// Next blocks until a decoded frame is available and copies it into dst, reusing
+// dst.Pix's capacity (no Go allocation once dst.Pix is large enough). Under
+// PolicyLatest it is the newest frame, and dst.Dropped says how many decoded frames
+// were skipped since the previous call. It returns ctx.Err(), ErrEOS, ErrStalled,
+// ErrClosed, or the error that ended the stream (a *StreamError, or an error wrapping
+// ErrNoDecoder).
+func (in *Ingest) Next(ctx context.Context, dst *Frame) error {
+	in.nextMu.Lock()
+	defer in.nextMu.Unlock()
+	in.mu.Lock()
+	running, closed := in.running, in.closed
+	in.mu.Unlock()
+	switch {
+	case closed || in.closing.Load():
+		return ErrClosed
+	case !running:
+		return errors.New("ingest not started")
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		st, f := in.puller.pull(in.sink, pullSlice)
+		switch st {
+		case pullFrame:
+			in.deliver(dst, f)
+			return nil
+		case pullBad:
+			return &StreamError{Element: nameSink, Message: "appsink delivered a sample without usable RGB video caps"}
+		case pullEOS:
+			if err := in.failed(); err != nil {
+				return err
+			}
+			return ErrEOS
+		}
+		if in.closing.Load() {
+			return ErrClosed
+		}
+		if err := in.failed(); err != nil {
+			return err
+		}
+		last := in.tap.last()
+		if last.Before(in.startedAt) {
+			last = in.startedAt
+		}
+		if time.Since(last) > in.cfg.StallTimeout {
+			return ErrStalled
+		}
+	}
+}
+
+// deliver copies the pulled frame into dst and does the drop accounting: the tap
+// stamped every decoded frame with its sequence number, so the frames skipped between
+// two deliveries are the gap in Seq.
+func (in *Ingest) deliver(dst *Frame, f pulled) {
+	n := f.stride * f.height
+	if cap(dst.Pix) < n {
+		dst.Pix = make([]byte, n)
+	}
+	dst.Pix = dst.Pix[:n]
+	in.puller.release(dst.Pix)
+	now := time.Now()
+	seq := f.seq
+	if seq == 0 || seq == math.MaxUint64 { // not stamped: cannot happen with the tap in place
+		seq = in.lastSeq + 1
+	}
+	var dropped uint64
+	if seq > in.lastSeq+1 {
+		dropped = seq - in.lastSeq - 1
+	}
+	in.lastSeq = seq
+	dst.Width, dst.Height, dst.Stride = f.width, f.height, f.stride
+	dst.Seq, dst.Dropped = seq, dropped
+	dst.Pulled = now
+	dst.Capture, dst.Clock = f.arrival, ClockArrival
+	if f.hasNTP && in.cfg.CaptureClock != ClockArrival {
+		if c := ntpToTime(f.ntp); plausibleNTP(c, f.arrival) {
+			dst.Capture, dst.Clock = c, ClockNTP
+		} else if in.ntpRejected.Add(1) == 1 {
+			in.log.Warn("sender NTP time is implausible, using arrival times (further ones are only counted)",
+				"ntp_minus_arrival", c.Sub(f.arrival))
+		}
+	}
+	in.delivered.Add(1)
+	in.dropped.Add(dropped)
+}
+
+// Stats returns the running totals.
+func (in *Ingest) Stats() IngestStats {
+	in.mu.Lock()
+	decoded := in.decoded
+	if in.tap != nil {
+		decoded = in.tap.count()
+	}
+	in.mu.Unlock()
+	return IngestStats{Decoded: decoded, Delivered: in.delivered.Load(), Dropped: in.dropped.Load()}
+}
+
+// Describe says what the ingest reads and how, e.g. "rtsp h264 via avdec_h264" once the
+// stream is linked.
+func (in *Ingest) Describe() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.describe
+}
+
+// Close stops the pipeline (to NULL) and waits for its goroutine; a Next in progress
+// returns ErrClosed. It is idempotent.
+func (in *Ingest) Close() error {
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return nil
+	}
+	in.closed = true
+	in.closing.Store(true)
+	stop, done := in.stopBus, in.busDone
+	in.mu.Unlock()
+
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+	var err error
+	in.mu.Lock()
+	p := in.pipeline
+	in.mu.Unlock()
+	if p != nil {
+		// Not under mu: pad-removed handlers run during this state change.
+		if e := p.SetState(gst.StateNull); e != nil {
+			err = fmt.Errorf("stop ingest: %w", e)
+		}
+	}
+	in.nextMu.Lock() // Next has seen closing (pulls return at once in NULL)
+	defer in.nextMu.Unlock()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.teardownLocked()
+	in.log.Info("ingest closed", "decoded", in.decoded, "delivered", in.delivered.Load(), "dropped", in.dropped.Load(),
+		"ntp_rejected", in.ntpRejected.Load())
+	return err
+}
+
+// teardownLocked frees the C-side helpers. The pipeline must already be in NULL (or
+// never have left it): no streaming thread may touch the tap or the puller.
+func (in *Ingest) teardownLocked() {
+	if in.tap != nil {
+		in.decoded = in.tap.count()
+		in.tap.free()
+		in.tap = nil
+	}
+	if in.puller != nil {
+		in.puller.free()
+		in.puller = nil
+	}
+	in.linked = nil
+	in.pipeline, in.sink, in.conv = nil, nil, nil
+}

@@ -1,0 +1,340 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+)
+
+// Defaults and limits of OutputConfig.
+const (
+	DefaultOutputFPS    = 15
+	DefaultBitrateKbps  = 2000
+	DefaultRestartDelay = 500 * time.Millisecond
+	MaxRestartDelay     = 10 * time.Second
+)
+
+// OutputConfig configures an Output. The zero value of each field means its default.
+type OutputConfig struct {
+	URL          string        // rtsp://host:port/path
+	FPS          int           // nominal rate, for the caps and a keyframe a second (default 15)
+	BitrateKbps  int           // default 2000
+	Encoder      string        // force an encoder element; "" chooses from the registry
+	Codec        string        // "h264" (default) or "h265"
+	RestartDelay time.Duration // first restart delay, doubling up to MaxRestartDelay (default 500 ms)
+}
+
+func (c OutputConfig) withDefaults() OutputConfig {
+	if c.FPS == 0 {
+		c.FPS = DefaultOutputFPS
+	}
+	if c.BitrateKbps == 0 {
+		c.BitrateKbps = DefaultBitrateKbps
+	}
+	if c.Codec == "" {
+		c.Codec = CodecH264
+	}
+	if c.RestartDelay == 0 {
+		c.RestartDelay = DefaultRestartDelay
+	}
+	return c
+}
+
+func (c OutputConfig) validate() error {
+	var errs []error
+	if !strings.HasPrefix(c.URL, "rtsp://") && !strings.HasPrefix(c.URL, "rtsps://") {
+		errs = append(errs, fmt.Errorf("URL: %q is not an rtsp:// URL", Redact(c.URL)))
+	}
+	if c.FPS < 0 {
+		errs = append(errs, fmt.Errorf("FPS: %d is negative", c.FPS))
+	}
+	if c.BitrateKbps < 0 {
+		errs = append(errs, fmt.Errorf("BitrateKbps: %d is negative", c.BitrateKbps))
+	}
+	if _, err := NormalizeCodec(c.Codec); err != nil {
+		errs = append(errs, fmt.Errorf("Codec: %w", err))
+	}
+	if c.RestartDelay < 0 {
+		errs = append(errs, fmt.Errorf("RestartDelay: %v is negative", c.RestartDelay))
+	}
+	return errors.Join(errs...)
+}
+
+// OutputStats are an output's running totals.
+type OutputStats struct {
+	Pushed   uint64 // frames handed to the encoder pipeline
+	Dropped  uint64 // frames discarded: no pipeline playing, a size change, a bad frame
+	Restarts uint64 // pipelines rebuilt after a failure
+	Playing  bool   // a pipeline is up and playing
+}
+
+// Output encodes RGB frames and publishes them to an RTSP server. Run supervises the
+// GStreamer pipeline; Push hands it frames from any goroutine and never blocks beyond
+// copying the frame.
+type Output struct {
+	cfg OutputConfig
+	log *slog.Logger
+
+	mu      sync.Mutex // guards the fields up to sizeCh
+	choice  EncoderChoice
+	src     *gst.Element // the appsrc while a pipeline is up
+	playing bool
+	width   int // size the current pipeline was built for
+	height  int
+	wantW   int // size of the last pushed frame
+	wantH   int
+	sizeCh  chan struct{} // one slot: the pushed size changed
+
+	running  atomic.Bool
+	pushed   atomic.Uint64
+	dropped  atomic.Uint64
+	restarts atomic.Uint64
+}
+
+// NewOutput validates cfg and chooses the encoder; it starts nothing until Run.
+func NewOutput(cfg OutputConfig, log *slog.Logger) (*Output, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("output config: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	codec, _ := NormalizeCodec(cfg.Codec)
+	cfg.Codec = codec
+	choice, err := ChooseEncoder(codec, registryHas, cfg.Encoder)
+	if err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Output{
+		cfg:    cfg,
+		log:    log.With("component", "output", "url", Redact(cfg.URL)),
+		choice: choice,
+		sizeCh: make(chan struct{}, 1),
+	}, nil
+}
+
+// Push copies one frame of packed RGB (height rows of stride bytes) towards the
+// encoder. It never blocks beyond the copy: while no pipeline is playing (the server is
+// down, a restart is pending, the size just changed) the frame is dropped and counted,
+// and a full queue drops its oldest frame (appsrc leaky-type=downstream).
+func (o *Output) Push(pix []byte, width, height, stride int) {
+	if width <= 0 || height <= 0 || stride < width*3 || len(pix) < stride*(height-1)+width*3 {
+		o.dropped.Add(1)
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if width != o.wantW || height != o.wantH {
+		o.wantW, o.wantH = width, height
+		select {
+		case o.sizeCh <- struct{}{}:
+		default:
+		}
+	}
+	if o.src == nil || !o.playing || width != o.width || height != o.height {
+		o.dropped.Add(1)
+		return
+	}
+	if pushRGB(o.src, pix, width, height, stride) {
+		o.pushed.Add(1)
+	} else {
+		o.dropped.Add(1)
+	}
+}
+
+// Stats returns the running totals.
+func (o *Output) Stats() OutputStats {
+	o.mu.Lock()
+	playing := o.playing
+	o.mu.Unlock()
+	return OutputStats{
+		Pushed:   o.pushed.Load(),
+		Dropped:  o.dropped.Load(),
+		Restarts: o.restarts.Load(),
+		Playing:  playing,
+	}
+}
+
+// Describe says how the output publishes, e.g. "x264enc → rtsp://host:8554/cam".
+func (o *Output) Describe() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.choice.Element + " → " + Redact(o.cfg.URL)
+}
+
+// errResize ends a session whose frames changed size; the next one is built at once.
+var errResize = errors.New("frame size changed")
+
+// permanentError is a failure a restart cannot fix (the software encoder's pipeline
+// does not even parse).
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Run supervises the output until ctx ends: it builds the pipeline once the first
+// frame's size is known, and rebuilds it after an error, an EOS or a size change, after
+// a capped exponential backoff (logged once per restart). It returns nil when ctx ends,
+// after the pipeline stopped, or an error when no pipeline can be built at all.
+func (o *Output) Run(ctx context.Context) error {
+	if !o.running.CompareAndSwap(false, true) {
+		return errors.New("output already running")
+	}
+	defer o.running.Store(false)
+	ensureInit()
+	bo := newBackoff(o.cfg.RestartDelay, MaxRestartDelay)
+	for {
+		w, h, ok := o.waitSize(ctx)
+		if !ok {
+			return nil
+		}
+		began := time.Now()
+		err := o.session(ctx, w, h)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var perm *permanentError
+		switch {
+		case errors.Is(err, errResize):
+			o.log.Info("output frame size changed, rebuilding")
+			continue
+		case errors.As(err, &perm):
+			o.log.Error("output gave up", "err", err)
+			return perm.err
+		}
+		d := bo.delay(time.Since(began))
+		n := o.restarts.Add(1)
+		o.log.Warn("output failed, restarting", "err", err, "in", d, "restarts", n)
+		if !sleepCtx(ctx, d) {
+			return nil
+		}
+	}
+}
+
+// waitSize blocks until a frame size is known.
+func (o *Output) waitSize(ctx context.Context) (w, h int, ok bool) {
+	for {
+		o.mu.Lock()
+		w, h = o.wantW, o.wantH
+		o.mu.Unlock()
+		if w > 0 {
+			return w, h, true
+		}
+		select {
+		case <-o.sizeCh:
+		case <-ctx.Done():
+			return 0, 0, false
+		}
+	}
+}
+
+// session runs one pipeline until ctx ends (nil) or it fails (the reason).
+func (o *Output) session(ctx context.Context, w, h int) error {
+	o.mu.Lock()
+	choice := o.choice
+	o.mu.Unlock()
+	p, err := gst.NewPipelineFromString(OutputPipeline(o.cfg, choice, w, h))
+	if err != nil {
+		err = fmt.Errorf("build output pipeline with %s: %w", choice.Element, err)
+		if choice.Hardware {
+			o.fallBack(choice, err)
+			return o.session(ctx, w, h)
+		}
+		return &permanentError{err}
+	}
+	src, err1 := p.GetElementByName(nameSource)
+	sink, err2 := p.GetElementByName(nameSink)
+	parse, err3 := p.GetElementByName(nameParse)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return &permanentError{fmt.Errorf("build output pipeline: %w", err)}
+	}
+	sent, err := newTap(parse, "src", false)
+	if err != nil {
+		return &permanentError{fmt.Errorf("build output pipeline: %w", err)}
+	}
+	o.mu.Lock()
+	o.src, o.width, o.height = src, w, h
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		o.src, o.playing = nil, false
+		o.mu.Unlock()
+		p.SetState(gst.StateNull)
+		sent.free()
+	}()
+
+	bus := p.GetPipelineBus()
+	if err := p.SetState(gst.StatePlaying); err != nil {
+		var serr error = err
+		fromSink := false
+		if msg := bus.TimedPopFiltered(gst.ClockTime(busSlice), gst.MessageError); msg != nil {
+			serr, fromSink = streamError(msg), messageWithin(msg, sink)
+		}
+		if fallbackToSoftware(choice.Hardware, fromSink, sent.count()) {
+			o.fallBack(choice, serr)
+		}
+		return fmt.Errorf("start output: %w", serr)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-o.sizeCh:
+			o.mu.Lock()
+			resized := o.wantW != w || o.wantH != h
+			o.mu.Unlock()
+			if resized {
+				return errResize
+			}
+		default:
+		}
+		msg := bus.TimedPopFiltered(gst.ClockTime(busSlice), gst.MessageError|gst.MessageEOS|gst.MessageStateChanged)
+		if msg == nil {
+			continue
+		}
+		switch msg.Type() {
+		case gst.MessageStateChanged:
+			if msg.Source() != p.GetName() {
+				continue
+			}
+			if _, state := msg.ParseStateChanged(); state == gst.StatePlaying {
+				o.mu.Lock()
+				o.playing = true
+				o.mu.Unlock()
+				o.log.Info("output playing", "encoder", choice.Element, "size", fmt.Sprintf("%dx%d", w, h))
+			}
+		case gst.MessageError:
+			serr := streamError(msg)
+			if fallbackToSoftware(choice.Hardware, messageWithin(msg, sink), sent.count()) {
+				o.fallBack(choice, serr)
+			}
+			return serr
+		case gst.MessageEOS:
+			return errors.New("output pipeline reached end of stream")
+		}
+	}
+}
+
+// fallbackToSoftware decides whether a failed pipeline is the hardware encoder's
+// fault: it never produced an encoded buffer and the error did not come from the RTSP
+// sink (a server that is down is not the encoder's fault).
+func fallbackToSoftware(hardware, fromSink bool, encoded uint64) bool {
+	return hardware && !fromSink && encoded == 0
+}
+
+// fallBack switches to the software encoder for good.
+func (o *Output) fallBack(failed EncoderChoice, err error) {
+	sw := softwareEncoder(failed.Codec)
+	o.mu.Lock()
+	o.choice = sw
+	o.mu.Unlock()
+	o.log.Warn("hardware encoder failed, falling back to software", "encoder", failed.Element, "fallback", sw.Element, "err", err)
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# demo.sh runs the whole product on this machine: a MediaMTX server, a camera
+# (the simulated one unless EDGE_CAMERA_URL names a real one) and edge-agent,
+# until Ctrl-C. Everything it starts stops with it.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/bin"
+shared="$root/../shared"
+rtsp_port=${DEMO_RTSP_PORT:-8554}
+hls_port=${DEMO_HLS_PORT:-8888}
+camera=${EDGE_CAMERA_NAME:-cam1}
+state=$(mktemp -d)
+pids=()
+
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$state"
+}
+trap cleanup EXIT INT TERM
+
+say() { printf '\033[1mdemo:\033[0m %s\n' "$*" >&2; }
+
+# The model: the one asked for, else the YOLOX-Nano fixture beside the project.
+model=${EDGE_MODEL_PATH:-}
+if [ -z "$model" ] && [ -f "$shared/models/yolox_nano.onnx" ]; then
+  model="$shared/models/yolox_nano.onnx"
+fi
+if [ -z "$model" ]; then
+  say "no model: set EDGE_MODEL_PATH to an ONNX detector (YOLOv8/YOLO11, YOLOv5 or YOLOX export),"
+  say "or put the fixtures at $shared/models (yolox_nano.onnx)."
+  exit 1
+fi
+
+# MediaMTX on loopback, with the browser player (HLS) on.
+cat >"$state/mediamtx.yml" <<YML
+logLevel: warn
+rtspAddress: 127.0.0.1:$rtsp_port
+rtpAddress: 127.0.0.1:18000
+rtcpAddress: 127.0.0.1:18001
+rtmp: no
+srt: no
+webrtc: no
+hls: yes
+hlsAddress: 127.0.0.1:$hls_port
+hlsVariant: lowLatency
+api: no
+metrics: no
+pprof: no
+playback: no
+paths:
+  all_others:
+YML
+"$bin/mediamtx" "$state/mediamtx.yml" &
+pids+=($!)
+for _ in $(seq 50); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$rtsp_port") 2>/dev/null && break
+  sleep 0.1
+done
+
+# The camera: a real one, or edge-camsim publishing the pedestrians footage
+# (or a test pattern when the footage is not there) like a 720p/15 fps camera.
+camera_url=${EDGE_CAMERA_URL:-}
+if [ -z "$camera_url" ]; then
+  source=testsrc
+  [ -f "$shared/media/vtest.avi" ] && source="$shared/media/vtest.avi"
+  camera_url="rtsp://127.0.0.1:$rtsp_port/$camera"
+  say "simulated camera: $source → $camera_url (1280x720, 15 fps, H.264)"
+  "$bin/edge-camsim" --source "$source" --url "$camera_url" --fps 15 --size 1280x720 &
+  pids+=($!)
+fi
+
+out="rtsp://127.0.0.1:$rtsp_port/$camera-annotated"
+say "model: $model"
+say "watch the annotated stream:  $out   (e.g. gst-play-1.0 $out, ffplay, VLC)"
+say "or in a browser:             http://127.0.0.1:$hls_port/$camera-annotated/"
+say "detections and latency are summarised in the log below every few seconds; Ctrl-C stops everything."
+
+EDGE_CAMERA_URL="$camera_url" EDGE_MODEL_PATH="$model" EDGE_CAMERA_NAME="$camera" \
+  EDGE_OUTPUT_URL="${EDGE_OUTPUT_URL:-$out}" EDGE_REPORT_INTERVAL="${EDGE_REPORT_INTERVAL:-2s}" \
+  "$bin/edge-agent" &
+pids+=($!)
+wait "${pids[-1]}"

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# setup.sh installs everything edge-agent needs to build, test and run on a
+# Debian/Ubuntu machine: GStreamer and its plugins, mosquitto, the ONNX Runtime
+# shared library and a MediaMTX server built from source. It is idempotent and
+# takes a few seconds when everything is already in place.
+#
+# Environment:
+#   EDGE_ORT_LIB        use this ONNX Runtime library instead of fetching one from npm
+#   ORT_VERSION         onnxruntime-node version on npm to take the library from (1.30.0)
+#   MEDIAMTX_VERSION    MediaMTX version to build (v1.14.0)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/bin"
+cache="$root/.cache"
+ORT_VERSION=${ORT_VERSION:-1.30.0}
+MEDIAMTX_VERSION=${MEDIAMTX_VERSION:-v1.14.0}
+mkdir -p "$bin/lib" "$cache"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+command -v go >/dev/null 2>&1 || { log "Go 1.26 or newer is needed; it is not on PATH"; exit 1; }
+
+# --- Debian packages -------------------------------------------------------
+pkgs=(
+  pkg-config gcc make git ca-certificates
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
+  mosquitto mosquitto-clients
+)
+# npm fetches the ONNX Runtime library and hls.js; a Node.js installed outside
+# Debian's packages (as on these machines) is used as it is.
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing packages: ${missing[*]}; run this script as root or install them with apt-get"
+    exit 1
+  fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The Debian mosquitto package starts a broker on port 1883 at install; tests
+# start their own on ports they pick, so the system one is left as it is.
+
+# --- ONNX Runtime shared library --------------------------------------------
+case "$(uname -m)" in
+  x86_64|amd64) ort_arch=x64 ;;
+  aarch64|arm64) ort_arch=arm64 ;;
+  *) log "no ONNX Runtime build for $(uname -m); set EDGE_ORT_LIB"; ort_arch="" ;;
+esac
+ort_lib="$bin/lib/libonnxruntime.so.1"
+if [ -n "${EDGE_ORT_LIB:-}" ]; then
+  [ -f "$EDGE_ORT_LIB" ] || { log "EDGE_ORT_LIB=$EDGE_ORT_LIB does not exist"; exit 1; }
+  log "using ONNX Runtime from EDGE_ORT_LIB=$EDGE_ORT_LIB"
+elif [ ! -s "$ort_lib" ] || [ "$(cat "$bin/lib/.ort-version" 2>/dev/null)" != "$ORT_VERSION-$ort_arch" ]; then
+  if [ -n "$ort_arch" ]; then
+    log "fetching ONNX Runtime $ORT_VERSION ($ort_arch) from the npm package onnxruntime-node"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    (cd "$tmp" && npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null)
+    tar -xzf "$tmp"/onnxruntime-node-*.tgz -C "$tmp" "package/bin/napi-v6/linux/$ort_arch/"
+    src=$(ls "$tmp/package/bin/napi-v6/linux/$ort_arch"/libonnxruntime.so.1* | head -n 1)
+    cp "$src" "$ort_lib.tmp" && mv "$ort_lib.tmp" "$ort_lib"
+    echo "$ORT_VERSION-$ort_arch" >"$bin/lib/.ort-version"
+    rm -rf "$tmp"; trap - EXIT
+  fi
+fi
+
+# --- MediaMTX ----------------------------------------------------------------
+mtx="$bin/mediamtx"
+if [ ! -x "$mtx" ] || [ "$(cat "$bin/.mediamtx-version" 2>/dev/null)" != "$MEDIAMTX_VERSION" ]; then
+  log "building MediaMTX $MEDIAMTX_VERSION from source (about a minute)"
+  work="$cache/mediamtx-build"
+  rm -rf "$work" && mkdir -p "$work/mod"
+  (
+    cd "$work/mod"
+    go mod init mediamtx-fetch >/dev/null 2>&1
+    GOFLAGS=-mod=mod go get "github.com/bluenviron/mediamtx@$MEDIAMTX_VERSION" >/dev/null 2>&1 ||
+      GOFLAGS=-mod=mod go get "github.com/bluenviron/mediamtx@$MEDIAMTX_VERSION"
+    modsrc=$(go list -m -f '{{.Dir}}' "github.com/bluenviron/mediamtx")
+    cp -r "$modsrc" "$work/src"
+    chmod -R u+w "$work/src"
+  )
+  (
+    cd "$work"
+    npm pack --silent hls.js@1 >/dev/null
+    tar -xzf hls.js-*.tgz package/dist/hls.min.js
+    cp package/dist/hls.min.js src/internal/servers/hls/hls.min.js
+    echo "$MEDIAMTX_VERSION" >src/internal/core/VERSION
+    cd src
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "$mtx.tmp" .
+    mv "$mtx.tmp" "$mtx"
+  )
+  echo "$MEDIAMTX_VERSION" >"$bin/.mediamtx-version"
+  rm -rf "$work"
+fi
+
+log "ready: $(gst-launch-1.0 --gst-version | head -n 1), ONNX Runtime ${EDGE_ORT_LIB:-$ort_lib}, MediaMTX $("$mtx" --version 2>/dev/null || echo "$MEDIAMTX_VERSION")"

@@ -55,8 +55,15 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		return nil, fmt.Errorf("start ONNX Runtime (%s_ORT_LIB=%s): %w", EnvPrefix, cfg.ORTLibrary, err)
 	}
 	a.rt = rt
+	modelPath := cfg.ModelPath
+	if modelPath == "" {
+		if modelPath, err = builtinModel(); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
 	det, err := rt.Load(models.Options{
-		Path: cfg.ModelPath, Format: format, LabelsPath: cfg.LabelsPath,
+		Path: modelPath, Format: format, LabelsPath: cfg.LabelsPath,
 		Threads: cfg.ORTThreads, Provider: cfg.ORTProvider,
 	})
 	if err != nil {
@@ -83,6 +90,9 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	ingestCfg := pipeline.IngestConfig{
 		URL: cfg.CameraURL, LatencyMS: cfg.RTSPLatencyMS, Transport: cfg.RTSPTransport,
 		Decoder: cfg.Decoder, Policy: policy, StallTimeout: cfg.StallTimeout,
+	}
+	if cfg.CaptureClock == "arrival" {
+		ingestCfg.CaptureClock = pipeline.ClockArrival
 	}
 	camLog := log.With("component", "camera")
 	a.cam = &camera{

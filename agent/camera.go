@@ -146,6 +146,7 @@ func (c *camera) process(wait time.Duration) {
 		Model:      ModelRef{Name: info.Name, SHA256: info.SHA256},
 		Confidence: c.th.Confidence, IoU: c.th.IoU,
 		Detections: dets,
+		Frame:      img,
 		Timings: Timings{
 			Wait: wait, Preprocess: mt.Preprocess, Inference: mt.Inference,
 			Postprocess: mt.Postprocess, Output: done.Sub(outStart),

@@ -35,9 +35,10 @@ type Config struct {
 	RTSPTransport string        `envconfig:"RTSP_TRANSPORT" default:"auto" desc:"RTSP transport: auto, udp or tcp"`
 	Decoder       string        `envconfig:"DECODER" desc:"force a GStreamer decoder element (default: the best one the registry has)"`
 	IngestPolicy  string        `envconfig:"INGEST_POLICY" default:"latest" desc:"latest keeps only the newest frame; buffered keeps every frame (the naive baseline, for benchmarks)"`
+	CaptureClock  string        `envconfig:"CAPTURE_CLOCK" default:"auto" desc:"capture time of a frame: auto uses the camera's NTP time from RTCP sender reports when plausible, else the arrival time; arrival always uses the arrival time"`
 	StallTimeout  time.Duration `envconfig:"STALL_TIMEOUT" default:"5s" desc:"a camera that sends no frame for this long is reconnected"`
 
-	ModelPath   string   `envconfig:"MODEL_PATH" desc:"required. The ONNX detector to run"`
+	ModelPath   string   `envconfig:"MODEL_PATH" desc:"the ONNX detector to run (default: the built-in marker detector, written to the cache directory at start)"`
 	ModelFormat string   `envconfig:"MODEL_FORMAT" default:"auto" desc:"model output layout: auto, yolov8 (also YOLO11), yolov5 or yolox"`
 	LabelsPath  string   `envconfig:"LABELS_PATH" desc:"class names, one a line, for models without names metadata (default: COCO when there are 80 classes)"`
 	Confidence  float32  `envconfig:"CONFIDENCE" default:"0.25" desc:"minimum detection confidence, in (0,1]"`
@@ -118,11 +119,16 @@ func (c Config) Validate() error {
 	if _, err := pipeline.ParsePolicy(c.IngestPolicy); err != nil {
 		bad("INGEST_POLICY", "%v", err)
 	}
+	switch c.CaptureClock {
+	case "auto", "arrival":
+	default:
+		bad("CAPTURE_CLOCK", "must be auto or arrival, got %q", c.CaptureClock)
+	}
 	if c.StallTimeout < 500*time.Millisecond {
 		bad("STALL_TIMEOUT", "must be at least 500ms, got %s", c.StallTimeout)
 	}
 	if c.ModelPath == "" {
-		bad("MODEL_PATH", "required: the ONNX model to run")
+		// The built-in marker model.
 	} else if st, err := os.Stat(c.ModelPath); err != nil {
 		bad("MODEL_PATH", "%v", err)
 	} else if st.IsDir() {

@@ -23,7 +23,7 @@ func validConfig(t *testing.T) Config {
 	}
 	return Config{
 		DeviceID: "box-1", CameraName: "cam1", CameraURL: "rtsp://user:secret@192.0.2.1:554/stream",
-		RTSPTransport: "auto", IngestPolicy: "latest", StallTimeout: 5 * time.Second,
+		RTSPTransport: "auto", IngestPolicy: "latest", CaptureClock: "auto", StallTimeout: 5 * time.Second,
 		ModelPath: model, ModelFormat: "auto", Confidence: 0.25, IoU: 0.45,
 		ORTLibrary: lib, ORTProvider: "cpu",
 		OutputURL: "rtsp://127.0.0.1:8554/cam1-annotated", OutputBitrateKbps: 2000, OutputFPS: 15,
@@ -56,11 +56,14 @@ func TestConfigValidate(t *testing.T) {
 			want: []string{"EDGE_RTSP_LATENCY_MS: must be between 0 and 10000, got -1"}},
 		{name: "policy", mutate: func(c *Config) { c.IngestPolicy = "fifo" },
 			want: []string{"EDGE_INGEST_POLICY:"}},
+		{name: "capture clock", mutate: func(c *Config) { c.CaptureClock = "gps" },
+			want: []string{`EDGE_CAPTURE_CLOCK: must be auto or arrival, got "gps"`}},
 		{name: "confidence zero", mutate: func(c *Config) { c.Confidence = 0 },
 			want: []string{"EDGE_CONFIDENCE: must be in (0,1], got 0"}},
 		{name: "confidence above one", mutate: func(c *Config) { c.Confidence = 1.5 },
 			want: []string{"EDGE_CONFIDENCE: must be in (0,1], got 1.5"}},
 		{name: "iou one is allowed", mutate: func(c *Config) { c.IoU = 1 }},
+		{name: "built-in model", mutate: func(c *Config) { c.ModelPath = "" }},
 		{name: "model missing", mutate: func(c *Config) { c.ModelPath = "/nonexistent.onnx" },
 			want: []string{"EDGE_MODEL_PATH: stat /nonexistent.onnx"}},
 		{name: "model is a directory", mutate: func(c *Config) { c.ModelPath = os.TempDir() },
@@ -145,7 +148,7 @@ func TestLoadReportsMissingRequired(t *testing.T) {
 	t.Setenv("EDGE_CAMERA_URL", "")
 	t.Setenv("EDGE_MODEL_PATH", "")
 	_, err := Load()
-	for _, w := range []string{"EDGE_CAMERA_URL: required", "EDGE_MODEL_PATH: required"} {
+	for _, w := range []string{"EDGE_CAMERA_URL: required"} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("Load() = %v, want it to contain %q", err, w)
 		}

@@ -19,7 +19,7 @@ import (
 // collector is a Sink that keeps a copy of every result, for tests.
 type collector struct {
 	mu      sync.Mutex
-	results []Result
+	results []collected
 	notify  chan struct{}
 }
 
@@ -28,8 +28,10 @@ func newCollector() *collector { return &collector{notify: make(chan struct{}, 1
 func (c *collector) Publish(r *Result) {
 	cp := *r
 	cp.Detections = append([]models.Detection(nil), r.Detections...)
+	// The pixels are only valid during Publish: read the strip now.
+	cp.Frame = models.Image{}
 	c.mu.Lock()
-	c.results = append(c.results, cp)
+	c.results = append(c.results, collected{Result: cp, strip: stripOf(r)})
 	c.mu.Unlock()
 	select {
 	case c.notify <- struct{}{}:
@@ -37,14 +39,20 @@ func (c *collector) Publish(r *Result) {
 	}
 }
 
-func (c *collector) snapshot() []Result {
+func (c *collector) snapshot() []collected {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]Result(nil), c.results...)
+	return append([]collected(nil), c.results...)
+}
+
+// collected is a copy of a result and what its frame's strip said.
+type collected struct {
+	Result
+	strip stripRead
 }
 
 // waitFor blocks until the collector holds n results or the deadline passes.
-func (c *collector) waitFor(t *testing.T, n int, timeout time.Duration) []Result {
+func (c *collector) waitFor(t *testing.T, n int, timeout time.Duration) []collected {
 	t.Helper()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -132,9 +140,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 func integrationConfig(t *testing.T, cameraURL, outputURL, model string) Config {
+	t.Helper()
 	return Config{
 		DeviceID: "test-box", CameraName: "cam1", CameraURL: cameraURL,
-		RTSPTransport: "tcp", IngestPolicy: "latest", StallTimeout: 5 * time.Second,
+		RTSPTransport: "tcp", IngestPolicy: "latest", CaptureClock: "auto", StallTimeout: 5 * time.Second,
 		ModelPath: model, ModelFormat: "auto", Confidence: 0.25, IoU: 0.45,
 		ORTLibrary: testenv.ORTLibrary(t), ORTProvider: "cpu", ORTThreads: 2,
 		OutputURL: outputURL, OutputBitrateKbps: 2000, OutputFPS: 15,

@@ -38,6 +38,10 @@ type Result struct {
 	IoU            float32
 	Detections     []models.Detection
 	Timings        Timings
+	// Frame is the processed frame (annotated when the output is on), for
+	// sinks that want pixels, such as snapshots or tests that read a time
+	// code. Like the rest, it is only valid during Publish.
+	Frame models.Image
 }
 
 // Latency is the time from capture to the end of processing.

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -79,13 +80,15 @@ func discovery(cfg MQTTConfig, camera string) []discoveryMessage {
 	var msgs []discoveryMessage
 	add := func(component, objectID string, e haEntity) {
 		e.UniqueID = "edge-agent_" + cfg.Device + "_" + objectID
-		b, err := json.Marshal(e)
-		if err != nil { // plain strings only: cannot happen
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)              // keep '>' in templates readable
+		if err := enc.Encode(e); err != nil { // plain strings only: cannot happen
 			panic(fmt.Sprintf("discovery payload: %v", err))
 		}
 		msgs = append(msgs, discoveryMessage{
 			Topic:   cfg.DiscoveryPrefix + "/" + component + "/" + cfg.Device + "/" + objectID + "/config",
-			Payload: b,
+			Payload: bytes.TrimSuffix(b.Bytes(), []byte("\n")),
 		})
 	}
 	for _, label := range cfg.DiscoveryLabels {

@@ -13,7 +13,7 @@
 // frames become events), names.go (subjects, topics, tokens), config.go
 // (NATSConfig, MQTTConfig), outbox.go and journal.go (the ordered queue),
 // spool.go (the hand-off both clients share), nats.go, mqtt.go, mqttstore.go
-// and discovery.go (Home Assistant).
+// and discovery.go (Home Assistant), errors.go (sentinels).
 //
 // The package deliberately does not know about frames, models or GStreamer:
 // the agent translates its results into an Event. It does not implement

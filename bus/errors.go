@@ -30,3 +30,7 @@ func (e *TokenError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrInvalidToken) true.
 func (e *TokenError) Unwrap() error { return ErrInvalidToken }
+
+// errStateDirInUse is returned when another process holds an outbox
+// journal.
+var errStateDirInUse = errors.New("in use by another process")

@@ -32,7 +32,7 @@ const (
 // modified; the same Event may be handed to several clients.
 type Event struct {
 	Schema        string       `json:"schema"` // SchemaDetection; filled when empty
-	ID            string       `json:"id"`     // unique, time-sortable: see IDs
+	ID            string       `json:"id"`     // unique, time-sortable: made with IDs, so every bus carries the same; filled per client when empty
 	Device        string       `json:"device"`
 	Camera        string       `json:"camera"`
 	Seq           uint64       `json:"seq"`          // the frame's sequence number

@@ -3,6 +3,7 @@ package bus
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -259,3 +260,5 @@ func (s *natsServer) Stop() {
 func (s *natsServer) URL() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -38,9 +38,6 @@ type journal struct {
 // segmentMax is the size at which a new segment is started.
 const segmentMax = 4 << 20
 
-// errStateDirInUse is returned when another process holds the journal.
-var errStateDirInUse = errors.New("in use by another process")
-
 // openJournal opens (creating it if needed) the journal in dir and returns
 // the unacknowledged records it holds, oldest first, at most maxItems and
 // maxBytes of them, the seq for the next record and how many records did

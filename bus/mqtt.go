@@ -127,7 +127,7 @@ func (m *MQTT) run(ctx context.Context) error {
 		journalDir = filepath.Join(m.cfg.StateDir, "outbox", "mqtt")
 		inner = mqtt.NewFileStore(filepath.Join(m.cfg.StateDir, "mqtt-store", LabelToken(m.cfg.ClientID)))
 	}
-	store := newOrderedStore(inner, m.log)
+	store := newOrderedStore(inner, m.attempts.Load, m.log)
 	j, err := m.sp.openJournal(journalDir)
 	if err != nil {
 		return fmt.Errorf("mqtt: outbox journal: %w", err)

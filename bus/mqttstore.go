@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
@@ -22,9 +23,19 @@ import (
 //     system clock tick can be resent out of order; MemoryStore.All walks a
 //     map. All here returns outbound keys in the order their packet ids
 //     were issued (ascending, wrapping at 65535).
+//
 //   - FileStore panics on any file system error (disk full), from paho's
 //     goroutines. Here the panic is recovered and logged: the message is
 //     then only in the outbox, which resends it.
+//
+//   - Paho marks a new connection up before it resends the stored
+//     messages (resume), so it also resends messages published on the new
+//     connection in the meantime: duplicates, a stale retained value
+//     arriving after a newer one, and a data race on the packet (resume
+//     sets its DUP flag while the writer goroutine encodes it, seen with
+//     the race detector on MemoryStore). All here hides the messages
+//     stored during the current connection attempt: resume sends only
+//     what was stored before it.
 //
 // It also counts the outbound messages held, which the sender uses to know
 // when everything handed to paho has been acknowledged, and signals each
@@ -32,11 +43,15 @@ import (
 type orderedStore struct {
 	inner   mqtt.Store
 	log     *slog.Logger
+	gen     func() uint64 // the current connection attempt
 	changed chan struct{}
+
+	mu  sync.Mutex
+	put map[string]uint64 // attempt during which a key was stored; absent: loaded from disk
 }
 
-func newOrderedStore(inner mqtt.Store, log *slog.Logger) *orderedStore {
-	return &orderedStore{inner: inner, log: log, changed: make(chan struct{}, 1)}
+func newOrderedStore(inner mqtt.Store, gen func() uint64, log *slog.Logger) *orderedStore {
+	return &orderedStore{inner: inner, log: log, gen: gen, changed: make(chan struct{}, 1), put: map[string]uint64{}}
 }
 
 func (s *orderedStore) guard(op string) {
@@ -54,6 +69,9 @@ func (s *orderedStore) Open() {
 // Put stores a packet.
 func (s *orderedStore) Put(key string, m packets.ControlPacket) {
 	defer s.guard("put")
+	s.mu.Lock()
+	s.put[key] = s.gen()
+	s.mu.Unlock()
 	s.inner.Put(key, m)
 }
 
@@ -63,17 +81,29 @@ func (s *orderedStore) Get(key string) (p packets.ControlPacket) {
 	return s.inner.Get(key)
 }
 
-// All lists the keys: inbound ones first, then outbound ones in the order
-// their ids were issued.
+// All lists the keys stored before the current connection attempt:
+// inbound ones first, then outbound ones in the order their ids were
+// issued.
 func (s *orderedStore) All() (keys []string) {
 	defer s.guard("all")
-	return orderKeys(s.inner.All())
+	cur := s.gen()
+	s.mu.Lock()
+	for _, k := range s.inner.All() {
+		if g, ok := s.put[k]; !ok || g < cur {
+			keys = append(keys, k)
+		}
+	}
+	s.mu.Unlock()
+	return orderKeys(keys)
 }
 
 // Del removes a packet (paho calls it when the broker acknowledged one).
 func (s *orderedStore) Del(key string) {
 	defer signal(s.changed)
 	defer s.guard("del")
+	s.mu.Lock()
+	delete(s.put, key)
+	s.mu.Unlock()
 	s.inner.Del(key)
 }
 
@@ -87,6 +117,9 @@ func (s *orderedStore) Close() {
 func (s *orderedStore) Reset() {
 	defer signal(s.changed)
 	defer s.guard("reset")
+	s.mu.Lock()
+	clear(s.put)
+	s.mu.Unlock()
 	s.inner.Reset()
 }
 

@@ -62,7 +62,8 @@ func NewNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 // Publish hands an event over for delivery and returns at once: it never
 // waits for the network, a disk or the sender. When the outbox is full the
 // event is dropped and counted (Stats.Dropped), and the drops are logged
-// once a second. Publish may be called before Run; it is safe for
+// once a second. Publish may be called before Run (events wait for it);
+// events published after Run returned are not delivered. It is safe for
 // concurrent use. ev must not be modified afterwards.
 func (n *NATS) Publish(ev *Event) { n.sp.publish(ev) }
 
@@ -324,10 +325,7 @@ func (n *NATS) send(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) 
 		if !nc.IsConnected() {
 			inflight = inflight[:0]
 			streamOK = false
-			select {
-			case <-n.connC:
-			case <-ctx.Done():
-			}
+			wait(time.Second) // woken by the connect handler; the timer is a safety net
 			continue
 		}
 		if !streamOK {

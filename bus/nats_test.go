@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -401,5 +402,55 @@ func TestNATSListenTaken(t *testing.T) {
 	}
 	if rerr := n.Ready(time.Second); rerr == nil || rerr.Error() != err.Error() {
 		t.Fatalf("Ready = %v, want Run's error %v", rerr, err)
+	}
+}
+
+// The embedded server links to a hub as a leaf node: a fleet service on
+// the hub sees the device's events.
+func TestNATSLeafNode(t *testing.T) {
+	leafPort := freePort(t)
+	hub, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true,
+		LeafNode: server.LeafNodeOpts{Host: "127.0.0.1", Port: leafPort}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub.Start()
+	defer func() { hub.Shutdown(); hub.WaitForShutdown() }()
+	if !hub.ReadyForConnections(10 * time.Second) {
+		t.Fatal("hub not ready")
+	}
+	fleet, err := nats.Connect(hub.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fleet.Close()
+	events := make(chan *nats.Msg, 4)
+	fleet.ChanSubscribe("edge.*.*.detections", events)
+	fleet.Flush()
+
+	n, err := NewNATS(NATSConfig{Device: "d1", StateDir: t.TempDir(), Listen: "127.0.0.1:-1",
+		LeafRemotes: []string{"nats-leaf://127.0.0.1:" + itoa(leafPort)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runNATS(t, n)
+	waitFor(t, 10*time.Second, "leaf connection", func() bool { return hub.NumLeafNodes() == 1 })
+	// The hub learns the subscription over the leaf link asynchronously:
+	// publish until one arrives.
+	var ids IDs
+	deadline := time.After(10 * time.Second)
+	for i := uint64(0); ; i++ {
+		n.Publish(testEvent(&ids, "d1", "cam1", i, "person"))
+		select {
+		case m := <-events:
+			validate(t, "detection.v1.json", m.Data)
+			if m.Subject != "edge.d1.cam1.detections" {
+				t.Fatalf("subject %s", m.Subject)
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no event reached the hub")
+		}
 	}
 }

@@ -241,7 +241,8 @@ func (s *spool) refuse(format string, args ...any) {
 // report logs drops and refusals since the previous report, as counts.
 func (s *spool) report() {
 	if d := s.droppedHand.Load() + s.droppedFull.Load(); d != s.reportedDrop {
-		s.log.Warn("events dropped: outbox full", "dropped", d-s.reportedDrop, "total", d, "pending", s.out.len())
+		s.log.Warn("events dropped", "dropped", d-s.reportedDrop, "total", d,
+			"outbox_full", s.droppedFull.Load(), "handoff_full", s.droppedHand.Load(), "pending", s.out.len())
 		s.reportedDrop = d
 	}
 	if n := s.invalid.Load(); n != s.reportedInv {

@@ -33,6 +33,9 @@ type PublisherConfig struct {
 	BitrateKbps int    // default 2000
 	Codec       string // "h264" (default) or "h265"
 	Encoder     string // force an encoder element
+	// Stamp, if set, marks each frame just before it is published (the
+	// simulator draws a time code with it).
+	Stamp func(f *Frame)
 }
 
 func (c PublisherConfig) withDefaults() PublisherConfig {
@@ -90,7 +93,7 @@ func NewPublisher(cfg PublisherConfig, src FrameSource, log *slog.Logger) (*Publ
 		} else if err == nil && kind == sourceRTSP {
 			return nil, fmt.Errorf("publisher config: Source: %q: want a file or %q", Redact(cfg.Source), testSourceURL)
 		}
-		in, err := NewIngest(icfg, base)
+		in, err := NewIngest(icfg, base.With("component", "camsim-source"))
 		if err != nil {
 			return nil, fmt.Errorf("publisher source: %w", err)
 		}
@@ -102,7 +105,7 @@ func NewPublisher(cfg PublisherConfig, src FrameSource, log *slog.Logger) (*Publ
 		BitrateKbps: cfg.BitrateKbps,
 		Codec:       cfg.Codec,
 		Encoder:     cfg.Encoder,
-	}, base)
+	}, base.With("component", "camsim-output"))
 	if err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
@@ -186,6 +189,9 @@ func (p *Publisher) loop(ctx context.Context, outDone <-chan error) error {
 			return fmt.Errorf("camsim source: %w", err)
 		}
 		p.frames.Add(1)
+		if p.cfg.Stamp != nil {
+			p.cfg.Stamp(&f)
+		}
 		p.out.Push(f.Pix, f.Width, f.Height, f.Stride)
 	}
 }

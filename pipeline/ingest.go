@@ -113,6 +113,15 @@ type IngestStats struct {
 
 // Ingest reads one camera and hands out its newest decoded frame. Next is meant to be
 // called from one goroutine; Stats, Describe and Close from any.
+//
+// The appsink itself is the one-slot mailbox (max-buffers=1 drop=true): a new frame
+// replaces an unconsumed one inside GStreamer, and Next pulls whatever is there. This
+// was chosen over pulling every sample into a Go-side slot because the same element
+// then also serves PolicyBuffered (an unbounded queue) and paced files (two slots with
+// back-pressure) with no second queue, no cgo callback per frame and no Go allocation.
+// Drops are counted by a C pad probe on the appsink's sink pad that numbers every
+// decoded frame (Seq) before it enters the mailbox; the gap between the Seq of two
+// delivered frames is what was dropped.
 type Ingest struct {
 	cfg  IngestConfig
 	kind sourceKind
@@ -120,8 +129,8 @@ type Ingest struct {
 	log  *slog.Logger
 
 	mu       sync.Mutex // guards the fields up to busDone
-	started  bool // Start was called
-	running  bool // Start succeeded
+	started  bool       // Start was called
+	running  bool       // Start succeeded
 	closed   bool
 	describe string
 	failure  error // first fatal error from the bus or pad-added
@@ -147,7 +156,8 @@ type Ingest struct {
 	ntpRejected atomic.Uint64
 }
 
-// NewIngest validates cfg and prepares an ingest; it builds nothing until Start.
+// NewIngest validates cfg and prepares an ingest; it builds nothing until Start. log
+// is narrowed with the (redacted) URL only: the caller names the component.
 func NewIngest(cfg IngestConfig, log *slog.Logger) (*Ingest, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("ingest config: %w", err)
@@ -161,7 +171,7 @@ func NewIngest(cfg IngestConfig, log *slog.Logger) (*Ingest, error) {
 		cfg:  cfg,
 		kind: kind,
 		loc:  loc,
-		log:  log.With("component", "ingest", "url", Redact(cfg.URL)),
+		log:  log.With("url", Redact(cfg.URL)),
 	}
 	switch kind {
 	case sourceFile:
@@ -192,6 +202,11 @@ func (in *Ingest) Start(ctx context.Context) error {
 	in.started = true
 	in.mu.Unlock()
 
+	ensureInit()
+	if in.kind == sourceRTSP && in.cfg.Decoder != "" && !registryHas(in.cfg.Decoder) {
+		// Caught here rather than when the stream's codec is known.
+		return fmt.Errorf("decoder %q is not in the GStreamer registry: %w", in.cfg.Decoder, ErrNoDecoder)
+	}
 	if err := in.build(); err != nil {
 		return err
 	}
@@ -300,10 +315,26 @@ func (in *Ingest) play(ctx context.Context) error {
 	return nil
 }
 
-// stateError explains a failed state change with the error GStreamer posted, if any.
+// stateError explains a failed state change with the error GStreamer posted, if any,
+// else with the last warning.
 func (in *Ingest) stateError(what string, err error) error {
-	if msg := in.pipeline.GetPipelineBus().TimedPopFiltered(gst.ClockTime(busSlice), gst.MessageError); msg != nil {
-		return fmt.Errorf("%s: %w", what, streamError(msg))
+	bus := in.pipeline.GetPipelineBus()
+	var warning string
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		msg := bus.TimedPopFiltered(gst.ClockTime(busSlice), gst.MessageError|gst.MessageWarning)
+		if msg == nil {
+			break
+		}
+		if msg.Type() == gst.MessageError {
+			return fmt.Errorf("%s: %w", what, streamError(msg))
+		}
+		if w := msg.ParseWarning(); w != nil {
+			warning = msg.Source() + ": " + w.Error()
+		}
+	}
+	if warning != "" {
+		return fmt.Errorf("%s: %w (last warning: %s)", what, err, warning)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -175,12 +175,26 @@ func TestIngestNothingPublished(t *testing.T) {
 }
 
 func TestIngestForcedDecoderMissing(t *testing.T) {
+	in, err := NewIngest(IngestConfig{URL: "rtsp://127.0.0.1:1/x", Decoder: "nosuchdec"}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	err = in.Start(t.Context())
+	if !errors.Is(err, ErrNoDecoder) || !strings.Contains(err.Error(), `"nosuchdec"`) {
+		t.Fatalf("Start = %v, want ErrNoDecoder naming nosuchdec", err)
+	}
+}
+
+// TestIngestForcedDecoderWrongCodec forces a decoder that exists but cannot take the
+// stream: the error names the element that failed.
+func TestIngestForcedDecoderWrongCodec(t *testing.T) {
 	mtx := testenv.StartMediaMTX(t)
 	url := mtx + "/forced"
 	publish(t, PublisherConfig{URL: url, Width: 320, Height: 240})
 	openIngest(t, IngestConfig{URL: url, Transport: "tcp"}, 20*time.Second) // the stream is up
 
-	in, err := NewIngest(IngestConfig{URL: url, Transport: "tcp", Decoder: "nosuchdec"}, testLogger(t))
+	in, err := NewIngest(IngestConfig{URL: url, Transport: "tcp", Decoder: "avdec_h265"}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,9 +206,11 @@ func TestIngestForcedDecoderMissing(t *testing.T) {
 	defer cancel()
 	var f Frame
 	err = in.Next(ctx, &f)
-	if !errors.Is(err, ErrNoDecoder) || !strings.Contains(err.Error(), `"nosuchdec"`) {
-		t.Fatalf("Next = %v, want ErrNoDecoder naming nosuchdec", err)
+	var serr *StreamError
+	if !errors.As(err, &serr) {
+		t.Fatalf("Next = %v, want a *StreamError", err)
 	}
+	t.Logf("Next = %v", err)
 }
 
 // TestIngestSlowConsumer reads at 5 fps from a 15 fps stream: under PolicyLatest each

@@ -98,7 +98,8 @@ type Output struct {
 	restarts atomic.Uint64
 }
 
-// NewOutput validates cfg and chooses the encoder; it starts nothing until Run.
+// NewOutput validates cfg and chooses the encoder; it starts nothing until Run. log is
+// narrowed with the (redacted) URL only: the caller names the component.
 func NewOutput(cfg OutputConfig, log *slog.Logger) (*Output, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("output config: %w", err)
@@ -115,7 +116,7 @@ func NewOutput(cfg OutputConfig, log *slog.Logger) (*Output, error) {
 	}
 	return &Output{
 		cfg:    cfg,
-		log:    log.With("component", "output", "url", Redact(cfg.URL)),
+		log:    log.With("url", Redact(cfg.URL)),
 		choice: choice,
 		sizeCh: make(chan struct{}, 1),
 	}, nil

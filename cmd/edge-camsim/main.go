@@ -1,7 +1,9 @@
-// Command edge-camsim stands in for a consumer camera: it publishes a looping video
-// file or a moving test pattern into an RTSP server (MediaMTX) as a live H.264 stream
-// with a keyframe every second.
+// Command edge-camsim stands in for a consumer camera: it publishes the synthetic
+// marker scene, a looping video file or a moving test pattern into an RTSP server
+// (MediaMTX) as a live H.264 stream with a keyframe every second.
 //
+//	edge-camsim --source synthetic --url rtsp://127.0.0.1:8554/cam1
+//	edge-camsim --source ../shared/media/vtest.avi --timecode --url rtsp://127.0.0.1:8554/cam1
 //	edge-camsim --source testsrc --url rtsp://127.0.0.1:8554/cam1
 //	edge-camsim --source ../shared/media/vtest.avi --url rtsp://127.0.0.1:8554/cam2 --fps 10 --size 768x576
 package main
@@ -18,6 +20,7 @@ import (
 	"strings"
 	"syscall"
 
+	"edge-agent/internal/camsource"
 	"edge-agent/pipeline"
 )
 
@@ -30,7 +33,8 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("edge-camsim", flag.ContinueOnError)
-	source := fs.String("source", "", `video file to loop, or "testsrc" for a moving test pattern (required)`)
+	source := fs.String("source", "", `"synthetic" for the marker scene with ground truth, a video file to loop, or "testsrc" for a moving test pattern (required)`)
+	stamp := fs.Bool("timecode", false, "draw the time-code strip (frame number and render time) on a file's or test pattern's frames, for edge-probe; synthetic frames always carry it")
 	url := fs.String("url", "", "RTSP URL to publish to, e.g. rtsp://127.0.0.1:8554/cam1 (required)")
 	fps := fs.Int("fps", pipeline.DefaultOutputFPS, "frames per second")
 	size := fs.String("size", "1280x720", "frame size WIDTHxHEIGHT")
@@ -62,6 +66,13 @@ func run(args []string) error {
 	}
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	var src pipeline.FrameSource // nil: the publisher reads cfg.Source
+	var stampFn func(*pipeline.Frame)
+	if *source == "synthetic" {
+		src = camsource.NewSynthetic(w, h)
+	} else if *stamp {
+		stampFn = camsource.Stamp()
+	}
 	pub, err := pipeline.NewPublisher(pipeline.PublisherConfig{
 		Source:      *source,
 		URL:         *url,
@@ -71,7 +82,8 @@ func run(args []string) error {
 		BitrateKbps: *bitrate,
 		Codec:       *codec,
 		Encoder:     *encoder,
-	}, nil, log)
+		Stamp:       stampFn,
+	}, src, log)
 	if err != nil {
 		return err
 	}

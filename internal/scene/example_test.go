@@ -24,7 +24,7 @@ func Example() {
 		fmt.Printf("%s at %v\n", m.Name, m.Box)
 	}
 	// Output:
-	// green at {1119 255 113 52}
-	// blue at {72 492 49 121}
-	// yellow at {653 383 139 130}
+	// green at {1119 265 113 52}
+	// blue at {72 495 49 121}
+	// yellow at {653 390 139 130}
 }

@@ -34,6 +34,11 @@ type Scene struct {
 	texture          [textureSize][textureSize]int8 // tileable
 }
 
+// LabelRoom is the gap kept between the strip and the markers: an annotated
+// copy of the frame draws a label above each box (13-pixel text on a 15-pixel
+// band), and it must not cover the strip a probe reads.
+const LabelRoom = 16
+
 // New returns the scene for frames of width x height pixels, timed for
 // FrameRate frames a second. Markers are 6% to 20% of the height on each side
 // when the frame's aspect ratio lies between 2:5 and 24:1. New panics if the
@@ -47,7 +52,7 @@ func New(width, height int) *Scene {
 	s.minSize = (6*height + 99) / 100
 	s.maxSize = 20 * height / 100
 	for class := range NumClasses {
-		s.paths[class] = newPath(class, width, height, s.top)
+		s.paths[class] = newPath(class, width, height, s.top+LabelRoom)
 		s.maxSize = min(s.maxSize, s.paths[class].w, s.paths[class].h)
 	}
 	if s.maxSize < 1 {

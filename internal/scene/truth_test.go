@@ -29,7 +29,7 @@ func whole(v float64) bool { return v == math.Trunc(v) }
 func TestTruthRules(t *testing.T) {
 	for _, size := range sizes {
 		s := New(size.width, size.height)
-		top := float64(timecode.StripHeight(size.width, size.height))
+		top := float64(timecode.StripHeight(size.width, size.height) + LabelRoom) // room for the labels an annotated copy draws
 		minSize, maxSize := 0.06*float64(size.height), 0.20*float64(size.height)
 		var present, absent [NumClasses]int
 		var prev []Marker
@@ -51,7 +51,7 @@ func TestTruthRules(t *testing.T) {
 				case !whole(b.X) || !whole(b.Y) || !whole(b.W) || !whole(b.H):
 					t.Fatalf("%dx%d frame %d: %s box %+v is not whole pixels", size.width, size.height, seq, m.Name, b)
 				case b.X < 0 || b.Y < top || b.X+b.W > float64(size.width) || b.Y+b.H > float64(size.height):
-					t.Fatalf("%dx%d frame %d: %s box %+v leaves the frame below the %v-row strip", size.width, size.height, seq, m.Name, b, top)
+					t.Fatalf("%dx%d frame %d: %s box %+v leaves the frame below the strip and label room (%v rows)", size.width, size.height, seq, m.Name, b, top)
 				case b.W < minSize || b.H < minSize || b.W > maxSize || b.H > maxSize:
 					t.Fatalf("%dx%d frame %d: %s box %+v outside %.1f..%.1f pixels", size.width, size.height, seq, m.Name, b, minSize, maxSize)
 				}
@@ -122,16 +122,16 @@ func TestTruthDeterministic(t *testing.T) {
 // motion cannot pass unnoticed: recordings and probes rely on it.
 func TestTruthHandWorked(t *testing.T) {
 	s := New(1280, 720)
-	// At 1280x720 the strip is 32 rows, red's quarter is 640x344 from (0, 32)
-	// and sides run from ceil(43.2) = 44 to 144 pixels. In frame 0 red's
+	// At 1280x720 the strip is 32 rows and LabelRoom 16 more, so red's
+	// quarter is 640x336 from (0, 48) and sides run from ceil(43.2) = 44 to 144 pixels. In frame 0 red's
 	// waves are at sine steps 0 (x, width), 300 (y) and 2000 (height):
 	// sine 0, 7276 and 1205 of 16384, so u = 16384, 23660 and 17589 of 32768.
 	//   W = 44 + 100*16384/32768 = 94
 	//   H = 44 + 100*17589/32768 = 44 + 53 = 97
 	//   X = 0 + (640-94)*16384/32768 = 273
-	//   Y = 32 + (344-97)*23660/32768 = 32 + 178 = 210
+	//   Y = 48 + (336-97)*23660/32768 = 48 + 172 = 220
 	ms := s.Truth(0, nil)
-	want := Marker{Class: ClassRed, Name: "red", Color: [3]uint8{220, 40, 40}, Box: Rect{273, 210, 94, 97}}
+	want := Marker{Class: ClassRed, Name: "red", Color: [3]uint8{220, 40, 40}, Box: Rect{273, 220, 94, 97}}
 	if len(ms) != NumClasses || ms[0] != want {
 		t.Fatalf("Truth(0) = %+v, want all four, red %+v", ms, want)
 	}

@@ -1,0 +1,159 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"edge-agent/internal/probe"
+	"edge-agent/internal/scene"
+	"edge-agent/internal/testenv"
+	"edge-agent/internal/timecode"
+	"edge-agent/models"
+)
+
+// TestSyntheticGroundTruth runs the synthetic camera through MediaMTX into
+// the agent with its built-in marker model, and checks every reported box
+// against the ground truth recomputed from the frame number each frame
+// carries in its strip. Meanwhile the probe reads the annotated stream.
+func TestSyntheticGroundTruth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: needs MediaMTX, GStreamer and ONNX Runtime")
+	}
+	rtsp := testenv.StartMediaMTX(t)
+	camsim := buildCommand(t, "edge-camsim")
+	cameraURL, outputURL := rtsp+"/synth", rtsp+"/synth-annotated"
+
+	results := newCollector()
+	cfg := integrationConfig(t, cameraURL, outputURL, "") // "": the built-in marker model
+	cfg.CaptureClock = "arrival"
+	startProcess(t, camsim, "--source", "synthetic", "--url", cameraURL, "--fps", "15", "--size", "1280x720")
+	startAgent(t, cfg, results)
+
+	warm := len(results.waitFor(t, 15, 90*time.Second))
+
+	// The probe reads the annotated stream while the agent works.
+	probeDone := make(chan probe.Report, 1)
+	probeErr := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		rep, err := probe.Run(ctx, probe.Config{URL: outputURL, Duration: 10 * time.Second}, nil)
+		probeDone <- rep
+		probeErr <- err
+	}()
+
+	const frames = 300
+	rs := results.waitFor(t, warm+frames, 60*time.Second)[warm : warm+frames]
+	sc := scene.New(1280, 720)
+	var (
+		truth     []scene.Marker
+		ious      []float64
+		undecoded int
+		lastSeq   uint64
+	)
+	for _, r := range rs {
+		if r.Frame.Pix != nil {
+			t.Fatal("Result.Frame must not outlive Publish; the collector should have dropped it")
+		}
+		if r.strip.err != nil {
+			undecoded++
+			continue
+		}
+		if r.strip.seq <= lastSeq && lastSeq != 0 {
+			t.Errorf("frame numbers go backwards: %d after %d", r.strip.seq, lastSeq)
+		}
+		lastSeq = r.strip.seq
+		truth = sc.Truth(r.strip.seq, truth)
+		matched := make([]bool, len(truth))
+		for _, d := range r.Detections {
+			i := slices.IndexFunc(truth, func(m scene.Marker) bool { return m.Name == d.Label })
+			if i < 0 {
+				t.Errorf("camera frame %d: %s reported at %+v but not in view", r.strip.seq, d.Label, d.Box)
+				continue
+			}
+			iou := iouOf(d.Box, truth[i].Box)
+			ious = append(ious, iou)
+			matched[i] = true
+			if iou < 0.9 {
+				t.Errorf("camera frame %d: %s at %+v, truth %+v: IoU %.3f < 0.9", r.strip.seq, d.Label, d.Box, truth[i].Box, iou)
+			}
+		}
+		for i, ok := range matched {
+			if !ok {
+				t.Errorf("camera frame %d: %s at %+v missed", r.strip.seq, truth[i].Name, truth[i].Box)
+			}
+		}
+	}
+	slices.Sort(ious)
+	if len(ious) == 0 {
+		t.Fatalf("no frame's strip decoded in %d frames", frames)
+	}
+	t.Logf("%d consecutive processed frames: %d strips undecodable; %d boxes, IoU min %.3f p1 %.3f p50 %.3f max %.3f",
+		frames, undecoded, len(ious), ious[0], ious[len(ious)/100], ious[len(ious)/2], ious[len(ious)-1])
+	if undecoded > frames/20 {
+		t.Errorf("%d of %d strips undecodable, want at most 5%%", undecoded, frames)
+	}
+
+	rep := <-probeDone
+	if err := <-probeErr; err != nil {
+		t.Fatalf("probe on the annotated stream: %v", err)
+	}
+	t.Logf("probe on the annotated stream: %s", rep)
+	if rep.FramesSeen < 100 || rep.FramesUndecoded != 0 {
+		t.Errorf("probe saw %d frames, %d of them without a readable strip; want ≥ 100, all readable", rep.FramesSeen, rep.FramesUndecoded)
+	}
+	if rep.FPS < 12 || rep.MaxGapMS > 1000 {
+		t.Errorf("annotated stream at %.1f fps with a %.0f ms gap: it stalled", rep.FPS, rep.MaxGapMS)
+	}
+	if rep.P50MS <= 0 || rep.P99MS > 2000 {
+		t.Errorf("glass-to-glass p50 %.1f ms, p99 %.1f ms: not plausible", rep.P50MS, rep.P99MS)
+	}
+}
+
+// iouOf is the intersection over union of a detection box and a truth box.
+func iouOf(a models.Rect, b scene.Rect) float64 {
+	ax0, ay0, ax1, ay1 := float64(a.X), float64(a.Y), float64(a.X+a.W), float64(a.Y+a.H)
+	bx0, by0, bx1, by1 := b.X, b.Y, b.X+b.W, b.Y+b.H
+	iw := max(0, min(ax1, bx1)-max(ax0, bx0))
+	ih := max(0, min(ay1, by1)-max(ay0, by0))
+	inter := iw * ih
+	union := (ax1-ax0)*(ay1-ay0) + (bx1-bx0)*(by1-by0) - inter
+	if union <= 0 {
+		return 0
+	}
+	return inter / union
+}
+
+func TestIoUOf(t *testing.T) {
+	tests := []struct {
+		a    models.Rect
+		b    scene.Rect
+		want float64
+	}{
+		{models.Rect{X: 0, Y: 0, W: 10, H: 10}, scene.Rect{X: 0, Y: 0, W: 10, H: 10}, 1},
+		// Half overlap: intersection 50, union 150.
+		{models.Rect{X: 0, Y: 0, W: 10, H: 10}, scene.Rect{X: 5, Y: 0, W: 10, H: 10}, 1.0 / 3},
+		{models.Rect{X: 0, Y: 0, W: 10, H: 10}, scene.Rect{X: 20, Y: 20, W: 5, H: 5}, 0},
+	}
+	for _, tt := range tests {
+		if got := iouOf(tt.a, tt.b); fmt.Sprintf("%.6f", got) != fmt.Sprintf("%.6f", tt.want) {
+			t.Errorf("iouOf(%+v, %+v) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+// stripOf reads the camera's frame number from a result's pixels.
+func stripOf(r *Result) stripRead {
+	seq, at, err := timecode.Decode(r.Frame.Pix, r.Frame.Width, r.Frame.Height, r.Frame.Stride)
+	return stripRead{seq: seq, at: at, err: err}
+}
+
+// stripRead is what the collector read from a frame's strip while it could.
+type stripRead struct {
+	seq uint64
+	at  time.Time
+	err error
+}

@@ -1,0 +1,39 @@
+package bus
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The example payloads in docs/events.md match the schemas, so the
+// document cannot drift from the wire format.
+func TestDocsExamples(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "events.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []string
+	for _, part := range strings.Split(string(b), "```json\n")[1:] {
+		block, _, _ := strings.Cut(part, "```")
+		blocks = append(blocks, block)
+	}
+	if len(blocks) != 3 {
+		t.Fatalf("%d JSON examples in docs/events.md, want 3 (event, status, discovery)", len(blocks))
+	}
+	validate(t, "detection.v1.json", []byte(blocks[0]))
+	validate(t, "status.v1.json", []byte(blocks[1]))
+
+	// The discovery example is what discovery() makes, give or take spacing.
+	cfg := MQTTConfig{Device: "porch-box", URL: "tcp://b:1883", Version: "v0.4.0"}.withDefaults()
+	for _, d := range discovery(cfg, "front_door") {
+		if d.Topic == "homeassistant/binary_sensor/porch-box/front_door_person_detected/config" {
+			if got, want := string(d.Payload), compact(t, blocks[2]); got != want {
+				t.Fatalf("discovery example differs from discovery():\n got: %s\nwant: %s", got, want)
+			}
+			return
+		}
+	}
+	t.Fatal("no binary sensor config")
+}

@@ -1,0 +1,87 @@
+package bus_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"edge-agent/bus"
+)
+
+// The agent runs an embedded NATS server (no URL configured), hands every
+// processed frame to Publish from its video loop, and another process on
+// the box reads the events.
+func ExampleNewNATS() {
+	state, err := os.MkdirTemp("", "edge-agent-example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(state)
+
+	n, err := bus.NewNATS(bus.NATSConfig{
+		Device:   "porch",
+		StateDir: state,          // JetStream store and outbox journal
+		Listen:   "127.0.0.1:-1", // a free port; the default is 127.0.0.1:4222
+	}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	if err := n.Ready(10 * time.Second); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// A consumer on the box.
+	nc, err := nats.Connect(n.ClientURL())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer nc.Close()
+	sub, _ := nc.SubscribeSync("edge.porch.*.detections")
+	nc.Flush()
+
+	// The video loop: build the event, hand it over, move on.
+	var ids bus.IDs
+	captured := time.Now().Add(-45 * time.Millisecond)
+	now := time.Now()
+	box := bus.Box{X: 600, Y: 200, W: 120, H: 330}
+	n.Publish(&bus.Event{
+		ID: ids.New(now), Device: "porch", Camera: "front", Seq: 1,
+		CaptureTime: bus.Timestamp{Time: captured}, CaptureClock: bus.ClockArrival,
+		PublishTime: bus.Timestamp{Time: now},
+		LatencyMS:   bus.Latency{Total: bus.Millis(now.Sub(captured))},
+		Width:       1280, Height: 720,
+		Model:      bus.Model{Name: "yolox_nano.onnx"},
+		Thresholds: bus.Thresholds{Confidence: 0.25, IoU: 0.45},
+		Detections: []bus.Detection{{Label: "person", Confidence: 0.9, Box: box, BoxNorm: box.Norm(1280, 720)}},
+	})
+
+	msg, err := sub.NextMsg(10 * time.Second)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var ev bus.Event
+	if err := json.Unmarshal(msg.Data, &ev); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(msg.Subject, ev.Schema, ev.Detections[0].Label, msg.Header.Get("Nats-Msg-Id") == ev.ID)
+
+	stop()
+	fmt.Println("stopped:", <-done)
+	// Output:
+	// edge.porch.front.detections edge.detection.v1 person true
+	// stopped: <nil>
+}

@@ -1,0 +1,493 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// runMQTT starts m.Run in a goroutine; stop cancels it and waits for Run.
+func runMQTT(t *testing.T, m *MQTT) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("Run did not return within 20s of its context ending")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// testMQTTConfig is a client that reconnects quickly.
+func testMQTTConfig(url string) MQTTConfig {
+	return MQTTConfig{Device: "d1", URL: url, Cameras: []string{"cam1"},
+		ReconnectWait: 200 * time.Millisecond, MaxReconnectWait: 500 * time.Millisecond, KeepAlive: 2 * time.Second}
+}
+
+type mqttMsg struct {
+	topic    string
+	payload  string
+	retained bool
+}
+
+// mqttSub is a test subscriber. With clean false it keeps a persistent
+// session (fixed client id, QoS 1), so the broker queues for it while it
+// is away, including across a broker restart.
+type mqttSub struct {
+	c  mqtt.Client
+	mu sync.Mutex
+	ms []mqttMsg
+}
+
+func newMQTTSub(t *testing.T, url, id string, clean bool, filters ...string) *mqttSub {
+	t.Helper()
+	s := &mqttSub{}
+	handler := func(_ mqtt.Client, m mqtt.Message) {
+		s.mu.Lock()
+		s.ms = append(s.ms, mqttMsg{m.Topic(), string(m.Payload()), m.Retained()})
+		s.mu.Unlock()
+	}
+	subs := map[string]byte{}
+	for _, f := range filters {
+		subs[f] = 1
+	}
+	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(clean).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
+		SetMaxReconnectInterval(500 * time.Millisecond).SetKeepAlive(2 * time.Second).
+		SetDefaultPublishHandler(handler). // queued messages may arrive before the subscription is renewed
+		SetOnConnectHandler(func(c mqtt.Client) { c.SubscribeMultiple(subs, handler) })
+	s.c = mqtt.NewClient(opts)
+	if tok := s.c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscriber connect: %v", tok.Error())
+	}
+	waitFor(t, 10*time.Second, "subscriber connected", s.c.IsConnectionOpen)
+	t.Cleanup(func() { s.c.Disconnect(100) })
+	return s
+}
+
+// subscribed makes sure the subscription is in place: it publishes probes
+// on a topic the filters match until one comes back (the subscription is
+// made from the connect handler, so it may lag the connection).
+func (s *mqttSub) subscribed(t *testing.T, topic string) {
+	t.Helper()
+	var probes []string
+	waitFor(t, 10*time.Second, "subscription", func() bool {
+		got := slices.ContainsFunc(s.all(), func(m mqttMsg) bool { return slices.Contains(probes, m.payload) })
+		if !got {
+			probe := fmt.Sprintf("probe-%d", time.Now().UnixNano())
+			probes = append(probes, probe)
+			s.c.Publish(topic, 1, false, probe).WaitTimeout(time.Second)
+		}
+		return got
+	})
+}
+
+func (s *mqttSub) all() []mqttMsg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.ms)
+}
+
+// on returns the messages received on topic.
+func (s *mqttSub) on(topic string) []mqttMsg {
+	var out []mqttMsg
+	for _, m := range s.all() {
+		if m.topic == topic {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// last returns the latest payload on topic ("" when none).
+func (s *mqttSub) last(topic string) string {
+	ms := s.on(topic)
+	if len(ms) == 0 {
+		return ""
+	}
+	return ms[len(ms)-1].payload
+}
+
+// eventIDs validates every event received on topic and returns their ids
+// in arrival order.
+func (s *mqttSub) eventIDs(t *testing.T, topic string) []string {
+	t.Helper()
+	var ids []string
+	for _, m := range s.on(topic) {
+		if strings.HasPrefix(m.payload, "probe-") {
+			continue
+		}
+		validate(t, "detection.v1.json", []byte(m.payload))
+		var ev struct{ ID string }
+		json.Unmarshal([]byte(m.payload), &ev)
+		ids = append(ids, ev.ID)
+	}
+	return ids
+}
+
+// firstSeen drops repeated ids (QoS 1 is at least once: a resent event
+// keeps its id), keeping the order of first arrival.
+func firstSeen(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func TestMQTTPublish(t *testing.T) {
+	broker := startMosquitto(t)
+	sub := newMQTTSub(t, broker.URL(), "test-sub", true, "edge-agent/#")
+	cfg := testMQTTConfig(broker.URL())
+	cfg.Policy = PolicyAll
+	cfg.Version = "v-test"
+	m, err := NewMQTT(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runMQTT(t, m)
+	top := Topics{Prefix: "edge-agent", Device: "d1"}
+	waitFor(t, 10*time.Second, "availability online", func() bool { return sub.last(top.Availability()) == "online" })
+
+	var ids IDs
+	var want []string
+	// persons in view per frame: 1, 2, 2, 0, 1 (and a car in frame 2).
+	frames := [][]string{{"person"}, {"person", "person", "car"}, {"person", "person"}, {}, {"person"}}
+	for i, labels := range frames {
+		ev := testEvent(&ids, "d1", "cam1", uint64(i), labels...)
+		want = append(want, ev.ID)
+		m.Publish(ev)
+	}
+	m.PublishStatus(&Status{Device: "d1", Time: Timestamp{time.Now()}, Version: "v-test",
+		Cameras: map[string]CameraStatus{"cam1": {FPSIn: 15, FPSProcessed: 15, LatencyMS: Percentiles{P50: 42, P95: 60, P99: 70}}}})
+	waitFor(t, 10*time.Second, "5 events", func() bool { return len(sub.eventIDs(t, top.Detections("cam1"))) == 5 })
+	if got := sub.eventIDs(t, top.Detections("cam1")); !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	waitFor(t, 10*time.Second, "acknowledgements", func() bool { return m.Stats().Published == 5 })
+
+	// The person count follows the frames, published only when it
+	// changes: 0 (announced at connect), 1, 2, 0, 1. The car: 1 then 0.
+	waitFor(t, 10*time.Second, "final counts", func() bool {
+		return sub.last(top.Count("cam1", "person")) == "1" && sub.last(top.Count("cam1", "car")) == "0"
+	})
+	var persons []string
+	for _, msg := range sub.on(top.Count("cam1", "person")) {
+		persons = append(persons, msg.payload)
+	}
+	// Counts are state: when the sender is behind, changes fold into the
+	// next one, but what is published is in order, never repeated, never
+	// stale: a subsequence of the full sequence.
+	if !isSubsequence(persons, []string{"0", "1", "2", "0", "1"}) {
+		t.Fatalf("person counts %v are not a subsequence of 0 1 2 0 1", persons)
+	}
+	for i := 1; i < len(persons); i++ {
+		if persons[i] == persons[i-1] {
+			t.Fatalf("person count repeated: %v", persons)
+		}
+	}
+	waitFor(t, 10*time.Second, "status", func() bool { return sub.last(top.Status()) != "" })
+	validate(t, "status.v1.json", []byte(sub.last(top.Status())))
+
+	// What a newcomer sees: the retained availability, counts and status.
+	late := newMQTTSub(t, broker.URL(), "late-sub", true, "edge-agent/#")
+	waitFor(t, 10*time.Second, "retained state", func() bool {
+		return late.last(top.Availability()) == "online" && late.last(top.Count("cam1", "person")) == "1" && late.last(top.Status()) != ""
+	})
+	for _, msg := range late.all() {
+		if !msg.retained {
+			t.Errorf("newcomer got a non-retained message on %s", msg.topic)
+		}
+	}
+}
+
+// Stopping cleanly publishes offline; a client that dies leaves it to the
+// broker's last will.
+func TestMQTTAvailability(t *testing.T) {
+	broker := startMosquitto(t)
+	sub := newMQTTSub(t, broker.URL(), "avail-sub", true, "edge-agent/+/availability")
+	m, err := NewMQTT(testMQTTConfig(broker.URL()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runMQTT(t, m)
+	topic := Topics{Prefix: "edge-agent", Device: "d1"}.Availability()
+	waitFor(t, 10*time.Second, "online", func() bool { return sub.last(topic) == "online" })
+	stop()
+	waitFor(t, 10*time.Second, "offline", func() bool { return sub.last(topic) == "offline" })
+}
+
+func TestMQTTDiscovery(t *testing.T) {
+	broker := startMosquitto(t)
+	cfg := testMQTTConfig(broker.URL())
+	cfg.DiscoveryLabels = []string{"person", "traffic light"}
+	m, err := NewMQTT(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runMQTT(t, m)
+	top := Topics{Prefix: "edge-agent", Device: "d1"}
+	var ids IDs
+	m.Publish(testEvent(&ids, "d1", "cam1", 1, "person", "person", "traffic light"))
+	m.PublishStatus(&Status{Device: "d1", Time: Timestamp{time.Now()},
+		Cameras: map[string]CameraStatus{"cam1": {LatencyMS: Percentiles{P50: 42.5}}}})
+	waitFor(t, 10*time.Second, "event delivered", func() bool { return m.Stats().Published == 1 })
+
+	// Home Assistant connects afterwards: it sees retained configs and states.
+	ha := newMQTTSub(t, broker.URL(), "home-assistant", true, "homeassistant/#", "edge-agent/#")
+	const wantConfigs = 5 // 2 labels x (count + detected) + latency
+	configs := func() map[string]map[string]any {
+		out := map[string]map[string]any{}
+		for _, msg := range ha.all() {
+			if !strings.HasPrefix(msg.topic, "homeassistant/") || !strings.HasSuffix(msg.topic, "/config") {
+				continue
+			}
+			if !msg.retained {
+				t.Errorf("config %s not retained", msg.topic)
+			}
+			var p map[string]any
+			if err := json.Unmarshal([]byte(msg.payload), &p); err != nil {
+				t.Fatalf("config %s is not JSON: %v", msg.topic, err)
+			}
+			out[msg.topic] = p
+		}
+		return out
+	}
+	waitFor(t, 10*time.Second, "discovery configs", func() bool { return len(configs()) == wantConfigs })
+	waitFor(t, 10*time.Second, "states", func() bool {
+		return ha.last(top.Count("cam1", "person")) == "2" && ha.last(top.Status()) != ""
+	})
+	idChars := func(s string) bool {
+		return ValidToken(s) || strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == ""
+	}
+	for topic, p := range configs() {
+		parts := strings.Split(topic, "/") // homeassistant/<component>/<node_id>/<object_id>/config
+		if len(parts) != 5 || parts[2] != "d1" || !ValidToken(parts[3]) {
+			t.Errorf("config topic %s", topic)
+		}
+		uid, _ := p["unique_id"].(string)
+		if !idChars(uid) || !strings.HasPrefix(uid, "edge-agent_d1_") {
+			t.Errorf("%s: unique_id %q", topic, uid)
+		}
+		if p["availability_topic"] != top.Availability() || p["payload_available"] != "online" || p["payload_not_available"] != "offline" {
+			t.Errorf("%s: availability %v", topic, p)
+		}
+		dev, _ := p["device"].(map[string]any)
+		if ids, _ := dev["identifiers"].([]any); len(ids) != 1 || ids[0] != "edge-agent_d1" {
+			t.Errorf("%s: device %v", topic, dev)
+		}
+		state, _ := p["state_topic"].(string)
+		switch parts[1] + "/" + parts[3] {
+		case "sensor/cam1_person_count":
+			if state != top.Count("cam1", "person") || ha.last(state) != "2" || p["state_class"] != "measurement" {
+				t.Errorf("person count sensor %v reads %q", p, ha.last(state))
+			}
+		case "sensor/cam1_traffic_light_count":
+			if state != "edge-agent/d1/cam1/traffic_light" || ha.last(state) != "1" {
+				t.Errorf("traffic light count sensor %v reads %q", p, ha.last(state))
+			}
+		case "binary_sensor/cam1_person_detected", "binary_sensor/cam1_traffic_light_detected":
+			// The template turns the count into ON/OFF: the state topic
+			// must carry an integer.
+			if p["value_template"] != "{{ 'ON' if (value | int(0)) > 0 else 'OFF' }}" || p["payload_on"] != "ON" ||
+				p["payload_off"] != "OFF" || p["device_class"] != "occupancy" || ha.last(state) == "" {
+				t.Errorf("binary sensor %v reads %q", p, ha.last(state))
+			}
+		case "sensor/cam1_latency":
+			// value_json.cameras['cam1'].latency_ms.p50, evaluated by hand.
+			var st Status
+			if err := json.Unmarshal([]byte(ha.last(state)), &st); err != nil || st.Cameras["cam1"].LatencyMS.P50 != 42.5 {
+				t.Errorf("latency sensor reads %q (%v)", ha.last(state), err)
+			}
+			if state != top.Status() || p["value_template"] != "{{ value_json.cameras['cam1'].latency_ms.p50 }}" ||
+				p["unit_of_measurement"] != "ms" || p["device_class"] != "duration" {
+				t.Errorf("latency sensor %v", p)
+			}
+		default:
+			t.Errorf("unexpected config %s", topic)
+		}
+	}
+
+	// Home Assistant restarts and announces itself: discovery and state are
+	// published again.
+	before := len(ha.all())
+	ha.c.Publish("homeassistant/status", 1, false, "online")
+	waitFor(t, 10*time.Second, "discovery republished", func() bool {
+		n := 0
+		for _, msg := range ha.all()[before:] {
+			if strings.HasSuffix(msg.topic, "/config") {
+				n++
+			}
+		}
+		return n >= wantConfigs && slices.ContainsFunc(ha.all()[before:], func(m mqttMsg) bool { return m.topic == top.Count("cam1", "person") })
+	})
+}
+
+// persistentSession creates a subscriber session on the broker and leaves
+// it, so the broker queues the events for it from then on.
+func persistentSession(t *testing.T, broker *mosquitto, id string) {
+	t.Helper()
+	s := newMQTTSub(t, broker.URL(), id, false, "edge-agent/d1/+/detections")
+	s.subscribed(t, "edge-agent/d1/cam1/detections")
+	s.c.Disconnect(100)
+}
+
+// The broker goes away for the outage duration while events keep coming
+// at 15/s: afterwards the subscriber has every event, first arrivals in
+// order, any repeat carrying the same id.
+func TestMQTTOutage(t *testing.T) {
+	t.Parallel()
+	outage := outageDuration()
+	broker := startMosquitto(t)
+	persistentSession(t, broker, "outage-sub")
+	m, err := NewMQTT(testMQTTConfig(broker.URL()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runMQTT(t, m)
+	pub := startPublisher("d1", m.Publish)
+	waitFor(t, 10*time.Second, "events flowing", func() bool { return m.Stats().Published >= 10 })
+
+	broker.Stop()
+	before := pub.count()
+	outageEnd := time.NewTimer(outage) // the outage itself, not a synchronisation
+	<-outageEnd.C
+	during := pub.count() - before
+	if st := m.Stats(); st.Connected || st.Pending < during/2 {
+		t.Fatalf("during the outage: %+v (published %d meanwhile)", st, during)
+	}
+	broker.Start()
+	waitFor(t, 30*time.Second, "reconnection", func() bool { return m.Stats().Connected })
+	after := pub.count()
+	waitFor(t, 10*time.Second, "a second of events after the outage", func() bool { return pub.count() >= after+15 })
+	published, maxCall := pub.finish()
+	waitFor(t, 60*time.Second, "every event acknowledged", func() bool { return m.Stats().Published == uint64(len(published)) })
+
+	sub := newMQTTSub(t, broker.URL(), "outage-sub", false, "edge-agent/d1/+/detections")
+	topic := Topics{Prefix: "edge-agent", Device: "d1"}.Detections("cam1")
+	waitFor(t, 30*time.Second, "every event at the subscriber", func() bool {
+		return len(firstSeen(sub.eventIDs(t, topic))) >= len(published)
+	})
+	got := sub.eventIDs(t, topic)
+	if first := firstSeen(got); !slices.Equal(first, published) {
+		t.Fatalf("subscriber: %d distinct events, published %d; first difference at %d", len(first), len(published), firstDiff(first, published))
+	}
+	if maxCall > maxPublishCall {
+		t.Fatalf("Publish took up to %s", maxCall)
+	}
+	st := m.Stats()
+	t.Logf("outage %s: %d events published during it, %d in all, all received in order (%d repeats with the same id); longest Publish %s; stats %+v",
+		outage, during, len(published), len(got)-len(published), maxCall, st)
+	if st.Dropped != 0 {
+		t.Fatalf("dropped %d", st.Dropped)
+	}
+}
+
+// The agent starts while the broker is down; events flow once it is up.
+func TestMQTTStartsWithBrokerDown(t *testing.T) {
+	t.Parallel()
+	broker := startMosquitto(t)
+	persistentSession(t, broker, "late-sub")
+	broker.Stop()
+
+	m, err := NewMQTT(testMQTTConfig(broker.URL()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runMQTT(t, m)
+	var ids IDs
+	var want []string
+	for i := range 10 {
+		ev := testEvent(&ids, "d1", "cam1", uint64(i), "person")
+		want = append(want, ev.ID)
+		m.Publish(ev)
+	}
+	waitFor(t, 5*time.Second, "events queued", func() bool { return m.Stats().Pending == 10 })
+	broker.Start()
+	waitFor(t, 30*time.Second, "events delivered", func() bool { return m.Stats().Published == 10 })
+	sub := newMQTTSub(t, broker.URL(), "late-sub", false, "edge-agent/d1/+/detections")
+	topic := Topics{Prefix: "edge-agent", Device: "d1"}.Detections("cam1")
+	waitFor(t, 10*time.Second, "events at the subscriber", func() bool { return len(firstSeen(sub.eventIDs(t, topic))) == 10 })
+	if got := firstSeen(sub.eventIDs(t, topic)); !slices.Equal(got, want) {
+		t.Fatalf("subscriber got %v, want %v", got, want)
+	}
+}
+
+// QoS 1 events queued while the broker is down survive a restart of the
+// publisher: a new client with the same state directory and client id
+// delivers them.
+func TestMQTTRestartKeepsQueued(t *testing.T) {
+	t.Parallel()
+	broker := startMosquitto(t)
+	persistentSession(t, broker, "restart-sub")
+	state := t.TempDir()
+	cfg := testMQTTConfig(broker.URL())
+	cfg.StateDir = state
+
+	// First run: connected once, then the broker goes down.
+	first, err := NewMQTT(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runMQTT(t, first)
+	waitFor(t, 10*time.Second, "connected", func() bool { return first.Stats().Connected })
+	broker.Stop()
+	waitFor(t, 10*time.Second, "disconnected", func() bool { return !first.Stats().Connected })
+	var ids IDs
+	var want []string
+	for i := range 8 {
+		ev := testEvent(&ids, "d1", "cam1", uint64(i), "person")
+		want = append(want, ev.ID)
+		first.Publish(ev)
+	}
+	waitFor(t, 5*time.Second, "events queued", func() bool { return first.Stats().Pending == 8 })
+	stop()
+
+	second, err := NewMQTT(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runMQTT(t, second)
+	broker.Start()
+	waitFor(t, 30*time.Second, "events delivered after the restart", func() bool { return second.Stats().Published == 8 })
+	sub := newMQTTSub(t, broker.URL(), "restart-sub", false, "edge-agent/d1/+/detections")
+	topic := Topics{Prefix: "edge-agent", Device: "d1"}.Detections("cam1")
+	waitFor(t, 10*time.Second, "events at the subscriber", func() bool { return len(firstSeen(sub.eventIDs(t, topic))) == 8 })
+	if got := firstSeen(sub.eventIDs(t, topic)); !slices.Equal(got, want) {
+		t.Fatalf("subscriber got %v, want %v", got, want)
+	}
+}
+
+// isSubsequence says whether sub can be had from seq by leaving elements out.
+func isSubsequence(sub, seq []string) bool {
+	i := 0
+	for _, v := range seq {
+		if i < len(sub) && sub[i] == v {
+			i++
+		}
+	}
+	return i == len(sub)
+}

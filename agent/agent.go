@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
+	"edge-agent/bus"
 	"edge-agent/models"
 	"edge-agent/pipeline"
 )
@@ -26,10 +28,13 @@ type Agent struct {
 	log     *slog.Logger
 	version string
 
-	rt  *models.Runtime
-	det *models.Detector
-	out *pipeline.Output // nil when EDGE_OUTPUT_URL=none
-	cam *camera
+	rt   *models.Runtime
+	det  *models.Detector
+	out  *pipeline.Output // nil when EDGE_OUTPUT_URL=none
+	nats *bus.NATS        // nil when EDGE_NATS_URL=none
+	mqtt *bus.MQTT        // nil when EDGE_MQTT_URL is empty
+	cam  *camera
+	beat *heartbeat
 
 	closeOnce sync.Once
 	closeErr  error
@@ -48,6 +53,10 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	log = log.With("device", cfg.DeviceID, "camera", cfg.CameraName)
 	policy, _ := pipeline.ParsePolicy(cfg.IngestPolicy) // checked by Validate
 	format, _ := models.ParseFormat(cfg.ModelFormat)    // checked by Validate
+	publish, _ := bus.ParsePolicy(cfg.Publish)          // checked by Validate
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("%s_STATE_DIR: %w", EnvPrefix, err)
+	}
 
 	a := &Agent{cfg: cfg, log: log, version: opts.Version}
 	rt, err := models.NewRuntime(models.RuntimeConfig{LibraryPath: cfg.ORTLibrary})
@@ -87,6 +96,34 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		}
 	}
 
+	// The buses: events leave the hot path here, into each client's outbox.
+	var pubs []publisher
+	if cfg.NATS.URL != OutputDisabled {
+		if a.nats, err = bus.NewNATS(cfg.natsConfig(publish), log); err != nil {
+			a.Close()
+			return nil, err
+		}
+		pubs = append(pubs, a.nats)
+	}
+	if cfg.MQTT.URL != "" {
+		if a.mqtt, err = bus.NewMQTT(cfg.mqttConfig(publish, opts.Version), log); err != nil {
+			a.Close()
+			return nil, err
+		}
+		pubs = append(pubs, a.mqtt)
+	}
+	info := det.Info()
+	const revision = 1 // the configuration the agent started with
+	m := newMeter()
+	a.beat = &heartbeat{
+		device: cfg.DeviceID, camera: cfg.CameraName, version: opts.Version, classes: cfg.Classes, meter: m,
+		initial: Result{Model: ModelRef{Name: info.Name, SHA256: info.SHA256}, Confidence: cfg.Confidence, IoU: cfg.IoU, Revision: revision},
+	}
+	sinks := []Sink{&eventSink{pubs: pubs, classes: cfg.Classes, meter: m}}
+	if opts.Sink != nil {
+		sinks = append(sinks, opts.Sink)
+	}
+
 	ingestCfg := pipeline.IngestConfig{
 		URL: cfg.CameraURL, LatencyMS: cfg.RTSPLatencyMS, Transport: cfg.RTSPTransport,
 		Decoder: cfg.Decoder, Policy: policy, StallTimeout: cfg.StallTimeout,
@@ -106,7 +143,8 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		},
 		det:      det,
 		th:       models.Thresholds{Confidence: cfg.Confidence, IoU: cfg.IoU, Keep: keep},
-		sink:     opts.Sink,
+		sinks:    sinks,
+		revision: revision,
 		report:   newReporter(log.With("component", "report"), cfg.ReportInterval),
 		retryMin: 500 * time.Millisecond,
 		retryMax: 10 * time.Second,
@@ -135,9 +173,25 @@ func (a *Agent) Run(ctx context.Context) error {
 		"onnxruntime", a.rt.Version(),
 		"confidence", a.cfg.Confidence, "iou", a.cfg.IoU, "keep", a.cfg.Classes,
 		"output", output,
+		"nats", a.natsDescription(), "mqtt", redactURL(a.cfg.MQTT.URL),
+		"publish", a.cfg.Publish, "state_dir", a.cfg.StateDir,
 	)
 
 	var wg sync.WaitGroup
+	runBus := func(name string, run func(context.Context) error) {
+		wg.Go(func() {
+			if err := run(ctx); err != nil {
+				a.log.Error("bus client stopped", "bus", name, "err", err)
+			}
+		})
+	}
+	if a.nats != nil {
+		runBus("nats", a.nats.Run)
+	}
+	if a.mqtt != nil {
+		runBus("mqtt", a.mqtt.Run)
+	}
+	wg.Go(func() { a.heartbeats(ctx) })
 	if a.out != nil {
 		wg.Go(func() {
 			if err := a.out.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -149,6 +203,51 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Wait()
 	a.log.Info("edge-agent stopped")
 	return nil
+}
+
+func (a *Agent) natsDescription() string {
+	switch {
+	case a.nats == nil:
+		return OutputDisabled
+	case a.cfg.NATS.URL == "":
+		return "embedded, listening on " + a.cfg.NATS.Listen
+	}
+	return redactURL(a.cfg.NATS.URL)
+}
+
+// heartbeats publishes the status every EDGE_STATUS_INTERVAL, whether or not
+// frames flow: a dead camera shows as zero frames a second.
+func (a *Agent) heartbeats(ctx context.Context) {
+	now := time.Now()
+	a.beat.started, a.beat.prev = now, now
+	t := time.NewTicker(a.cfg.StatusInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			st := a.beat.status(now)
+			if a.nats != nil {
+				a.nats.PublishStatus(st)
+			}
+			if a.mqtt != nil {
+				a.mqtt.PublishStatus(st)
+			}
+		}
+	}
+}
+
+// BusReady waits until the bus clients are ready (the embedded NATS server
+// listening) and returns the NATS client URL, empty when NATS is off.
+func (a *Agent) BusReady(timeout time.Duration) (string, error) {
+	if a.nats == nil {
+		return "", nil
+	}
+	if err := a.nats.Ready(timeout); err != nil {
+		return "", err
+	}
+	return a.nats.ClientURL(), nil
 }
 
 // Close releases the model and the ONNX Runtime. Call it after Run returned;

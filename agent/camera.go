@@ -41,7 +41,8 @@ type camera struct {
 	det          detector
 	th           models.Thresholds
 	out          videoSink // nil when the annotated stream is off
-	sink         Sink      // nil when nobody listens beyond the log
+	sinks        []Sink    // the buses' event sink, and any the caller added
+	revision     uint64    // the configuration revision in force
 	report       *reporter
 	retryMin     time.Duration
 	retryMax     time.Duration
@@ -144,7 +145,7 @@ func (c *camera) process(wait time.Duration) {
 		Capture: f.Capture, Clock: f.Clock, Pulled: f.Pulled, Done: done,
 		Width: f.Width, Height: f.Height,
 		Model:      ModelRef{Name: info.Name, SHA256: info.SHA256},
-		Confidence: c.th.Confidence, IoU: c.th.IoU,
+		Confidence: c.th.Confidence, IoU: c.th.IoU, Revision: c.revision,
 		Detections: dets,
 		Frame:      img,
 		Timings: Timings{
@@ -153,7 +154,7 @@ func (c *camera) process(wait time.Duration) {
 		},
 	}
 	c.report.add(r)
-	if c.sink != nil {
-		c.sink.Publish(r)
+	for _, s := range c.sinks {
+		s.Publish(r)
 	}
 }

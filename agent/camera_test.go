@@ -83,7 +83,7 @@ func TestCameraReconnectsAfterLoss(t *testing.T) {
 			},
 			det:      det,
 			th:       models.Thresholds{Confidence: 0.25, IoU: 0.45},
-			sink:     sinkFunc(func(r *Result) { results = append(results, *r) }),
+			sinks:    []Sink{sinkFunc(func(r *Result) { results = append(results, *r) })},
 			report:   newReporter(slog.New(slog.NewTextHandler(io.Discard, nil)), time.Second),
 			retryMin: 500 * time.Millisecond, retryMax: 10 * time.Second,
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"edge-agent/bus"
 	"edge-agent/models"
 	"edge-agent/pipeline"
 )
@@ -20,7 +21,8 @@ import (
 // EnvPrefix is the prefix of every environment variable the agent reads.
 const EnvPrefix = "EDGE"
 
-// OutputDisabled is the EDGE_OUTPUT_URL value that turns the annotated stream off.
+// OutputDisabled is the EDGE_OUTPUT_URL value that turns the annotated stream
+// off, and the EDGE_NATS_URL value that turns NATS off.
 const OutputDisabled = "none"
 
 // Config is every setting of the agent. It is filled from the environment by
@@ -53,6 +55,17 @@ type Config struct {
 	OutputBitrateKbps int    `envconfig:"OUTPUT_BITRATE_KBPS" default:"2000" desc:"annotated stream bit rate in kbit/s"`
 	OutputFPS         int    `envconfig:"OUTPUT_FPS" default:"15" desc:"nominal frame rate of the annotated stream (sets the keyframe interval)"`
 	Encoder           string `envconfig:"ENCODER" desc:"force a GStreamer H.264 encoder element (default: the best one the registry has)"`
+
+	StateDir       string        `envconfig:"STATE_DIR" desc:"where the agent keeps its state: the embedded NATS server's JetStream store, the event outboxes, MQTT's in-flight messages (default: /var/lib/edge-agent as root, else ~/.local/state/edge-agent)"`
+	Publish        string        `envconfig:"PUBLISH" default:"detections" desc:"which frames become events: detections (frames with at least one), changes (when the labels in view or their counts change) or all"`
+	StatusInterval time.Duration `envconfig:"STATUS_INTERVAL" default:"10s" desc:"how often the heartbeat goes to edge.<device>.status and <prefix>/<device>/status"`
+
+	NATS bus.NATSConfig `envconfig:"NATS"`
+	MQTT bus.MQTTConfig `envconfig:"MQTT"`
+
+	HADiscovery bool     `envconfig:"HA_DISCOVERY" default:"true" desc:"announce the device, its cameras and sensors to Home Assistant over MQTT"`
+	HAPrefix    string   `envconfig:"HA_PREFIX" default:"homeassistant" desc:"Home Assistant discovery prefix"`
+	HALabels    []string `envconfig:"HA_LABELS" default:"person" desc:"labels that get a count sensor and a detected binary sensor per camera"`
 
 	ReportInterval time.Duration `envconfig:"REPORT_INTERVAL" default:"5s" desc:"how often the log summarises frames, drops, timings and detections"`
 	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -88,6 +101,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.ORTLibrary == "" {
 		c.ORTLibrary = defaultORTLibrary()
+	}
+	if c.StateDir == "" {
+		c.StateDir = defaultStateDir()
 	}
 }
 
@@ -178,6 +194,26 @@ func (c Config) Validate() error {
 	if c.OutputFPS < 1 || c.OutputFPS > 240 {
 		bad("OUTPUT_FPS", "must be between 1 and 240, got %d", c.OutputFPS)
 	}
+	if c.StateDir == "" {
+		bad("STATE_DIR", "required: a writable folder for the agent's state")
+	}
+	policy, err := bus.ParsePolicy(c.Publish)
+	if err != nil {
+		bad("PUBLISH", "%v", err)
+	}
+	if c.StatusInterval < time.Second {
+		bad("STATUS_INTERVAL", "must be at least 1s, got %s", c.StatusInterval)
+	}
+	if c.NATS.URL != OutputDisabled {
+		if err := c.natsConfig(policy).Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.MQTT.URL != "" {
+		if err := c.mqttConfig(policy, "").Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.ReportInterval < 100*time.Millisecond {
 		bad("REPORT_INTERVAL", "must be at least 100ms, got %s", c.ReportInterval)
 	}
@@ -206,6 +242,39 @@ It is configured through the environment:
 VARIABLE	DEFAULT	MEANING
 {{range .}}{{usage_key .}}	{{usage_default .}}	{{usage_description .}}
 {{end}}`
+
+// natsConfig is the NATS client's configuration: EDGE_NATS_* plus the
+// settings it shares with the rest of the agent.
+func (c Config) natsConfig(policy bus.Policy) bus.NATSConfig {
+	n := c.NATS
+	n.Device, n.StateDir, n.Policy = c.DeviceID, filepath.Join(c.StateDir, "nats"), policy
+	return n
+}
+
+// mqttConfig is the MQTT client's configuration: EDGE_MQTT_*, EDGE_HA_* and
+// the settings it shares with the rest of the agent.
+func (c Config) mqttConfig(policy bus.Policy, version string) bus.MQTTConfig {
+	m := c.MQTT
+	m.Device, m.StateDir, m.Policy = c.DeviceID, filepath.Join(c.StateDir, "mqtt"), policy
+	m.Cameras, m.Version = []string{c.CameraName}, version
+	m.DisableDiscovery, m.DiscoveryPrefix, m.DiscoveryLabels = !c.HADiscovery, c.HAPrefix, c.HALabels
+	return m
+}
+
+// defaultStateDir is /var/lib/edge-agent for root (a system service), else
+// the user's state directory.
+func defaultStateDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/edge-agent"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "edge-agent")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "edge-agent")
+	}
+	return ""
+}
 
 // checkCameraURL accepts rtsp(s) URLs, testsrc and existing local files.
 func checkCameraURL(raw string) error {

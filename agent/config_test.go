@@ -3,7 +3,7 @@ package agent
 import (
 	"os"
 	"path/filepath"
-	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +28,8 @@ func validConfig(t *testing.T) Config {
 		ORTLibrary: lib, ORTProvider: "cpu",
 		OutputURL: "rtsp://127.0.0.1:8554/cam1-annotated", OutputBitrateKbps: 2000, OutputFPS: 15,
 		ReportInterval: 5 * time.Second, LogLevel: "info", LogFormat: "text",
+		StateDir: dir, Publish: "detections", StatusInterval: 10 * time.Second,
+		HADiscovery: true, HAPrefix: "homeassistant", HALabels: []string{"person"},
 	}
 }
 
@@ -82,6 +84,18 @@ func TestConfigValidate(t *testing.T) {
 			want: []string{"EDGE_CLASSES: contains an empty label"}},
 		{name: "log level", mutate: func(c *Config) { c.LogLevel = "loud" },
 			want: []string{`EDGE_LOG_LEVEL: must be debug, info, warn or error, got "loud"`}},
+		{name: "publish policy", mutate: func(c *Config) { c.Publish = "sometimes" },
+			want: []string{"EDGE_PUBLISH:"}},
+		{name: "nats off", mutate: func(c *Config) { c.NATS.URL = "none" }},
+		{name: "nats url", mutate: func(c *Config) { c.NATS.URL = "http://x" },
+			want: []string{"EDGE_NATS_URL:"}},
+		{name: "mqtt url", mutate: func(c *Config) { c.MQTT.URL = "http://x" },
+			want: []string{"EDGE_MQTT_URL:"}},
+		{name: "mqtt on", mutate: func(c *Config) { c.MQTT.URL = "tcp://127.0.0.1:1883" }},
+		{name: "ha label empty", mutate: func(c *Config) { c.MQTT.URL = "tcp://127.0.0.1:1883"; c.HALabels = []string{""} },
+			want: []string{"EDGE_HA_LABELS: contains an empty label"}},
+		{name: "status interval", mutate: func(c *Config) { c.StatusInterval = time.Millisecond },
+			want: []string{"EDGE_STATUS_INTERVAL: must be at least 1s, got 1ms"}},
 		{name: "every problem at once", mutate: func(c *Config) { c.Confidence = 2; c.IoU = 0; c.OutputFPS = 0 },
 			want: []string{"EDGE_CONFIDENCE", "EDGE_IOU", "EDGE_OUTPUT_FPS"}},
 	}
@@ -182,15 +196,21 @@ func TestSanitizeToken(t *testing.T) {
 }
 
 // TestReadmeListsEverySetting keeps the README's settings table in step with
-// the Config struct.
+// the Config struct, nested bus settings included.
 func TestReadmeListsEverySetting(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	typ := reflect.TypeOf(Config{})
-	for i := range typ.NumField() {
-		key := EnvPrefix + "_" + typ.Field(i).Tag.Get("envconfig")
+	var usage strings.Builder
+	if err := PrintUsage(&usage); err != nil {
+		t.Fatal(err)
+	}
+	keys := regexp.MustCompile(`(?m)^(EDGE_[A-Z0-9_]+)`).FindAllString(usage.String(), -1)
+	if len(keys) < 40 {
+		t.Fatalf("usage lists only %d settings:\n%s", len(keys), usage.String())
+	}
+	for _, key := range keys {
 		if !strings.Contains(string(readme), "`"+key+"`") {
 			t.Errorf("README.md does not document %s", key)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"edge-agent/bus"
 	"edge-agent/internal/testenv"
 	"edge-agent/models"
 	"edge-agent/pipeline"
@@ -148,6 +149,9 @@ func integrationConfig(t *testing.T, cameraURL, outputURL, model string) Config 
 		ORTLibrary: testenv.ORTLibrary(t), ORTProvider: "cpu", ORTThreads: 2,
 		OutputURL: outputURL, OutputBitrateKbps: 2000, OutputFPS: 15,
 		ReportInterval: 2 * time.Second, LogLevel: "info", LogFormat: "text",
+		StateDir: t.TempDir(), Publish: "detections", StatusInterval: 10 * time.Second,
+		NATS:        bus.NATSConfig{Listen: "127.0.0.1:-1"},
+		HADiscovery: true, HAPrefix: "homeassistant", HALabels: []string{"person"},
 	}
 }
 

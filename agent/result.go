@@ -36,6 +36,7 @@ type Result struct {
 	Model          ModelRef
 	Confidence     float32
 	IoU            float32
+	Revision       uint64 // the configuration revision in force
 	Detections     []models.Detection
 	Timings        Timings
 	// Frame is the processed frame (annotated when the output is on), for

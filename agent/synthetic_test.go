@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"edge-agent/bus"
 	"edge-agent/internal/probe"
 	"edge-agent/internal/scene"
 	"edge-agent/internal/testenv"
@@ -157,3 +158,5 @@ type stripRead struct {
 	at  time.Time
 	err error
 }
+
+func modelsRect(b bus.Box) models.Rect { return models.Rect{X: b.X, Y: b.Y, W: b.W, H: b.H} }

@@ -20,7 +20,7 @@ type NATSConfig struct {
 	StateDir string `ignored:"true"` // EDGE_STATE_DIR: JetStream store and outbox journal
 	Policy   Policy `ignored:"true"` // EDGE_PUBLISH
 
-	URL         string   `envconfig:"URL" desc:"NATS server or cluster, comma-separated nats:// or tls:// URLs; empty runs an embedded server"`
+	URL         string   `envconfig:"URL" desc:"NATS server or cluster, comma-separated nats:// or tls:// URLs; empty runs an embedded server; none turns NATS off"`
 	Listen      string   `envconfig:"LISTEN" default:"127.0.0.1:4222" desc:"embedded server: client listen address (port -1 picks a free port)"`
 	LeafRemotes []string `envconfig:"LEAF_REMOTES" desc:"embedded server: hub URLs to connect to as a leaf node (nats-leaf:// or tls://)"`
 
@@ -204,12 +204,14 @@ type MQTTConfig struct {
 	TLSKey      string `envconfig:"TLS_KEY" desc:"client key file"`
 	TLSInsecure bool   `envconfig:"TLS_INSECURE_SKIP_VERIFY" desc:"accept any broker certificate (testing only)"`
 
-	TopicPrefix string `envconfig:"TOPIC_PREFIX" default:"edge-agent" desc:"topics are <prefix>/<device>/..."`
+	TopicPrefix string `envconfig:"PREFIX" default:"edge-agent" desc:"topics are <prefix>/<device>/..."`
 	QoS         QoS    `envconfig:"QOS" default:"1" desc:"QoS of the events: 0, 1 or 2"`
 
-	DisableDiscovery bool     `envconfig:"DISABLE_DISCOVERY" desc:"do not announce entities to Home Assistant"`
-	DiscoveryPrefix  string   `envconfig:"DISCOVERY_PREFIX" default:"homeassistant" desc:"Home Assistant discovery prefix"`
-	DiscoveryLabels  []string `envconfig:"DISCOVERY_LABELS" default:"person" desc:"labels that get a count sensor and a detected binary sensor per camera"`
+	// Home Assistant discovery is set by the agent from EDGE_HA_DISCOVERY,
+	// EDGE_HA_PREFIX and EDGE_HA_LABELS.
+	DisableDiscovery bool     `ignored:"true"` // EDGE_HA_DISCOVERY=false
+	DiscoveryPrefix  string   `ignored:"true"` // EDGE_HA_PREFIX (default homeassistant)
+	DiscoveryLabels  []string `ignored:"true"` // EDGE_HA_LABELS (default person): labels that get a count sensor and a detected binary sensor per camera
 
 	MaxPending       int           `envconfig:"MAX_PENDING" default:"20000" desc:"events held while the broker is unreachable; more are dropped and counted"`
 	MaxPendingBytes  int64         `envconfig:"MAX_PENDING_BYTES" default:"67108864" desc:"bytes of events held while the broker is unreachable"`
@@ -281,18 +283,18 @@ func (c MQTTConfig) Validate() error {
 		p.add(pre+"TLS_CERT", "EDGE_MQTT_TLS_CERT and EDGE_MQTT_TLS_KEY go together")
 	}
 	if err := checkTopicPrefix(c.TopicPrefix); err != nil {
-		p.add(pre+"TOPIC_PREFIX", "%v", err)
+		p.add(pre+"PREFIX", "%v", err)
 	}
 	if c.QoS > QoS2 {
 		p.add(pre+"QOS", "must be 0, 1 or 2")
 	}
 	if !c.DisableDiscovery {
 		if err := checkTopicPrefix(c.DiscoveryPrefix); err != nil {
-			p.add(pre+"DISCOVERY_PREFIX", "%v", err)
+			p.add("EDGE_HA_PREFIX", "%v", err)
 		}
 		for _, l := range c.DiscoveryLabels {
 			if strings.TrimSpace(l) == "" {
-				p.add(pre+"DISCOVERY_LABELS", "contains an empty label")
+				p.add("EDGE_HA_LABELS", "contains an empty label")
 				break
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"edge-agent/internal/testenv"
 )
 
 // goldenEvent is a hand-built event; goldenEventJSON is what it must look
@@ -108,10 +110,7 @@ func TestEventEmptyListsAndSchema(t *testing.T) {
 }
 
 func TestSchemaRejects(t *testing.T) {
-	s, err := schemas()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := testenv.Schema(t, "detection.v1.json")
 	good := compact(t, goldenEventJSON)
 	for name, bad := range map[string]string{
 		"unknown field":      `{"extra":1,` + good[1:],
@@ -125,7 +124,7 @@ func TestSchemaRejects(t *testing.T) {
 		if err := json.Unmarshal([]byte(bad), &inst); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if s["detection.v1.json"].Validate(inst) == nil {
+		if s.Validate(inst) == nil {
 			t.Errorf("%s: accepted by the schema", name)
 		}
 	}

@@ -392,7 +392,7 @@ func TestNATSRunsOnce(t *testing.T) {
 // A listen address already taken is Run's start-up error, and Ready says so.
 func TestNATSListenTaken(t *testing.T) {
 	srv := startNATSServer(t)
-	n, err := NewNATS(NATSConfig{Device: "d1", StateDir: t.TempDir(), Listen: "127.0.0.1:" + itoa(srv.port)}, nil)
+	n, err := NewNATS(NATSConfig{Device: "d1", StateDir: t.TempDir(), Listen: "127.0.0.1:" + itoa(srv.Port())}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

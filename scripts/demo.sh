@@ -15,8 +15,11 @@ pids=()
 
 cleanup() {
   trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Last started, first stopped: the agent and the camera before MediaMTX.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
   rm -rf "$state"
 }
 trap cleanup EXIT INT TERM
@@ -76,13 +79,15 @@ out="rtsp://127.0.0.1:$rtsp_port/$camera-annotated"
 say "model: ${model:-the built-in marker detector (red, green, blue and yellow rectangles)}"
 say "watch the annotated stream:  $out   (e.g. gst-play-1.0 $out, ffplay, VLC)"
 say "or in a browser:             http://127.0.0.1:$hls_port/$camera-annotated/"
+say "events: NATS nats://127.0.0.1:4222, subject edge.<device>.$camera.detections (JetStream stream EDGE_<device>);"
+say "        MQTT too when EDGE_MQTT_URL is set (e.g. tcp://127.0.0.1:1883: mosquitto_sub -t 'edge-agent/#' -v)"
 say "the agent's log summarises detections and latency every 2 s; Ctrl-C stops everything."
 
 # Behind MediaMTX the camera's NTP times are wrong (see EDGE_CAPTURE_CLOCK in
 # the README), so the simulated setup measures from arrival.
 EDGE_CAMERA_URL="$camera_url" EDGE_MODEL_PATH="$model" EDGE_CAMERA_NAME="$camera" \
   EDGE_OUTPUT_URL="${EDGE_OUTPUT_URL:-$out}" EDGE_REPORT_INTERVAL="${EDGE_REPORT_INTERVAL:-2s}" \
-  EDGE_CAPTURE_CLOCK="${EDGE_CAPTURE_CLOCK:-arrival}" \
+  EDGE_CAPTURE_CLOCK="${EDGE_CAPTURE_CLOCK:-arrival}" EDGE_STATE_DIR="${EDGE_STATE_DIR:-$state/agent}" \
   "$bin/edge-agent" &
 agent=$!
 pids+=($agent)

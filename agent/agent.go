@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,7 +31,6 @@ type Agent struct {
 	version string
 
 	rt   *models.Runtime
-	det  *models.Detector
 	out  *pipeline.Output // nil when EDGE_OUTPUT_URL=none
 	nats *bus.NATS        // nil when EDGE_NATS_URL=none
 	mqtt *bus.MQTT        // nil when EDGE_MQTT_URL is empty
@@ -64,26 +65,10 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		return nil, fmt.Errorf("start ONNX Runtime (%s_ORT_LIB=%s): %w", EnvPrefix, cfg.ORTLibrary, err)
 	}
 	a.rt = rt
-	modelPath := cfg.ModelPath
-	if modelPath == "" {
-		if modelPath, err = builtinModel(); err != nil {
-			a.Close()
-			return nil, err
-		}
-	}
-	det, err := rt.Load(models.Options{
-		Path: modelPath, Format: format, LabelsPath: cfg.LabelsPath,
-		Threads: cfg.ORTThreads, Provider: cfg.ORTProvider,
-	})
+	initial, err := a.initialSettings(format, publish)
 	if err != nil {
 		a.Close()
 		return nil, err
-	}
-	a.det = det
-	keep, err := det.KeepMask(cfg.Classes)
-	if err != nil {
-		a.Close()
-		return nil, fmt.Errorf("%s_CLASSES: %w", EnvPrefix, err)
 	}
 
 	if cfg.OutputURL != OutputDisabled {
@@ -112,14 +97,14 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		}
 		pubs = append(pubs, a.mqtt)
 	}
-	info := det.Info()
-	const revision = 1 // the configuration the agent started with
+	info := initial.det.Info()
 	m := newMeter()
 	a.beat = &heartbeat{
-		device: cfg.DeviceID, camera: cfg.CameraName, version: opts.Version, classes: cfg.Classes, meter: m,
-		initial: Result{Model: ModelRef{Name: info.Name, SHA256: info.SHA256}, Confidence: cfg.Confidence, IoU: cfg.IoU, Revision: revision},
+		device: cfg.DeviceID, camera: cfg.CameraName, version: opts.Version, meter: m,
+		initial: Result{Model: ModelRef{Name: info.Name, SHA256: info.SHA256}, Confidence: initial.th.Confidence,
+			IoU: initial.th.IoU, Revision: initial.revision, Classes: initial.classes},
 	}
-	sinks := []Sink{&eventSink{pubs: pubs, classes: cfg.Classes, meter: m}}
+	sinks := []Sink{&eventSink{pubs: pubs, meter: m}}
 	if opts.Sink != nil {
 		sinks = append(sinks, opts.Sink)
 	}
@@ -141,10 +126,8 @@ func New(cfg Config, opts Options) (*Agent, error) {
 			}
 			return in, nil
 		},
-		det:      det,
-		th:       models.Thresholds{Confidence: cfg.Confidence, IoU: cfg.IoU, Keep: keep},
 		sinks:    sinks,
-		revision: revision,
+		snapReq:  make(chan chan models.Image, 1),
 		report:   newReporter(log.With("component", "report"), cfg.ReportInterval),
 		retryMin: 500 * time.Millisecond,
 		retryMax: 10 * time.Second,
@@ -152,13 +135,95 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	if a.out != nil {
 		a.cam.out = a.out
 	}
+	a.cam.cur.Store(initial)
 	return a, nil
+}
+
+// initialSettings are the environment's settings, overridden by those a
+// command last applied (EDGE_STATE_DIR/config.json), with their model
+// loaded. A saved model that can no longer be loaded is reported and the
+// environment's model runs instead: the agent keeps running.
+func (a *Agent) initialSettings(format models.Format, publish bus.Policy) (*settings, error) {
+	cfg := a.cfg
+	s := &settings{
+		revision: 1,
+		th:       models.Thresholds{Confidence: cfg.Confidence, IoU: cfg.IoU},
+		classes:  cfg.Classes,
+		publish:  publish,
+	}
+	saved, ok, err := loadState(cfg.StateDir)
+	if err != nil {
+		a.log.Warn("saved settings ignored", "err", err)
+	}
+	if ok {
+		s.revision, s.classes = saved.Revision, saved.Classes
+		if saved.Confidence > 0 && saved.Confidence <= 1 && saved.IoU > 0 && saved.IoU <= 1 {
+			s.th.Confidence, s.th.IoU = saved.Confidence, saved.IoU
+		}
+		if p, err := bus.ParsePolicy(saved.Publish); err == nil {
+			s.publish = p
+		}
+		if m := saved.Model; m != nil {
+			det, err := a.loadSaved(*m)
+			if err != nil {
+				a.log.Error("the model a command loaded cannot be loaded again; running EDGE_MODEL_PATH's", "model", m.Name, "err", err)
+			} else {
+				s.det, s.model = det, *m
+			}
+		}
+		a.log.Info("settings restored", "revision", s.revision, "file", filepath.Join(cfg.StateDir, stateFile))
+	}
+	if s.det == nil {
+		path := cfg.ModelPath
+		if path == "" {
+			if path, err = builtinModel(); err != nil {
+				return nil, err
+			}
+		}
+		det, err := a.rt.Load(models.Options{
+			Path: path, Format: format, LabelsPath: cfg.LabelsPath,
+			Threads: cfg.ORTThreads, Provider: cfg.ORTProvider,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.det, s.model = det, modelSource{Path: path, SHA256: det.Info().SHA256, Format: cfg.ModelFormat}
+	}
+	keep, err := s.det.KeepMask(s.classes)
+	if err != nil {
+		return nil, fmt.Errorf("%s_CLASSES (or the saved classes): %w", EnvPrefix, err)
+	}
+	s.th.Keep = keep
+	return s, nil
+}
+
+// loadSaved loads the model a command had loaded, checking it is still the
+// same file.
+func (a *Agent) loadSaved(m modelSource) (*models.Detector, error) {
+	path, err := resolveModel(a.cfg.ModelDir, m.Name)
+	if err != nil {
+		return nil, err
+	}
+	format, err := models.ParseFormat(m.Format)
+	if err != nil {
+		return nil, err
+	}
+	det, err := a.rt.Load(models.Options{Path: path, Format: format, LabelsPath: a.cfg.LabelsPath,
+		Threads: a.cfg.ORTThreads, Provider: a.cfg.ORTProvider})
+	if err != nil {
+		return nil, err
+	}
+	if sum := det.Info().SHA256; !strings.EqualFold(sum, m.SHA256) {
+		det.Close()
+		return nil, fmt.Errorf("model %q changed: sha256 %s, saved %s", m.Name, sum, m.SHA256)
+	}
+	return det, nil
 }
 
 // Run processes the camera until ctx ends, then waits for everything it
 // started to stop. A lost camera or output is retried, never fatal.
 func (a *Agent) Run(ctx context.Context) error {
-	info := a.det.Info()
+	info := a.cam.settings().det.Info()
 	output := OutputDisabled
 	if a.out != nil {
 		output = a.out.Describe()
@@ -192,6 +257,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		runBus("mqtt", a.mqtt.Run)
 	}
 	wg.Go(func() { a.heartbeats(ctx) })
+	wg.Go(func() { a.commands(ctx) })
 	if a.out != nil {
 		wg.Go(func() {
 			if err := a.out.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -255,8 +321,10 @@ func (a *Agent) BusReady(timeout time.Duration) (string, error) {
 func (a *Agent) Close() error {
 	a.closeOnce.Do(func() {
 		var errs []error
-		if a.det != nil {
-			errs = append(errs, a.det.Close())
+		if a.cam != nil {
+			if s := a.cam.settings(); s != nil {
+				closeDetector(s.det)
+			}
 		}
 		if a.rt != nil {
 			errs = append(errs, a.rt.Close())

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"edge-agent/models"
@@ -20,10 +22,12 @@ type frameSource interface {
 	Close() error
 }
 
-// detector is the model as the loop sees it: models.Detector.
+// detector is the model as the loop and the commands see it:
+// models.Detector.
 type detector interface {
 	Detect(img models.Image, th models.Thresholds, dst []models.Detection) ([]models.Detection, models.Timings, error)
 	Info() models.Info
+	KeepMask(labels []string) ([]bool, error)
 }
 
 // videoSink is the annotated stream as the loop sees it: pipeline.Output.
@@ -31,19 +35,22 @@ type videoSink interface {
 	Push(pix []byte, width, height, stride int)
 }
 
-// camera runs the loop of one camera. All its fields are owned by the
-// goroutine that calls run: nothing here is shared.
+// camera runs the loop of one camera. Its fields are owned by the goroutine
+// that calls run, but for the three that let commands in: cur (the
+// settings, swapped whole), frameMu (held while a frame is processed, so a
+// swap can wait for the frame in flight) and snapReq (a copy of a frame,
+// for a new model's warm-up).
 type camera struct {
 	name, device string
 	url          string // for logs, credentials redacted
 	log          *slog.Logger
 	newSource    func() (frameSource, error)
-	det          detector
-	th           models.Thresholds
 	out          videoSink // nil when the annotated stream is off
 	sinks        []Sink    // the buses' event sink, and any the caller added
-	revision     uint64    // the configuration revision in force
 	report       *reporter
+	cur          atomic.Pointer[settings]
+	frameMu      sync.Mutex
+	snapReq      chan chan models.Image
 	retryMin     time.Duration
 	retryMax     time.Duration
 
@@ -113,17 +120,22 @@ func (c *camera) connect(ctx context.Context) (int, error) {
 				"width", c.frame.Width, "height", c.frame.Height, "capture_clock", c.frame.Clock)
 		}
 		c.process(time.Since(waitStart))
+		c.answerSnapshot()
 		processed++
 		c.report.maybeFlush(c.res.Done, src.Stats())
 	}
 }
 
-// process is the hot path for one frame: detect → draw → push → hand on.
+// process is the hot path for one frame: detect → draw → push → hand on,
+// with the settings in force when the frame starts.
 func (c *camera) process(wait time.Duration) {
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
+	s := c.cur.Load()
 	f := &c.frame
 	img := models.Image{Pix: f.Pix, Width: f.Width, Height: f.Height, Stride: f.Stride}
 
-	dets, mt, err := c.det.Detect(img, c.th, c.dets[:0])
+	dets, mt, err := s.det.Detect(img, s.th, c.dets[:0])
 	c.dets = dets[:0]
 	if err != nil {
 		c.report.detectFailed(err)
@@ -138,14 +150,15 @@ func (c *camera) process(wait time.Duration) {
 	done := time.Now()
 
 	r := &c.res
-	info := c.det.Info()
+	info := s.det.Info()
 	*r = Result{
 		Device: c.device, Camera: c.name,
 		Seq: f.Seq, Dropped: f.Dropped,
 		Capture: f.Capture, Clock: f.Clock, Pulled: f.Pulled, Done: done,
 		Width: f.Width, Height: f.Height,
 		Model:      ModelRef{Name: info.Name, SHA256: info.SHA256},
-		Confidence: c.th.Confidence, IoU: c.th.IoU, Revision: c.revision,
+		Confidence: s.th.Confidence, IoU: s.th.IoU, Revision: s.revision,
+		Classes: s.classes, Publish: s.publish,
 		Detections: dets,
 		Frame:      img,
 		Timings: Timings{
@@ -156,5 +169,52 @@ func (c *camera) process(wait time.Duration) {
 	c.report.add(r)
 	for _, s := range c.sinks {
 		s.Publish(r)
+	}
+}
+
+// settings returns the settings in force.
+func (c *camera) settings() *settings { return c.cur.Load() }
+
+// swap puts new settings in force and returns once no frame is processed
+// with the old ones any more.
+func (c *camera) swap(s *settings) {
+	c.cur.Store(s)
+	c.frameMu.Lock()
+	c.frameMu.Unlock() //nolint:staticcheck // an empty critical section: waiting for the frame in flight
+}
+
+// snapshot returns a copy of the camera's next frame, or a grey frame of
+// the last known size (1280x720 before any) when none comes within timeout.
+func (c *camera) snapshot(ctx context.Context, timeout time.Duration) models.Image {
+	reply := make(chan models.Image, 1)
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case c.snapReq <- reply:
+		select {
+		case img := <-reply:
+			return img
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	w, h := 1280, 720
+	pix := make([]byte, 3*w*h)
+	for i := range pix {
+		pix[i] = 114
+	}
+	return models.Image{Pix: pix, Width: w, Height: h, Stride: 3 * w}
+}
+
+// answerSnapshot copies the frame just processed for a waiting snapshot.
+// It runs between frames and costs nothing when nobody asks.
+func (c *camera) answerSnapshot() {
+	select {
+	case reply := <-c.snapReq:
+		f := &c.frame
+		reply <- models.Image{Pix: append([]byte(nil), f.Pix[:f.Stride*f.Height]...), Width: f.Width, Height: f.Height, Stride: f.Stride}
+	default:
 	}
 }

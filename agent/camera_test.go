@@ -52,7 +52,8 @@ func (d *fakeDetector) Detect(img models.Image, th models.Thresholds, dst []mode
 	dst = append(dst, models.Detection{ClassID: 0, Label: "person", Confidence: 0.9, Box: models.Rect{X: 1, Y: 0, W: 2, H: 2}})
 	return dst, models.Timings{Inference: 10 * time.Millisecond}, nil
 }
-func (d *fakeDetector) Info() models.Info { return models.Info{Name: "fake.onnx", SHA256: "abc"} }
+func (d *fakeDetector) Info() models.Info                        { return models.Info{Name: "fake.onnx", SHA256: "abc"} }
+func (d *fakeDetector) KeepMask(labels []string) ([]bool, error) { return nil, nil }
 
 // sinkFunc adapts a function to Sink.
 type sinkFunc func(r *Result)
@@ -81,12 +82,11 @@ func TestCameraReconnectsAfterLoss(t *testing.T) {
 				sources = append(sources, &s)
 				return &s, nil
 			},
-			det:      det,
-			th:       models.Thresholds{Confidence: 0.25, IoU: 0.45},
 			sinks:    []Sink{sinkFunc(func(r *Result) { results = append(results, *r) })},
 			report:   newReporter(slog.New(slog.NewTextHandler(io.Discard, nil)), time.Second),
 			retryMin: 500 * time.Millisecond, retryMax: 10 * time.Second,
 		}
+		c.cur.Store(&settings{revision: 1, det: det, th: models.Thresholds{Confidence: 0.25, IoU: 0.45}})
 		start := time.Now()
 		c.run(ctx)
 

@@ -41,6 +41,7 @@ type Config struct {
 	StallTimeout  time.Duration `envconfig:"STALL_TIMEOUT" default:"5s" desc:"a camera that sends no frame for this long is reconnected"`
 
 	ModelPath   string   `envconfig:"MODEL_PATH" desc:"the ONNX detector to run (default: the built-in marker detector, written to the cache directory at start)"`
+	ModelDir    string   `envconfig:"MODEL_DIR" desc:"the folder load_model commands may load models from (default: the folder of EDGE_MODEL_PATH; empty refuses load_model)"`
 	ModelFormat string   `envconfig:"MODEL_FORMAT" default:"auto" desc:"model output layout: auto, yolov8 (also YOLO11), yolov5 or yolox"`
 	LabelsPath  string   `envconfig:"LABELS_PATH" desc:"class names, one a line, for models without names metadata (default: COCO when there are 80 classes)"`
 	Confidence  float32  `envconfig:"CONFIDENCE" default:"0.25" desc:"minimum detection confidence, in (0,1]"`
@@ -56,7 +57,7 @@ type Config struct {
 	OutputFPS         int    `envconfig:"OUTPUT_FPS" default:"15" desc:"nominal frame rate of the annotated stream (sets the keyframe interval)"`
 	Encoder           string `envconfig:"ENCODER" desc:"force a GStreamer H.264 encoder element (default: the best one the registry has)"`
 
-	StateDir       string        `envconfig:"STATE_DIR" desc:"where the agent keeps its state: the embedded NATS server's JetStream store, the event outboxes, MQTT's in-flight messages (default: /var/lib/edge-agent as root, else ~/.local/state/edge-agent)"`
+	StateDir       string        `envconfig:"STATE_DIR" desc:"where the agent keeps its state: the settings commands applied (config.json, which overrides the environment at start), the embedded NATS server's JetStream store, the event outboxes, MQTT's in-flight messages (default: /var/lib/edge-agent as root, else ~/.local/state/edge-agent)"`
 	Publish        string        `envconfig:"PUBLISH" default:"detections" desc:"which frames become events: detections (frames with at least one), changes (when the labels in view or their counts change) or all"`
 	StatusInterval time.Duration `envconfig:"STATUS_INTERVAL" default:"10s" desc:"how often the heartbeat goes to edge.<device>.status and <prefix>/<device>/status"`
 
@@ -105,6 +106,9 @@ func (c *Config) applyDefaults() {
 	if c.StateDir == "" {
 		c.StateDir = defaultStateDir()
 	}
+	if c.ModelDir == "" && c.ModelPath != "" {
+		c.ModelDir = filepath.Dir(c.ModelPath)
+	}
 }
 
 // Validate checks every setting and returns all problems joined.
@@ -149,6 +153,16 @@ func (c Config) Validate() error {
 		bad("MODEL_PATH", "%v", err)
 	} else if st.IsDir() {
 		bad("MODEL_PATH", "%q is a directory, not an ONNX file", c.ModelPath)
+	}
+	if c.ModelDir != "" {
+		if st, err := os.Stat(c.ModelDir); err != nil {
+			bad("MODEL_DIR", "%v", err)
+		} else if !st.IsDir() {
+			bad("MODEL_DIR", "%q is not a folder", c.ModelDir)
+		}
+	}
+	if c.DeviceID == "fleet" {
+		bad("DEVICE_ID", `"fleet" is reserved: edge.fleet.cmd addresses every agent`)
 	}
 	if _, err := models.ParseFormat(c.ModelFormat); err != nil {
 		bad("MODEL_FORMAT", "%v", err)
@@ -237,7 +251,9 @@ func PrintUsage(w io.Writer) error {
 }
 
 const usageFormat = `edge-agent turns an RTSP camera into a low-latency stream of detections.
-It is configured through the environment:
+It is configured through the environment. These values are the defaults: the
+settings that commands applied (thresholds, classes, publishing policy, model)
+are saved in EDGE_STATE_DIR/config.json and override them at start.
 
 VARIABLE	DEFAULT	MEANING
 {{range .}}{{usage_key .}}	{{usage_default .}}	{{usage_description .}}

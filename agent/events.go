@@ -20,16 +20,16 @@ type publisher interface {
 // builds the event and hands it over; the buses marshal and send it on
 // their own goroutines, and apply the publishing policy there.
 type eventSink struct {
-	pubs    []publisher
-	ids     bus.IDs
-	classes []string // EDGE_CLASSES, carried in every event
-	meter   *meter
+	pubs  []publisher
+	ids   bus.IDs
+	meter *meter
 }
 
 // Publish implements Sink.
 func (s *eventSink) Publish(r *Result) {
 	now := time.Now()
 	t := r.Timings
+	policy := r.Publish
 	ev := &bus.Event{
 		ID: s.ids.New(now), Device: r.Device, Camera: r.Camera, Seq: r.Seq,
 		CaptureTime: bus.Timestamp{Time: r.Capture}, CaptureClock: bus.CaptureClock(r.Clock),
@@ -42,9 +42,10 @@ func (s *eventSink) Publish(r *Result) {
 		FramesDropped: r.Dropped,
 		Width:         r.Width, Height: r.Height,
 		Model:      bus.Model{Name: r.Model.Name, SHA256: r.Model.SHA256},
-		Thresholds: bus.Thresholds{Confidence: r.Confidence, IoU: r.IoU, Classes: s.classes},
+		Thresholds: bus.Thresholds{Confidence: r.Confidence, IoU: r.IoU, Classes: r.Classes},
 		Revision:   r.Revision,
 		Detections: make([]bus.Detection, len(r.Detections)),
+		Policy:     &policy, // the policy in force for this frame
 	}
 	for i, d := range r.Detections {
 		box := bus.Box{X: d.Box.X, Y: d.Box.Y, W: d.Box.W, H: d.Box.H}
@@ -81,7 +82,7 @@ func (m *meter) record(r *Result, latency time.Duration) {
 	if len(m.latencies) < maxSamples {
 		m.latencies = append(m.latencies, latency)
 	}
-	m.last = Result{Model: r.Model, Confidence: r.Confidence, IoU: r.IoU, Revision: r.Revision}
+	m.last = Result{Model: r.Model, Confidence: r.Confidence, IoU: r.IoU, Revision: r.Revision, Classes: r.Classes}
 	m.haveLast = true
 }
 
@@ -98,7 +99,6 @@ func (m *meter) take() (processed int, dropped uint64, latencies []time.Duration
 // heartbeat builds the status of the interval that just ended.
 type heartbeat struct {
 	device, camera, version string
-	classes                 []string
 	started                 time.Time
 	meter                   *meter
 	initial                 Result // model and thresholds before the first frame
@@ -129,7 +129,7 @@ func (h *heartbeat) status(now time.Time) *bus.Status {
 			FramesDropped: dropped,
 			LatencyMS:     bus.Percentiles{P50: q(0.5), P95: q(0.95), P99: q(0.99)},
 			Model:         bus.Model{Name: last.Model.Name, SHA256: last.Model.SHA256},
-			Thresholds:    bus.Thresholds{Confidence: last.Confidence, IoU: last.IoU, Classes: h.classes},
+			Thresholds:    bus.Thresholds{Confidence: last.Confidence, IoU: last.IoU, Classes: last.Classes},
 			Revision:      last.Revision,
 		}},
 	}

@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -110,6 +112,19 @@ func startProcess(t *testing.T, path string, args ...string) {
 // startAgent runs an agent in-process until the test ends.
 func startAgent(t *testing.T, cfg Config, sink Sink) {
 	t.Helper()
+	startAgentHandle(t, cfg, sink)
+}
+
+// runningAgent is an agent a test started, which it can stop early.
+type runningAgent struct {
+	*Agent
+	stop func()
+}
+
+// startAgentHandle runs an agent in-process until stop is called or the
+// test ends.
+func startAgentHandle(t *testing.T, cfg Config, sink Sink) *runningAgent {
+	t.Helper()
 	a, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Sink: sink, Version: "test"})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -117,18 +132,33 @@ func startAgent(t *testing.T, cfg Config, sink Sink) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Errorf("Run did not return within 15s of its context ending")
 			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("Run did not return within 15s of its context ending")
-		}
-		a.Close()
-	})
+			a.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return &runningAgent{Agent: a, stop: stop}
+}
+
+// sha256File returns the hex digest of a file.
+func sha256File(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b))
 }
 
 // testWriter sends log lines to the test log, so they show only on failure

@@ -3,6 +3,7 @@ package agent
 import (
 	"time"
 
+	"edge-agent/bus"
 	"edge-agent/models"
 	"edge-agent/pipeline"
 )
@@ -36,7 +37,9 @@ type Result struct {
 	Model          ModelRef
 	Confidence     float32
 	IoU            float32
-	Revision       uint64 // the configuration revision in force
+	Revision       uint64     // the configuration revision in force
+	Classes        []string   // the labels kept; empty keeps all
+	Publish        bus.Policy // which frames become events
 	Detections     []models.Detection
 	Timings        Timings
 	// Frame is the processed frame (annotated when the output is on), for

@@ -47,6 +47,11 @@ type Event struct {
 	Thresholds    Thresholds   `json:"thresholds"`
 	Revision      uint64       `json:"revision"` // configuration revision in force
 	Detections    []Detection  `json:"detections"`
+
+	// Policy, when set, is the publishing policy in force when the frame was
+	// processed; it replaces the client's configured one from this event on,
+	// so a change applies exactly between two frames. Not part of the JSON.
+	Policy *Policy `json:"-"`
 }
 
 // Latency is the time spent, in milliseconds. Total is publish time minus

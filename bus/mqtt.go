@@ -40,6 +40,7 @@ type MQTT struct {
 	attempts atomic.Uint64 // connection attempts so far: bumped before each dial
 	connC    chan struct{} // signalled on connect and on connection loss
 	haC      chan struct{} // Home Assistant announced itself
+	cmds     commandQueue
 }
 
 // NewMQTT validates cfg and allocates a client; it starts nothing. A nil
@@ -62,6 +63,7 @@ func NewMQTT(cfg MQTTConfig, log *slog.Logger) (*MQTT, error) {
 		ready:  make(chan struct{}),
 		connC:  make(chan struct{}, 1),
 		haC:    make(chan struct{}, 1),
+		cmds:   newCommandQueue(),
 	}
 	for _, cam := range cfg.Cameras {
 		m.counts.addCamera(cam)
@@ -69,6 +71,11 @@ func NewMQTT(cfg MQTTConfig, log *slog.Logger) (*MQTT, error) {
 	m.sp.seen = m.counts.update
 	return m, nil
 }
+
+// Commands delivers the commands received on <prefix>/<device>/cmd; the
+// answers go to <prefix>/<device>/cmd/result. Whoever reads it must answer
+// every request.
+func (m *MQTT) Commands() <-chan Request { return m.cmds }
 
 // Publish hands an event over for delivery and returns at once, as
 // NATS.Publish does. Every event also updates the retained counts, whether
@@ -405,9 +412,18 @@ func (m *MQTT) waitStoreDrained(ctx context.Context, c mqtt.Client, store *order
 }
 
 // onConnected runs once per connection, before anything else is sent on
-// it: availability, and the subscription to Home Assistant's status.
+// it: availability, and the subscriptions to commands and to Home
+// Assistant's status.
 func (m *MQTT) onConnected(c mqtt.Client) {
 	c.Publish(m.topics.Availability(), 1, true, payloadOnline)
+	result := m.topics.CommandResult()
+	c.Subscribe(m.topics.Command(), 1, func(_ mqtt.Client, msg mqtt.Message) {
+		m.cmds.offer(Request{Payload: msg.Payload(), Via: "mqtt " + msg.Topic(), log: m.log,
+			answer: func(b []byte) error {
+				c.Publish(result, 1, false, b) // paho sends it; the token is not waited for
+				return nil
+			}})
+	})
 	if !m.cfg.DisableDiscovery {
 		c.Subscribe(m.cfg.DiscoveryPrefix+"/status", 1, func(_ mqtt.Client, msg mqtt.Message) {
 			if string(msg.Payload()) == payloadOnline {

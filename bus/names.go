@@ -100,6 +100,12 @@ func (t Topics) Count(camera, label string) string {
 // Status is <prefix>/<device>/status: the retained heartbeat.
 func (t Topics) Status() string { return t.Prefix + "/" + t.Device + "/status" }
 
+// Command is the topic a device takes commands on.
+func (t Topics) Command() string { return t.Prefix + "/" + t.Device + "/cmd" }
+
+// CommandResult is the topic a device answers commands on.
+func (t Topics) CommandResult() string { return t.Command() + "/result" }
+
 // checkTopicPrefix accepts one or more '/'-separated levels without
 // wildcards, empty levels or a leading '$'.
 func checkTopicPrefix(p string) error {

@@ -37,6 +37,7 @@ type NATS struct {
 
 	nc    atomic.Pointer[nats.Conn]
 	connC chan struct{} // signalled on connect, disconnect and reconnect
+	cmds  commandQueue
 }
 
 // NewNATS validates cfg and allocates a client; it starts nothing. A nil
@@ -56,6 +57,7 @@ func NewNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 		sp:    newSpool(log, cfg.Device, cfg.Policy, cfg.MaxPending, cfg.MaxPendingBytes),
 		ready: make(chan struct{}),
 		connC: make(chan struct{}, 1),
+		cmds:  newCommandQueue(),
 	}, nil
 }
 
@@ -169,6 +171,13 @@ func (n *NATS) run(ctx context.Context) error {
 		return fmt.Errorf("nats: connect %s: %w", redactURL(connURL), err)
 	}
 	n.nc.Store(nc)
+	if err := n.subscribeCommands(nc); err != nil {
+		nc.Close()
+		if j != nil {
+			_ = j.close(n.sp.out.ackedSeq())
+		}
+		return fmt.Errorf("nats: %w", err)
+	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(n.cfg.AckTimeout),
 		jetstream.WithPublishAsyncMaxPending(2*n.cfg.MaxInFlight))
 	if err != nil {
@@ -283,6 +292,31 @@ func (n *NATS) options(closed chan struct{}) ([]nats.Option, error) {
 	}
 	return opts, nil
 }
+
+// subscribeCommands listens for the device's commands and the fleet's.
+// nats.go keeps the subscriptions across reconnects.
+func (n *NATS) subscribeCommands(nc *nats.Conn) error {
+	for _, subj := range []string{CommandSubject(n.cfg.Device), FleetCommandSubject} {
+		_, err := nc.Subscribe(subj, func(m *nats.Msg) {
+			reply := m.Reply
+			n.cmds.offer(Request{Payload: m.Data, Via: "nats " + m.Subject, log: n.log,
+				answer: func(b []byte) error {
+					if reply == "" {
+						return nil // a plain publish asked for no answer
+					}
+					return nc.Publish(reply, b)
+				}})
+		})
+		if err != nil {
+			return fmt.Errorf("subscribe %s: %w", subj, err)
+		}
+	}
+	return nil
+}
+
+// Commands delivers the commands received on edge.<device>.cmd and
+// edge.fleet.cmd. Whoever reads it must answer every request.
+func (n *NATS) Commands() <-chan Request { return n.cmds }
 
 // natsInFlight is an event sent and not yet acknowledged.
 type natsInFlight struct {

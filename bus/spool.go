@@ -203,6 +203,9 @@ func (s *spool) accept(ev *Event, j *journal) {
 	if s.seen != nil {
 		s.seen(ev)
 	}
+	if ev.Policy != nil {
+		s.filter.policy = *ev.Policy
+	}
 	ok, dropped := s.filter.Allow(ev)
 	if !ok {
 		s.filtered.Add(1)

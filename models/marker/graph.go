@@ -11,10 +11,10 @@ const (
 	irVersion    = 8
 	opsetVersion = 17
 
-	// numAnchors is N, the number of candidate boxes in the output: more than
-	// 4+K, so the [1,4+K,N] layout is unambiguous from the shape alone.
+	// defaultAnchors is N, the number of candidate boxes in the output: more
+	// than 4+K, so the [1,4+K,N] layout is unambiguous from the shape alone.
 	// Anchor k < K is colour k's box; the others are all zero.
-	numAnchors = 16
+	defaultAnchors = 16
 
 	// stride is the stride written to the metadata (Ultralytics' largest); the
 	// input side must be a multiple of it.
@@ -109,7 +109,7 @@ func (b *builder) int64s(name string, dims []int64, v ...int64) string {
 // The output is [1,4+K,N] in the Ultralytics YOLOv8 layout: rows cx, cy, w,
 // h, then one score row per class; anchor k < K holds colour k's box and its
 // score in row 4+k (zero in the other class rows), anchors K..N-1 are zero.
-func detectorGraph(size int) graph {
+func detectorGraph(size, anchors int) graph {
 	const k = numClasses
 	s := int64(size)
 	b := &builder{}
@@ -138,7 +138,7 @@ func detectorGraph(size int) graph {
 		eye[i*k+i] = 1
 	}
 	b.floats("eye", []int64{k, k}, eye...)
-	b.floats("unused_anchors", []int64{4 + k, numAnchors - k}, make([]float32, (4+k)*(numAnchors-k))...)
+	b.floats("unused_anchors", []int64{4 + k, int64(anchors - k)}, make([]float32, (4+k)*(anchors-k))...)
 	b.int64s("axis0", []int64{1}, 0)
 	b.int64s("axis1", []int64{1}, 1)
 	b.int64s("axis2", []int64{1}, 2)
@@ -184,7 +184,7 @@ func detectorGraph(size int) graph {
 		doc: "RGB, 0..1, letterboxed top-left with 114/255 padding",
 	}}
 	b.g.outputs = []valueInfo{{
-		name: "output0", elemType: typeFloat, shape: []int64{1, 4 + k, numAnchors},
+		name: "output0", elemType: typeFloat, shape: []int64{1, 4 + k, int64(anchors)},
 		doc: "YOLOv8 layout: cx, cy, w, h in input pixels, then one score row per class",
 	}}
 	return b.g

@@ -98,7 +98,7 @@ func TestToleranceMargins(t *testing.T) {
 // operators, every input defined before it is used, unique outputs, the
 // graph's output produced, and the exact sequence of operators.
 func TestGraphWellFormed(t *testing.T) {
-	g := detectorGraph(DefaultSize)
+	g := detectorGraph(DefaultSize, defaultAnchors)
 	defined := map[string]bool{}
 	for _, in := range g.inputs {
 		defined[in.name] = true

@@ -26,6 +26,10 @@ type Options struct {
 	// Size is the side S of the square input [1,3,S,S]: a positive multiple
 	// of 32 up to 2048; 0 means DefaultSize.
 	Size int
+	// Anchors is N in the output [1,4+K,N]: 0 means 16. Fewer than 4+K+1
+	// make the layout ambiguous from its shape, which is what the agent's
+	// tests of a model it must refuse need; at least K (4).
+	Anchors int
 }
 
 // size returns the input side the options ask for, or an error.
@@ -108,13 +112,20 @@ func encode(opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marker model: %w", err)
 	}
+	anchors := opts.Anchors
+	if anchors == 0 {
+		anchors = defaultAnchors
+	}
+	if anchors < numClasses+1 || anchors > 1<<16 {
+		return nil, fmt.Errorf("marker model: anchors %d: want %d to %d", opts.Anchors, numClasses+1, 1<<16)
+	}
 	m := model{
 		irVersion:       irVersion,
 		producerName:    "edge-agent",
 		producerVersion: modelVersion,
 		modelVersion:    1,
 		doc:             description,
-		graph:           detectorGraph(size),
+		graph:           detectorGraph(size, anchors),
 		opsets:          []opset{{version: opsetVersion}},
 		metadata:        metadata(size),
 	}

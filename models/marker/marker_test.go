@@ -86,7 +86,7 @@ func newRunner(tb testing.TB, size int) *runner {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { in.Destroy() })
-	out, err := ort.NewEmptyTensor[float32](ort.NewShape(1, 4+numClasses, numAnchors))
+	out, err := ort.NewEmptyTensor[float32](ort.NewShape(1, 4+numClasses, defaultAnchors))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func (r *runner) detect(tb testing.TB, f frame) ([]float32, letterbox) {
 // in the letterbox padding.
 func checkOutput(t *testing.T, out []float32, lb letterbox, markers []rect, minIoU float64) []float64 {
 	t.Helper()
-	const k, n = numClasses, numAnchors
+	const k, n = numClasses, defaultAnchors
 	names := Names()
 	for a := k; a < n; a++ {
 		for row := range 4 + k {
@@ -319,7 +319,7 @@ func TestModelScores(t *testing.T) {
 		// h = 20, fill 800/(105.83·20) = 0.378: one wide, weak box.
 		{"two squares", []rect{{0, 40, 100, 20, 20}, {0, 100, 100, 20, 20}}, 80, 110, 105.83, 20, 0.378, 1e-3},
 	}
-	const n = numAnchors
+	const n = defaultAnchors
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := background(640, 480, uint64(100+i))

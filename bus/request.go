@@ -1,0 +1,71 @@
+package bus
+
+import (
+	"encoding/json"
+	"log/slog"
+)
+
+// FleetCommandSubject is the NATS subject every agent of a fleet obeys, each
+// answering on the request's reply subject.
+const FleetCommandSubject = "edge.fleet.cmd"
+
+// CommandSubject is the subject of a device's commands (request/reply).
+func CommandSubject(device string) string { return "edge." + device + ".cmd" }
+
+// Request is a command as received on a bus, with the means to answer it.
+// The bus only hands it over: parsing, checking and applying it is the
+// agent's (ParseCommand, then its own rules).
+type Request struct {
+	Payload []byte
+	Via     string // the transport and subject or topic, for logs
+	answer  func(payload []byte) error
+	log     *slog.Logger
+}
+
+// Answer sends the reply where the request asked (the NATS reply subject,
+// the MQTT result topic). It does not wait for the broker.
+func (r Request) Answer(rep Reply) {
+	if r.answer == nil {
+		return
+	}
+	b, err := json.Marshal(rep)
+	if err == nil {
+		err = r.answer(b)
+	}
+	if err != nil && r.log != nil {
+		r.log.Warn("command reply not sent", "via", r.Via, "id", rep.ID, "err", err)
+	}
+}
+
+// commandQueue hands requests from a client's subscription callbacks to the
+// agent. It is small: commands are rare, and a flood is answered "busy" at
+// once rather than queued.
+type commandQueue chan Request
+
+const commandQueueSize = 16
+
+func newCommandQueue() commandQueue { return make(commandQueue, commandQueueSize) }
+
+// offer hands a request over without blocking the client's dispatcher.
+func (q commandQueue) offer(r Request) {
+	select {
+	case q <- r:
+	default:
+		r.Answer(Reply{ID: peekCommandID(r.Payload), Error: "busy: too many commands waiting, try again"})
+	}
+}
+
+// peekCommandID reads a command's id, if it has a readable one, to answer a
+// request that will not be parsed.
+func peekCommandID(payload []byte) string {
+	if len(payload) > MaxCommandSize {
+		return ""
+	}
+	var env struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(payload, &env) != nil || !validCommandID(env.ID) {
+		return ""
+	}
+	return env.ID
+}

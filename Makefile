@@ -41,6 +41,12 @@ test: setup
 test-short: setup
 	$(GO) test -short -count=1 ./...
 
+# Latency benchmark on this machine (about 11 minutes; run it when nothing else
+# does): writes docs/BENCHMARKS.md, docs/bench/results.json and
+# docs/bench/latency.png. BENCH_FLAGS=--short makes a 3-minute smoke run.
+bench: build
+	bin/edge-bench $(BENCH_FLAGS)
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 

@@ -212,8 +212,11 @@ func TestCommands(t *testing.T) {
 	cfg.CaptureClock = "arrival"
 	cfg.Publish = "all"
 	cfg.MQTT = bus.MQTTConfig{URL: broker.URL()}
+	// 640x360 rather than 720p: this test is about commands, and three
+	// decoders, two encoders and two models on two cores leave no headroom
+	// at 720p while a model loads.
 	startProcess(t, camsim, "--source", filepath.Join(shared, "media", "vtest.avi"), "--timecode",
-		"--url", cameraURL, "--fps", "15", "--size", "1280x720")
+		"--url", cameraURL, "--fps", "15", "--size", "640x360")
 	results := newCollector()
 	a := startAgentHandle(t, cfg, results)
 	natsURL, err := a.BusReady(10 * time.Second)

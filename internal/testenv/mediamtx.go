@@ -7,10 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"edge-agent/internal/mtxconf"
 )
 
 // mediaMTXReadyTimeout bounds the wait for MediaMTX's RTSP listener.
@@ -68,7 +69,7 @@ func RunMediaMTX(t testing.TB, opts MediaMTXOptions) *MediaMTX {
 	rtp := freeUDPPair(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "mediamtx.yml")
-	if err := os.WriteFile(conf, []byte(mediaMTXConfig(port, rtp, opts.AbsoluteTimestamps)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(mtxconf.Config(mtxconf.Options{RTSPPort: port, RTPPort: rtp, AbsoluteTimestamps: opts.AbsoluteTimestamps})), 0o600); err != nil {
 		t.Fatalf("testenv: write MediaMTX config: %v", err)
 	}
 
@@ -119,35 +120,6 @@ func RunMediaMTX(t testing.TB, opts MediaMTXOptions) *MediaMTX {
 		t.Fatalf("testenv: MediaMTX RTSP listener %s: %v\n%s", addr, err, out.String())
 	}
 	return m
-}
-
-// mediaMTXConfig binds RTSP (TCP and UDP) to 127.0.0.1 on the given ports and turns
-// every other listener off. Keys left out keep MediaMTX's defaults, which let anyone
-// publish and read any path.
-func mediaMTXConfig(rtspPort, rtpPort int, absolute bool) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `logLevel: info
-logDestinations: [stdout]
-rtsp: yes
-rtspTransports: [udp, tcp]
-rtspEncryption: "no"
-rtspAddress: 127.0.0.1:%d
-rtpAddress: 127.0.0.1:%d
-rtcpAddress: 127.0.0.1:%d
-rtmp: no
-hls: no
-webrtc: no
-srt: no
-api: no
-metrics: no
-pprof: no
-playback: no
-pathDefaults:
-  useAbsoluteTimestamp: %t
-paths:
-  all_others:
-`, rtspPort, rtpPort, rtpPort+1, absolute)
-	return b.String()
 }
 
 // syncBuffer is a bytes.Buffer safe for the child's writers and the test.

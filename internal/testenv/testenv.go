@@ -12,11 +12,12 @@ package testenv
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"edge-agent/internal/mtxconf"
 )
 
 // missing skips the test outside CI and fails it in CI.
@@ -77,38 +78,22 @@ func ORTLibrary(t testing.TB) string {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := mtxconf.FreeTCPPort()
 	if err != nil {
-		t.Fatalf("testenv: pick a free port: %v", err)
+		t.Fatalf("testenv: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // freeUDPPair returns an even UDP port p on 127.0.0.1 such that p and p+1 were both
 // free a moment ago (RTP and RTCP).
 func freeUDPPair(t testing.TB) int {
 	t.Helper()
-	for range 100 {
-		a, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("testenv: pick a free UDP port: %v", err)
-		}
-		p := a.LocalAddr().(*net.UDPAddr).Port
-		if p%2 != 0 || p+1 > 65535 {
-			a.Close()
-			continue
-		}
-		b, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+1))
-		a.Close()
-		if err != nil {
-			continue
-		}
-		b.Close()
-		return p
+	p, err := mtxconf.FreeUDPPair()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
-	t.Fatalf("testenv: no free pair of UDP ports found")
-	return 0
+	return p
 }
 
 // WaitFor polls cond until it holds, failing the test after timeout with what it was

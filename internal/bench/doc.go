@@ -1,0 +1,13 @@
+// Package bench is the latency benchmark harness behind `make bench`: it runs
+// each scenario (MediaMTX, the camera simulator, the agent and a probe as
+// child processes on loopback), measures glass-to-glass latency with the probe,
+// per-frame stage timings from the agent's events on NATS and CPU and memory
+// from /proc, runs the Go micro-benchmarks of the hot path, and writes
+// docs/BENCHMARKS.md, the raw JSON and a PNG plot from what it measured.
+//
+// It measures the programs in bin/ as a user runs them and never imports the
+// agent, the models or the buses; only its probe (FrameProbe, a viewer) reads
+// video through the pipeline package, as edge-probe does. It does not judge
+// the numbers against fixed targets: the document's analysis is derived from
+// the run it describes.
+package bench

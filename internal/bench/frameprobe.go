@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
-	"edge-agent/internal/timecode"
-	"edge-agent/pipeline"
+	"edge-agent/internal/probe"
 )
 
 // FrameProbeConfig configures a FrameProbe.
@@ -41,52 +39,22 @@ func NewFrameProbe(cfg FrameProbeConfig, log *slog.Logger) (*FrameProbe, error) 
 	return &FrameProbe{cfg: cfg, log: log}, nil
 }
 
-// probeRetry is the pause between attempts to open a stream that is not
-// there yet.
-const probeRetry = 500 * time.Millisecond
-
 // Run reads the stream until ctx ends, writing a frame line (formatFrame) to w
 // for every frame. Until the first frame it keeps retrying, as a viewer
 // would; after it, a failed stream is an error.
 func (p *FrameProbe) Run(ctx context.Context, w io.Writer) error {
-	seen := false
-	for {
-		err := p.read(ctx, w, &seen)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if seen {
-			return fmt.Errorf("frame probe %s: %w", pipeline.Redact(p.cfg.URL), err)
-		}
-		p.log.Info("waiting for the stream", "url", pipeline.Redact(p.cfg.URL), "err", err)
-		if err := sleep(ctx, probeRetry); err != nil {
-			return nil
-		}
-	}
-}
-
-func (p *FrameProbe) read(ctx context.Context, w io.Writer, seen *bool) error {
-	in, err := pipeline.NewIngest(pipeline.IngestConfig{URL: p.cfg.URL, Transport: "tcp", Policy: pipeline.PolicyLatest}, p.log)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	if err := in.Start(ctx); err != nil {
-		return err
-	}
-	var f pipeline.Frame
-	for {
-		if err := in.Next(ctx, &f); err != nil {
-			return err
-		}
-		*seen = true
-		seq, rendered, err := timecode.Decode(f.Pix, f.Width, f.Height, f.Stride)
-		fs := frameSample{pulled: f.Pulled, dropped: f.Dropped}
-		if err == nil {
-			fs.seq, fs.rendered = seq, rendered
+	_, err := probe.Run(ctx, probe.Config{URL: p.cfg.URL, Transport: "tcp", OnFrame: func(s probe.Sample) error {
+		fs := frameSample{pulled: s.Pulled, dropped: s.Dropped}
+		if s.Err == nil {
+			fs.seq, fs.rendered = s.Seq, s.Rendered
 		}
 		if _, err := io.WriteString(w, formatFrame(fs)); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
+		return nil
+	}}, p.log)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("frame probe: %w", err)
 	}
+	return nil
 }

@@ -25,6 +25,18 @@ type Config struct {
 	Interval  time.Duration // when > 0, OnInterval gets a report of each interval
 	// OnInterval receives the report of each Interval (from the probe's goroutine).
 	OnInterval func(Report)
+	// OnFrame, if set, receives every frame's measurement as it arrives; an
+	// error it returns ends the run with that error.
+	OnFrame func(Sample) error
+}
+
+// Sample is one frame as the probe saw it.
+type Sample struct {
+	Pulled   time.Time // when the frame arrived
+	Dropped  uint64    // frames the probe's own ingest replaced by newer ones before it
+	Seq      uint64    // the camera's frame number, from the strip
+	Rendered time.Time // when the camera rendered it, from the strip
+	Err      error     // why the strip did not decode; Seq and Rendered are then zero
 }
 
 // Report is what a probe saw over a period.
@@ -111,6 +123,15 @@ func (m *measurement) read(ctx context.Context, log *slog.Logger) error {
 			m.first = f.Pulled
 		}
 		seq, rendered, derr := timecode.Decode(f.Pix, f.Width, f.Height, f.Stride)
+		if m.cfg.OnFrame != nil {
+			s := Sample{Pulled: f.Pulled, Dropped: f.Dropped, Err: derr}
+			if derr == nil {
+				s.Seq, s.Rendered = seq, rendered
+			}
+			if err := m.cfg.OnFrame(s); err != nil {
+				return err
+			}
+		}
 		m.total.add(&f, seq, rendered, derr)
 		if m.cfg.Interval > 0 {
 			m.part.add(&f, seq, rendered, derr)

@@ -129,24 +129,9 @@ func startAgentHandle(t *testing.T, cfg Config, sink Sink) *runningAgent {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
+	stopRun := testenv.Run(t, a.Run, 15*time.Second)
 	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Errorf("Run did not return within 15s of its context ending")
-			}
-			a.Close()
-		})
-	}
+	stop := func() { once.Do(func() { stopRun(); a.Close() }) }
 	t.Cleanup(stop)
 	return &runningAgent{Agent: a, stop: stop}
 }

@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -11,30 +10,14 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"edge-agent/internal/testenv"
 )
 
 // runMQTT starts m.Run in a goroutine; stop cancels it and waits for Run.
 func runMQTT(t *testing.T, m *MQTT) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Error("Run did not return within 20s of its context ending")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return testenv.Run(t, m.Run, 20*time.Second)
 }
 
 // testMQTTConfig is a client that reconnects quickly.

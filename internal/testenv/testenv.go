@@ -10,10 +10,12 @@
 package testenv
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,4 +122,31 @@ func poll(timeout time.Duration, cond func() bool) error {
 		<-tick.C
 	}
 	return nil
+}
+
+// Run starts run in a goroutine with a context the returned stop cancels;
+// stop then waits up to limit for run to return and fails the test if it
+// returns an error or does not return. stop is idempotent and also runs at
+// the end of the test.
+func Run(t testing.TB, run func(context.Context) error, limit time.Duration) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(limit):
+				t.Errorf("Run did not return within %s of its context ending", limit)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }

@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"edge-agent/bus"
+	"edge-agent/metrics"
 	"edge-agent/models"
 	"edge-agent/pipeline"
 )
@@ -19,30 +19,39 @@ import (
 // Options are the agent's dependencies beyond its configuration.
 type Options struct {
 	Logger  *slog.Logger // default: slog.Default()
-	Sink    Sink         // receives every processed frame's result; may be nil
-	Version string       // reported in the start-up line
+	Sink    Sink         // receives every processed frame's result, of every camera; may be nil
+	Version string       // reported in the start-up line and the heartbeat
 }
 
-// Agent runs one camera through one model into the annotated stream and the
-// sink. Build it with New, run it with Run, release it with Close.
+// Agent runs every camera of its spec through the shared models into their
+// annotated streams and the buses. Build it with New, run it with Run,
+// release it with Close.
 type Agent struct {
 	cfg     Config
 	log     *slog.Logger
 	version string
 
-	rt   *models.Runtime
-	out  *pipeline.Output // nil when EDGE_OUTPUT_URL=none
-	nats *bus.NATS        // nil when EDGE_NATS_URL=none
-	mqtt *bus.MQTT        // nil when EDGE_MQTT_URL is empty
-	cam  *camera
-	beat *heartbeat
+	rt      *models.Runtime
+	pool    *modelPool
+	metrics *metrics.Metrics
+	http    *metrics.Server // nil when EDGE_HTTP_LISTEN=none
+	nats    *bus.NATS       // nil when EDGE_NATS_URL=none
+	mqtt    *bus.MQTT       // nil when EDGE_MQTT_URL is empty
+	mgr     *manager
 
-	closeOnce sync.Once
-	closeErr  error
+	initial  Spec
+	file     *configFile    // the config file as last read (nil without one)
+	saved    *overlay       // what commands changed, as saved
+	preload  []*sharedModel // the initial spec's models, held from New until Run applied it
+	reloadC  chan chan error
+	started  time.Time
+	closeOne sync.Once
+	closeErr error
 }
 
-// New validates the configuration and loads the model. It starts nothing:
-// a model that cannot be loaded fails here, before any stream is opened.
+// New validates the configuration, builds the spec (environment, config
+// file, saved command changes) and loads its models. It starts nothing: a
+// model that cannot be loaded fails here, before any stream is opened.
 func New(cfg Config, opts Options) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -51,223 +60,216 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("device", cfg.DeviceID, "camera", cfg.CameraName)
-	policy, _ := pipeline.ParsePolicy(cfg.IngestPolicy) // checked by Validate
-	format, _ := models.ParseFormat(cfg.ModelFormat)    // checked by Validate
-	publish, _ := bus.ParsePolicy(cfg.Publish)          // checked by Validate
+	log = log.With("device", cfg.DeviceID)
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("%s_STATE_DIR: %w", EnvPrefix, err)
 	}
+	a := &Agent{cfg: cfg, log: log, version: opts.Version, reloadC: make(chan chan error)}
+	spec, saved, err := a.loadSpec()
+	if err != nil {
+		return nil, err
+	}
+	a.initial, a.saved = spec, saved
 
-	a := &Agent{cfg: cfg, log: log, version: opts.Version}
 	rt, err := models.NewRuntime(models.RuntimeConfig{LibraryPath: cfg.ORTLibrary})
 	if err != nil {
 		return nil, fmt.Errorf("start ONNX Runtime (%s_ORT_LIB=%s): %w", EnvPrefix, cfg.ORTLibrary, err)
 	}
 	a.rt = rt
-	initial, err := a.initialSettings(format, publish)
-	if err != nil {
-		a.Close()
-		return nil, err
-	}
-
-	if cfg.OutputURL != OutputDisabled {
-		a.out, err = pipeline.NewOutput(pipeline.OutputConfig{
-			URL: cfg.OutputURL, FPS: cfg.OutputFPS, BitrateKbps: cfg.OutputBitrateKbps, Encoder: cfg.Encoder,
-		}, log.With("component", "output"))
+	a.pool = newModelPool(func(path string, format models.Format) (modelDetector, error) {
+		return rt.Load(models.Options{Path: path, Format: format, LabelsPath: cfg.LabelsPath,
+			Threads: cfg.ORTThreads, Provider: cfg.ORTProvider, MaxBatch: cfg.BatchMax})
+	}, builtinModel, cfg.BatchWait)
+	for _, cs := range spec.Cameras {
+		sm, err := a.pool.acquire(cs.Model)
 		if err != nil {
 			a.Close()
-			return nil, fmt.Errorf("annotated output: %w", err)
+			return nil, fmt.Errorf("camera %q: %w", cs.Name, err)
+		}
+		a.preload = append(a.preload, sm)
+		if _, err := sm.det.KeepMask(cs.Classes); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("camera %q: classes: %w", cs.Name, err)
 		}
 	}
 
-	// The buses: events leave the hot path here, into each client's outbox.
+	a.metrics = metrics.New(opts.Version)
+	if cfg.HTTPListen != OutputDisabled {
+		a.http = &metrics.Server{Addr: cfg.HTTPListen, Metrics: a.metrics, Readiness: a.ready, Log: log.With("component", "http")}
+	}
 	var pubs []publisher
 	if cfg.NATS.URL != OutputDisabled {
-		if a.nats, err = bus.NewNATS(cfg.natsConfig(publish), log); err != nil {
+		if a.nats, err = bus.NewNATS(cfg.natsConfig(), log); err != nil {
 			a.Close()
 			return nil, err
 		}
 		pubs = append(pubs, a.nats)
+		a.metrics.AddBus("nats", busStats(a.nats.Stats))
+	}
+	a.mgr = &manager{
+		device: cfg.DeviceID, log: log, pool: a.pool, metrics: a.metrics, pubs: pubs,
+		report: cfg.ReportInterval, workers: map[string]*worker{},
+		newSource: func(cs CameraSpec, log *slog.Logger) (frameSource, error) {
+			return pipeline.NewIngest(ingestConfig(cs), log.With("component", "camera"))
+		},
+		newOutput: func(cs CameraSpec, log *slog.Logger) (output, error) {
+			return pipeline.NewOutput(outputConfig(cs), log)
+		},
 	}
 	if cfg.MQTT.URL != "" {
-		if a.mqtt, err = bus.NewMQTT(cfg.mqttConfig(publish, opts.Version), log); err != nil {
+		if a.mqtt, err = bus.NewMQTT(cfg.mqttConfig(spec.names(), opts.Version), log); err != nil {
 			a.Close()
 			return nil, err
 		}
-		pubs = append(pubs, a.mqtt)
+		a.mgr.pubs = append(a.mgr.pubs, a.mqtt)
+		a.mgr.counts, a.mgr.avail = a.mqtt, a.mqtt
+		a.metrics.AddBus("mqtt", busStats(a.mqtt.Stats))
 	}
-	info := initial.det.Info()
-	m := newMeter()
-	a.beat = &heartbeat{
-		device: cfg.DeviceID, camera: cfg.CameraName, version: opts.Version, meter: m,
-		initial: Result{Model: ModelRef{Name: info.Name, SHA256: info.SHA256}, Confidence: initial.th.Confidence,
-			IoU: initial.th.IoU, Revision: initial.revision, Classes: initial.classes},
-	}
-	sinks := []Sink{&eventSink{pubs: pubs, meter: m}}
 	if opts.Sink != nil {
-		sinks = append(sinks, opts.Sink)
+		a.mgr.sinks = []Sink{opts.Sink}
 	}
-
-	ingestCfg := pipeline.IngestConfig{
-		URL: cfg.CameraURL, LatencyMS: cfg.RTSPLatencyMS, Transport: cfg.RTSPTransport,
-		Decoder: cfg.Decoder, Policy: policy, StallTimeout: cfg.StallTimeout,
-	}
-	if cfg.CaptureClock == "arrival" {
-		ingestCfg.CaptureClock = pipeline.ClockArrival
-	}
-	camLog := log.With("component", "camera")
-	a.cam = &camera{
-		name: cfg.CameraName, device: cfg.DeviceID, url: redactURL(cfg.CameraURL), log: camLog,
-		newSource: func() (frameSource, error) {
-			in, err := pipeline.NewIngest(ingestCfg, camLog)
-			if err != nil {
-				return nil, err
-			}
-			return in, nil
-		},
-		sinks:    sinks,
-		snapReq:  make(chan chan models.Image, 1),
-		report:   newReporter(log.With("component", "report"), cfg.ReportInterval),
-		retryMin: 500 * time.Millisecond,
-		retryMax: 10 * time.Second,
-	}
-	if a.out != nil {
-		a.cam.out = a.out
-	}
-	a.cam.cur.Store(initial)
 	return a, nil
 }
 
-// initialSettings are the environment's settings, overridden by those a
-// command last applied (EDGE_STATE_DIR/config.json), with their model
-// loaded. A saved model that can no longer be loaded is reported and the
-// environment's model runs instead: the agent keeps running.
-func (a *Agent) initialSettings(format models.Format, publish bus.Policy) (*settings, error) {
-	cfg := a.cfg
-	s := &settings{
-		revision: 1,
-		th:       models.Thresholds{Confidence: cfg.Confidence, IoU: cfg.IoU},
-		classes:  cfg.Classes,
-		publish:  publish,
+func busStats(stats func() bus.Stats) func() metrics.BusStats {
+	return func() metrics.BusStats {
+		s := stats()
+		return metrics.BusStats{Published: s.Published, Dropped: s.Dropped, Outbox: s.Pending, Connected: s.Connected}
 	}
-	saved, ok, err := loadState(cfg.StateDir)
-	if err != nil {
-		a.log.Warn("saved settings ignored", "err", err)
-	}
-	if ok {
-		s.revision, s.classes = saved.Revision, saved.Classes
-		if saved.Confidence > 0 && saved.Confidence <= 1 && saved.IoU > 0 && saved.IoU <= 1 {
-			s.th.Confidence, s.th.IoU = saved.Confidence, saved.IoU
-		}
-		if p, err := bus.ParsePolicy(saved.Publish); err == nil {
-			s.publish = p
-		}
-		if m := saved.Model; m != nil {
-			det, err := a.loadSaved(*m)
-			if err != nil {
-				a.log.Error("the model a command loaded cannot be loaded again; running EDGE_MODEL_PATH's", "model", m.Name, "err", err)
-			} else {
-				s.det, s.model = det, *m
-			}
-		}
-		a.log.Info("settings restored", "revision", s.revision, "file", filepath.Join(cfg.StateDir, stateFile))
-	}
-	if s.det == nil {
-		path := cfg.ModelPath
-		if path == "" {
-			if path, err = builtinModel(); err != nil {
-				return nil, err
-			}
-		}
-		det, err := a.rt.Load(models.Options{
-			Path: path, Format: format, LabelsPath: cfg.LabelsPath,
-			Threads: cfg.ORTThreads, Provider: cfg.ORTProvider,
-		})
+}
+
+// loadSpec builds the spec from the environment, the config file and the
+// saved state. Saved changes that no longer fit the layers below (a camera
+// whose settings became invalid, a model that is gone) never stop the
+// agent: they are set aside with an error naming why, and the agent runs
+// the environment and the config file.
+func (a *Agent) loadSpec() (Spec, *overlay, error) {
+	var file *configFile
+	if a.cfg.ConfigFile != "" {
+		f, err := readConfigFile(a.cfg.ConfigFile)
 		if err != nil {
-			return nil, err
+			return Spec{}, nil, err
 		}
-		s.det, s.model = det, modelSource{Path: path, SHA256: det.Info().SHA256, Format: cfg.ModelFormat}
+		file = f
 	}
-	keep, err := s.det.KeepMask(s.classes)
+	a.file = file
+	saved, err := loadState(a.cfg.StateDir)
 	if err != nil {
-		return nil, fmt.Errorf("%s_CLASSES (or the saved classes): %w", EnvPrefix, err)
+		a.log.Error("saved settings ignored", "err", err)
+		saved = nil
 	}
-	s.th.Keep = keep
-	return s, nil
+	if saved != nil {
+		spec, err := buildSpec(a.cfg, file, saved)
+		if err == nil {
+			a.log.Info("settings restored", "revision", saved.Revision, "file", filepath.Join(a.cfg.StateDir, stateFile))
+			return spec, saved, nil
+		}
+		a.log.Error("saved settings no longer apply; running the environment's and the config file's", "err", err)
+		saved = &overlay{Version: overlayVersion, Revision: saved.Revision}
+	}
+	spec, err := buildSpec(a.cfg, file, nil)
+	return spec, saved, err
 }
 
-// loadSaved loads the model a command had loaded, checking it is still the
-// same file.
-func (a *Agent) loadSaved(m modelSource) (*models.Detector, error) {
-	path, err := resolveModel(a.cfg.ModelDir, m.Name)
-	if err != nil {
-		return nil, err
-	}
-	format, err := models.ParseFormat(m.Format)
-	if err != nil {
-		return nil, err
-	}
-	det, err := a.rt.Load(models.Options{Path: path, Format: format, LabelsPath: a.cfg.LabelsPath,
-		Threads: a.cfg.ORTThreads, Provider: a.cfg.ORTProvider})
-	if err != nil {
-		return nil, err
-	}
-	if sum := det.Info().SHA256; !strings.EqualFold(sum, m.SHA256) {
-		det.Close()
-		return nil, fmt.Errorf("model %q changed: sha256 %s, saved %s", m.Name, sum, m.SHA256)
-	}
-	return det, nil
-}
-
-// Run processes the camera until ctx ends, then waits for everything it
+// Run processes the cameras until ctx ends, then waits for everything it
 // started to stop. A lost camera or output is retried, never fatal.
 func (a *Agent) Run(ctx context.Context) error {
-	info := a.cam.settings().det.Info()
-	output := OutputDisabled
-	if a.out != nil {
-		output = a.out.Describe()
-	}
+	a.started = time.Now()
 	a.log.Info("edge-agent starting",
 		"version", a.version,
-		"camera_url", redactURL(a.cfg.CameraURL),
-		"ingest_policy", a.cfg.IngestPolicy,
-		"model", info.Name, "format", info.Format, "sha256", info.SHA256,
-		"input", fmt.Sprintf("%dx%d", info.InputWidth, info.InputHeight),
-		"classes", len(info.Labels), "provider", info.Provider,
-		"onnxruntime", a.rt.Version(),
-		"confidence", a.cfg.Confidence, "iou", a.cfg.IoU, "keep", a.cfg.Classes,
-		"output", output,
+		"cameras", len(a.initial.Cameras),
+		"config_file", a.cfg.ConfigFile,
+		"onnxruntime", a.rt.Version(), "provider", a.cfg.ORTProvider,
+		"models", a.pool.size(), "batch_max", a.cfg.BatchMax,
 		"nats", a.natsDescription(), "mqtt", redactURL(a.cfg.MQTT.URL),
-		"publish", a.cfg.Publish, "state_dir", a.cfg.StateDir,
+		"http", a.cfg.HTTPListen, "state_dir", a.cfg.StateDir,
 	)
-
 	var wg sync.WaitGroup
-	runBus := func(name string, run func(context.Context) error) {
+	run := func(name string, fn func(context.Context) error) {
 		wg.Go(func() {
-			if err := run(ctx); err != nil {
-				a.log.Error("bus client stopped", "bus", name, "err", err)
+			if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Error("component stopped", "component", name, "err", err)
 			}
 		})
 	}
 	if a.nats != nil {
-		runBus("nats", a.nats.Run)
+		run("nats", a.nats.Run)
 	}
 	if a.mqtt != nil {
-		runBus("mqtt", a.mqtt.Run)
+		run("mqtt", a.mqtt.Run)
+	}
+	if a.http != nil {
+		run("http", a.http.Run)
+	}
+
+	a.mgr.ctx = ctx
+	revision := uint64(1)
+	if a.saved != nil {
+		revision = max(a.saved.Revision, 1)
+	}
+	err := a.mgr.apply(a.initial, revision)
+	for _, sm := range a.preload {
+		a.pool.release(sm)
+	}
+	a.preload = nil
+	if err != nil { // the models were loaded in New: only a fault of the machine
+		a.log.Error("cameras not started", "err", err)
+	}
+	for _, v := range a.mgr.views(false) {
+		a.log.Info("camera", "camera", v.Name, "url", v.URL, "output", v.OutputURL, "model", v.Model.Name,
+			"sha256", v.Model.SHA256, "input", v.Model.Input, "confidence", v.Confidence, "iou", v.IoU,
+			"classes", v.Classes, "publish", v.Publish)
 	}
 	wg.Go(func() { a.heartbeats(ctx) })
-	wg.Go(func() { a.commands(ctx) })
-	if a.out != nil {
-		wg.Go(func() {
-			if err := a.out.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				a.log.Error("annotated output stopped", "err", err)
-			}
-		})
-	}
-	a.cam.run(ctx)
+	a.commands(ctx) // until ctx ends
+	a.mgr.stop()
 	wg.Wait()
 	a.log.Info("edge-agent stopped")
+	return nil
+}
+
+// Reload re-reads the config file and reconciles the cameras with it (the
+// saved command changes still on top). It returns once applied or refused:
+// a file with any problem is refused whole and the cameras keep running as
+// they were. It is safe to call from any goroutine while Run runs.
+func (a *Agent) Reload(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case a.reloadC <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// reload is Reload, on the command goroutine.
+func (a *Agent) reload() error {
+	var file *configFile
+	if a.cfg.ConfigFile != "" {
+		f, err := readConfigFile(a.cfg.ConfigFile)
+		if err != nil {
+			return err
+		}
+		file = f
+	}
+	spec, err := buildSpec(a.cfg, file, a.saved)
+	if err != nil {
+		return err
+	}
+	_, rev := a.mgr.current()
+	if err := a.mgr.apply(spec, rev+1); err != nil {
+		return err
+	}
+	a.file = file
+	if a.saved != nil {
+		a.saved.Revision = rev + 1
+	}
+	a.log.Info("config file reloaded", "file", a.cfg.ConfigFile, "cameras", len(spec.Cameras), "revision", rev+1)
 	return nil
 }
 
@@ -282,18 +284,23 @@ func (a *Agent) natsDescription() string {
 }
 
 // heartbeats publishes the status every EDGE_STATUS_INTERVAL, whether or not
-// frames flow: a dead camera shows as zero frames a second.
+// frames flow: a dead camera shows with its state and zero frames a second.
 func (a *Agent) heartbeats(ctx context.Context) {
-	now := time.Now()
-	a.beat.started, a.beat.prev = now, now
 	t := time.NewTicker(a.cfg.StatusInterval)
 	defer t.Stop()
+	a.mgr.heartbeat(time.Now()) // start every camera's window now
+	prev := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			st := a.beat.status(now)
+			st := &bus.Status{
+				Device: a.cfg.DeviceID, Time: bus.Timestamp{Time: now}, Version: a.version,
+				UptimeS: round1(now.Sub(a.started).Seconds()), IntervalS: round1(now.Sub(prev).Seconds()),
+				Cameras: a.mgr.heartbeat(now),
+			}
+			prev = now
 			if a.nats != nil {
 				a.nats.PublishStatus(st)
 			}
@@ -302,6 +309,26 @@ func (a *Agent) heartbeats(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// readiness is /readyz's body.
+type readiness struct {
+	Ready   bool              `json:"ready"`
+	Cameras map[string]string `json:"cameras_not_streaming,omitempty"` // camera: why
+	Buses   map[string]string `json:"buses_not_connected,omitempty"`   // bus: state
+}
+
+// ready says whether every camera streams and every bus is connected.
+func (a *Agent) ready() (bool, any) {
+	r := readiness{Cameras: a.mgr.notStreaming(), Buses: map[string]string{}}
+	if a.nats != nil && !a.nats.Stats().Connected {
+		r.Buses["nats"] = "not connected"
+	}
+	if a.mqtt != nil && !a.mqtt.Stats().Connected {
+		r.Buses["mqtt"] = "not connected"
+	}
+	r.Ready = len(r.Cameras) == 0 && len(r.Buses) == 0
+	return r.Ready, r
 }
 
 // BusReady waits until the bus clients are ready (the embedded NATS server
@@ -316,20 +343,25 @@ func (a *Agent) BusReady(timeout time.Duration) (string, error) {
 	return a.nats.ClientURL(), nil
 }
 
-// Close releases the model and the ONNX Runtime. Call it after Run returned;
-// it is idempotent.
+// HTTPReady waits until /metrics, /healthz and /readyz listen and returns
+// their address, empty when EDGE_HTTP_LISTEN=none.
+func (a *Agent) HTTPReady(timeout time.Duration) (string, error) {
+	if a.http == nil {
+		return "", nil
+	}
+	return a.http.Ready(timeout)
+}
+
+// Close releases the models and the ONNX Runtime. Call it after Run
+// returned; it is idempotent.
 func (a *Agent) Close() error {
-	a.closeOnce.Do(func() {
-		var errs []error
-		if a.cam != nil {
-			if s := a.cam.settings(); s != nil {
-				closeDetector(s.det)
-			}
+	a.closeOne.Do(func() {
+		if a.pool != nil {
+			a.pool.close()
 		}
 		if a.rt != nil {
-			errs = append(errs, a.rt.Close())
+			a.closeErr = a.rt.Close()
 		}
-		a.closeErr = errors.Join(errs...)
 	})
 	return a.closeErr
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"edge-agent/bus"
 	"edge-agent/models"
 	"edge-agent/pipeline"
 )
@@ -22,48 +24,89 @@ type frameSource interface {
 	Close() error
 }
 
-// detector is the model as the loop and the commands see it:
-// models.Detector.
-type detector interface {
-	Detect(img models.Image, th models.Thresholds, dst []models.Detection) ([]models.Detection, models.Timings, error)
-	Info() models.Info
-	KeepMask(labels []string) ([]bool, error)
-}
-
 // videoSink is the annotated stream as the loop sees it: pipeline.Output.
 type videoSink interface {
 	Push(pix []byte, width, height, stride int)
 }
 
+// publisher is a bus client as a camera sees it: bus.NATS and bus.MQTT.
+// Publish hands the event over and returns at once.
+type publisher interface {
+	Publish(ev *bus.Event)
+}
+
+// countsPublisher takes a camera's per-label counts when they change:
+// bus.MQTT, for Home Assistant's sensors. It returns at once.
+type countsPublisher interface {
+	PublishCounts(camera string, counts map[string]int)
+}
+
+// camSettings are the settings a camera's frames are processed with, as
+// one immutable value. The loop takes the current one at the start of each
+// frame, so a change applies between two frames, never in the middle of one.
+type camSettings struct {
+	revision uint64
+	spec     CameraSpec
+	model    *sharedModel
+	th       models.Thresholds // with the keep mask of spec.Classes for model
+}
+
+// camState is where a camera stands, as the heartbeat, list_cameras and
+// /readyz say it.
+type camState = bus.CameraState
+
+const (
+	stateConnecting = bus.CameraConnecting // not streaming yet
+	stateStreaming  = bus.CameraStreaming
+	stateFailed     = bus.CameraFailed // the last attempt failed; retrying
+)
+
+type stateValue struct {
+	state camState
+	err   string
+}
+
 // camera runs the loop of one camera. Its fields are owned by the goroutine
-// that calls run, but for the three that let commands in: cur (the
-// settings, swapped whole), frameMu (held while a frame is processed, so a
-// swap can wait for the frame in flight) and snapReq (a copy of a frame,
-// for a new model's warm-up).
+// that calls run, but for those that let the manager in: cur (the settings,
+// swapped whole), frameMu (held while a frame is processed, so a swap can
+// wait for the frame in flight), state and stats (read by the heartbeat,
+// the log and /metrics).
 type camera struct {
 	name, device string
 	url          string // for logs, credentials redacted
 	log          *slog.Logger
 	newSource    func() (frameSource, error)
 	out          videoSink // nil when the annotated stream is off
-	sinks        []Sink    // the buses' event sink, and any the caller added
-	report       *reporter
-	cur          atomic.Pointer[settings]
-	frameMu      sync.Mutex
-	snapReq      chan chan models.Image
+	pubs         []publisher
+	counts       countsPublisher // nil without MQTT
+	sinks        []Sink          // any the caller added (tests, the benchmark)
+	ids          *bus.IDs
+	stats        *camStats
+	onState      func(camState, error) // told of every change of state; may be nil
+	reportEvery  time.Duration
 	retryMin     time.Duration
 	retryMax     time.Duration
 
-	// Reused from frame to frame so the loop allocates nothing per frame.
-	frame pipeline.Frame
-	dets  []models.Detection
-	res   Result
+	cur     atomic.Pointer[camSettings]
+	frameMu sync.Mutex
+	state   atomic.Pointer[stateValue]
+
+	// Owned by the loop, reused from frame to frame so it allocates nothing
+	// per frame but the events it publishes.
+	frame   pipeline.Frame
+	req     *inferRequest
+	res     Result
+	filter  *publishFilter
+	labels  iter.Seq[string] // the labels of c.res's detections
+	decoded uint64           // the source's decoded count at the last look
+	log0    statsCursor
 }
 
 // run keeps the camera connected until ctx ends. A lost or dead camera is
-// retried with capped backoff; the log says what the agent is waiting for
-// once per outage, not once per attempt.
+// retried with capped, jittered backoff; the log says what the agent is
+// waiting for once per outage, not once per attempt.
 func (c *camera) run(ctx context.Context) {
+	c.setState(stateConnecting, nil)
 	bo := newBackoff(c.retryMin, c.retryMax)
 	attempts := 0
 	for ctx.Err() == nil {
@@ -76,6 +119,7 @@ func (c *camera) run(ctx context.Context) {
 			attempts = 0
 		}
 		attempts++
+		c.setState(stateFailed, err)
 		delay := bo.Next()
 		switch {
 		case attempts == 1:
@@ -95,6 +139,27 @@ func (c *camera) run(ctx context.Context) {
 	}
 }
 
+func (c *camera) setState(s camState, err error) {
+	v := &stateValue{state: s}
+	if err != nil {
+		v.err = err.Error()
+	}
+	if old := c.state.Swap(v); old != nil && old.state == s {
+		return
+	}
+	if c.onState != nil {
+		c.onState(s, err)
+	}
+}
+
+// status returns the camera's state and, when not streaming, why.
+func (c *camera) status() (camState, string) {
+	if v := c.state.Load(); v != nil {
+		return v.state, v.err
+	}
+	return stateConnecting, ""
+}
+
 // connect opens the camera once and processes frames until it fails. It
 // returns how many frames it processed and why it stopped.
 func (c *camera) connect(ctx context.Context) (int, error) {
@@ -106,9 +171,9 @@ func (c *camera) connect(ctx context.Context) (int, error) {
 	if err := src.Start(ctx); err != nil {
 		return 0, fmt.Errorf("start camera: %w", err)
 	}
+	c.decoded = 0
 	processed := 0
 	for {
-		waitStart := time.Now()
 		if err := src.Next(ctx, &c.frame); err != nil {
 			if errors.Is(err, context.Canceled) {
 				return processed, err
@@ -118,27 +183,35 @@ func (c *camera) connect(ctx context.Context) (int, error) {
 		if processed == 0 {
 			c.log.Info("camera connected", "url", c.url, "via", src.Describe(),
 				"width", c.frame.Width, "height", c.frame.Height, "capture_clock", c.frame.Clock)
+			c.setState(stateStreaming, nil)
 		}
-		c.process(time.Since(waitStart))
-		c.answerSnapshot()
+		if d := src.Stats().Decoded; d > c.decoded {
+			c.stats.decodedFrames(d - c.decoded)
+			c.decoded = d
+		}
+		c.process()
 		processed++
-		c.report.maybeFlush(c.res.Done, src.Stats())
+		c.maybeReport()
 	}
 }
 
-// process is the hot path for one frame: detect → draw → push → hand on,
+// process is the hot path for one frame: detect → draw → push → publish,
 // with the settings in force when the frame starts.
-func (c *camera) process(wait time.Duration) {
+func (c *camera) process() {
 	c.frameMu.Lock()
 	defer c.frameMu.Unlock()
 	s := c.cur.Load()
 	f := &c.frame
 	img := models.Image{Pix: f.Pix, Width: f.Width, Height: f.Height, Stride: f.Stride}
 
-	dets, mt, err := s.det.Detect(img, s.th, c.dets[:0])
-	c.dets = dets[:0]
-	if err != nil {
-		c.report.detectFailed(err)
+	q := c.req
+	q.img, q.th = img, s.th
+	queued := time.Now()
+	s.model.detect(q)
+	dets, mt := q.dets, q.tm
+	queue := time.Since(queued) - mt.Preprocess - mt.Inference - mt.Postprocess
+	if q.err != nil {
+		c.stats.detectFailed(q.err)
 		dets = nil
 	}
 
@@ -150,7 +223,7 @@ func (c *camera) process(wait time.Duration) {
 	done := time.Now()
 
 	r := &c.res
-	info := s.det.Info()
+	info := &s.model.info
 	*r = Result{
 		Device: c.device, Camera: c.name,
 		Seq: f.Seq, Dropped: f.Dropped,
@@ -158,63 +231,109 @@ func (c *camera) process(wait time.Duration) {
 		Width: f.Width, Height: f.Height,
 		Model:      ModelRef{Name: info.Name, SHA256: info.SHA256},
 		Confidence: s.th.Confidence, IoU: s.th.IoU, Revision: s.revision,
-		Classes: s.classes, Publish: s.publish,
+		Classes: s.spec.Classes, Publish: s.spec.Publish,
 		Detections: dets,
 		Frame:      img,
 		Timings: Timings{
-			Wait: wait, Preprocess: mt.Preprocess, Inference: mt.Inference,
+			Queue: max(queue, 0), Preprocess: mt.Preprocess, Inference: mt.Inference,
 			Postprocess: mt.Postprocess, Output: done.Sub(outStart),
 		},
 	}
-	c.report.add(r)
+	c.publish(r)
 	for _, s := range c.sinks {
 		s.Publish(r)
 	}
 }
 
+// publish decides whether the frame becomes an event (the camera's
+// publishing policy), hands the event to every bus, and the per-label
+// counts to MQTT when they changed.
+func (c *camera) publish(r *Result) {
+	now := time.Now()
+	c.stats.frame(r, now.Sub(r.Capture))
+	if c.labels == nil { // bound once: passing it allocates nothing
+		c.labels = func(yield func(string) bool) {
+			for i := range c.res.Detections {
+				if !yield(c.res.Detections[i].Label) {
+					return
+				}
+			}
+		}
+	}
+	ok, dropped, countsChanged := c.filter.allow(r.Publish, c.labels, r.Dropped)
+	if countsChanged && c.counts != nil {
+		c.counts.PublishCounts(c.name, c.filter.counts())
+	}
+	if !ok || len(c.pubs) == 0 {
+		return
+	}
+	t := r.Timings
+	ev := &bus.Event{
+		ID: c.ids.New(now), Device: r.Device, Camera: r.Camera, Seq: r.Seq,
+		CaptureTime: bus.Timestamp{Time: r.Capture}, CaptureClock: bus.CaptureClock(r.Clock),
+		PublishTime: bus.Timestamp{Time: now},
+		LatencyMS: bus.Latency{
+			Total: bus.Millis(now.Sub(r.Capture)), Wait: bus.Millis(t.Queue),
+			Preprocess: bus.Millis(t.Preprocess), Inference: bus.Millis(t.Inference),
+			Postprocess: bus.Millis(t.Postprocess), Output: bus.Millis(t.Output),
+		},
+		FramesDropped: dropped,
+		Width:         r.Width, Height: r.Height,
+		Model:      bus.Model{Name: r.Model.Name, SHA256: r.Model.SHA256},
+		Thresholds: bus.Thresholds{Confidence: r.Confidence, IoU: r.IoU, Classes: r.Classes},
+		Revision:   r.Revision,
+		Detections: make([]bus.Detection, len(r.Detections)),
+	}
+	for i, d := range r.Detections {
+		box := bus.Box{X: d.Box.X, Y: d.Box.Y, W: d.Box.W, H: d.Box.H}
+		ev.Detections[i] = bus.Detection{
+			Label: d.Label, ClassID: d.ClassID, Confidence: d.Confidence,
+			Box: box, BoxNorm: box.Norm(r.Width, r.Height),
+		}
+	}
+	for _, p := range c.pubs {
+		p.Publish(ev)
+	}
+}
+
+// maybeReport logs a summary of the camera once per reportEvery.
+func (c *camera) maybeReport() {
+	now := c.res.Done
+	if c.log0.at.IsZero() {
+		c.stats.since(&c.log0, now)
+		return
+	}
+	if now.Sub(c.log0.at) < c.reportEvery {
+		return
+	}
+	w := c.stats.since(&c.log0, now)
+	q := func(f func(sample) time.Duration, p float64) float64 { return ms(w.quantile(f, p)) }
+	c.log.Info("frames",
+		"fps_in", w.rate(w.decoded),
+		"fps_processed", w.rate(w.processed),
+		"dropped", w.dropped,
+		"latency_p50_ms", q(func(s sample) time.Duration { return s.latency }, 0.5),
+		"latency_p95_ms", q(func(s sample) time.Duration { return s.latency }, 0.95),
+		"capture_clock", c.res.Clock,
+		"queue_ms", q(func(s sample) time.Duration { return s.inq }, 0.5),
+		"pre_ms", q(func(s sample) time.Duration { return s.pre }, 0.5),
+		"infer_ms", q(func(s sample) time.Duration { return s.inf }, 0.5),
+		"post_ms", q(func(s sample) time.Duration { return s.post }, 0.5),
+		"output_ms", q(func(s sample) time.Duration { return s.out }, 0.5),
+		"seen", c.stats.takeSeen(),
+	)
+	if w.detectErrs > 0 {
+		c.log.Warn("model failed on frames", "frames", w.detectErrs, "last_err", w.lastErr)
+	}
+}
+
 // settings returns the settings in force.
-func (c *camera) settings() *settings { return c.cur.Load() }
+func (c *camera) settings() *camSettings { return c.cur.Load() }
 
 // swap puts new settings in force and returns once no frame is processed
 // with the old ones any more.
-func (c *camera) swap(s *settings) {
+func (c *camera) swap(s *camSettings) {
 	c.cur.Store(s)
 	c.frameMu.Lock()
 	c.frameMu.Unlock() //nolint:staticcheck // an empty critical section: waiting for the frame in flight
-}
-
-// snapshot returns a copy of the camera's next frame, or a grey frame of
-// the last known size (1280x720 before any) when none comes within timeout.
-func (c *camera) snapshot(ctx context.Context, timeout time.Duration) models.Image {
-	reply := make(chan models.Image, 1)
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case c.snapReq <- reply:
-		select {
-		case img := <-reply:
-			return img
-		case <-t.C:
-		case <-ctx.Done():
-		}
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	w, h := 1280, 720
-	pix := make([]byte, 3*w*h)
-	for i := range pix {
-		pix[i] = 114
-	}
-	return models.Image{Pix: pix, Width: w, Height: h, Stride: 3 * w}
-}
-
-// answerSnapshot copies the frame just processed for a waiting snapshot.
-// It runs between frames and costs nothing when nobody asks.
-func (c *camera) answerSnapshot() {
-	select {
-	case reply := <-c.snapReq:
-		f := &c.frame
-		reply <- models.Image{Pix: append([]byte(nil), f.Pix[:f.Stride*f.Height]...), Width: f.Width, Height: f.Height, Stride: f.Stride}
-	default:
-	}
 }

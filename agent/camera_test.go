@@ -9,6 +9,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"edge-agent/bus"
+	"edge-agent/metrics"
 	"edge-agent/models"
 	"edge-agent/pipeline"
 )
@@ -52,8 +54,31 @@ func (d *fakeDetector) Detect(img models.Image, th models.Thresholds, dst []mode
 	dst = append(dst, models.Detection{ClassID: 0, Label: "person", Confidence: 0.9, Box: models.Rect{X: 1, Y: 0, W: 2, H: 2}})
 	return dst, models.Timings{Inference: 10 * time.Millisecond}, nil
 }
+func (d *fakeDetector) DetectBatch(imgs []models.Image, th []models.Thresholds, dst [][]models.Detection) ([][]models.Detection, models.Timings, error) {
+	return nil, models.Timings{}, errors.New("not a batch model")
+}
+func (d *fakeDetector) MaxBatch() int                            { return 1 }
+func (d *fakeDetector) Close() error                             { return nil }
 func (d *fakeDetector) Info() models.Info                        { return models.Info{Name: "fake.onnx", SHA256: "abc"} }
 func (d *fakeDetector) KeepMask(labels []string) ([]bool, error) { return nil, nil }
+
+// testCamera is a camera of the given sources and detector, with no bus.
+func testCamera(newSource func() (frameSource, error), det modelDetector, sinks ...Sink) *camera {
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := &camera{
+		name: "cam1", device: "box", url: "rtsp://x", log: discard,
+		newSource:   newSource,
+		sinks:       sinks,
+		ids:         &bus.IDs{},
+		stats:       newCamStats(metrics.New("test").Camera("cam1")),
+		reportEvery: time.Second,
+		retryMin:    500 * time.Millisecond, retryMax: 10 * time.Second,
+		req:    newInferRequest(1),
+		filter: newPublishFilter(),
+	}
+	c.cur.Store(&camSettings{revision: 1, model: newSharedModel(poolKey{}, det, 0), th: models.Thresholds{Confidence: 0.25, IoU: 0.45}})
+	return c
+}
 
 // sinkFunc adapts a function to Sink.
 type sinkFunc func(r *Result)
@@ -68,25 +93,18 @@ func TestCameraReconnectsAfterLoss(t *testing.T) {
 		var sources []*fakeSource
 		var results []Result
 		det := &fakeDetector{}
-		c := &camera{
-			name: "cam1", device: "box", url: "rtsp://x", log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			newSource: func() (frameSource, error) {
-				// The first connection delivers 3 frames, the second refuses
-				// at once, the third delivers 2 and then the test stops.
-				script := []fakeSource{{frames: 3, err: errors.New("eos")}, {frames: 0, err: errors.New("refused")}, {frames: 2, err: errors.New("eos")}}
-				if len(sources) == len(script) {
-					cancel()
-					return nil, errors.New("done")
-				}
-				s := script[len(sources)]
-				sources = append(sources, &s)
-				return &s, nil
-			},
-			sinks:    []Sink{sinkFunc(func(r *Result) { results = append(results, *r) })},
-			report:   newReporter(slog.New(slog.NewTextHandler(io.Discard, nil)), time.Second),
-			retryMin: 500 * time.Millisecond, retryMax: 10 * time.Second,
-		}
-		c.cur.Store(&settings{revision: 1, det: det, th: models.Thresholds{Confidence: 0.25, IoU: 0.45}})
+		c := testCamera(func() (frameSource, error) {
+			// The first connection delivers 3 frames, the second refuses
+			// at once, the third delivers 2 and then the test stops.
+			script := []fakeSource{{frames: 3, err: errors.New("eos")}, {frames: 0, err: errors.New("refused")}, {frames: 2, err: errors.New("eos")}}
+			if len(sources) == len(script) {
+				cancel()
+				return nil, errors.New("done")
+			}
+			s := script[len(sources)]
+			sources = append(sources, &s)
+			return &s, nil
+		}, det, sinkFunc(func(r *Result) { results = append(results, *r) }))
 		start := time.Now()
 		c.run(ctx)
 
@@ -102,8 +120,8 @@ func TestCameraReconnectsAfterLoss(t *testing.T) {
 		if r.Seq != 2 || r.Dropped != 1 || r.Camera != "cam1" || r.Model.Name != "fake.onnx" || len(r.Detections) != 1 {
 			t.Errorf("first result = %+v", r)
 		}
-		if r.Timings.Inference != 10*time.Millisecond || r.Timings.Wait != 66*time.Millisecond {
-			t.Errorf("timings = %+v, want inference 10ms and wait 66ms", r.Timings)
+		if r.Timings.Inference != 10*time.Millisecond || r.Timings.Queue != 0 {
+			t.Errorf("timings = %+v, want inference 10ms and no queue (no other camera)", r.Timings)
 		}
 		// Frames were captured 30 ms before they were pulled and processing
 		// took no virtual time: the latency is exactly those 30 ms.
@@ -117,18 +135,26 @@ func TestCameraReconnectsAfterLoss(t *testing.T) {
 		if got := time.Since(start); got != want {
 			t.Errorf("run took %s of virtual time, want %s", got, want)
 		}
+		// The one collector saw what the sink saw.
+		var cur statsCursor
+		w := c.stats.since(&cur, time.Now())
+		if w.processed != 5 || w.dropped != 5 || len(w.samples) != 5 {
+			t.Errorf("stats: processed %d dropped %d samples %d, want 5 5 5", w.processed, w.dropped, len(w.samples))
+		}
+		// The test's cancel came with the fourth connection: the state is
+		// the third's end.
+		if st, why := c.status(); st != stateFailed || why != "read camera: eos" {
+			t.Errorf("state at the end = %s (%q), want failed (read camera: eos)", st, why)
+		}
 	})
 }
 
 func TestCameraStopsOnCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
-		c := &camera{
-			log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-			newSource: func() (frameSource, error) { return nil, errors.New("camera unreachable") },
-			report:    newReporter(slog.New(slog.NewTextHandler(io.Discard, nil)), time.Second),
-			retryMin:  500 * time.Millisecond, retryMax: 10 * time.Second,
-		}
+		var states []camState
+		c := testCamera(func() (frameSource, error) { return nil, errors.New("camera unreachable") }, &fakeDetector{})
+		c.onState = func(s camState, err error) { states = append(states, s) }
 		done := make(chan struct{})
 		go func() { c.run(ctx); close(done) }()
 		time.Sleep(time.Minute) // a minute of refused reconnects

@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
 
 	"golang.org/x/time/rate"
 
 	"edge-agent/bus"
-	"edge-agent/models"
 )
 
 // Commands are rate-limited so that a flood cannot take the cores from the
@@ -20,11 +17,12 @@ const (
 	commandBurst = 10
 )
 
-// commands answers the commands arriving on the buses, one at a time, until
-// ctx ends. It is the one writer of the settings: it validates a command
-// whole, builds what it needs (a model session, a keep mask) off the hot
-// path, saves the result, swaps it in between two frames and only then
-// answers. A command that fails changes nothing.
+// commands answers the commands arriving on the buses and the reloads
+// asked for, one at a time, until ctx ends. It is the one writer of the
+// spec: a change is layered onto the saved command changes, the whole spec
+// is rebuilt and validated, saved, and applied by the manager (which loads
+// models before it changes anything); only then is the command answered.
+// A command that fails changes nothing.
 func (a *Agent) commands(ctx context.Context) {
 	var natsC, mqttC <-chan bus.Request
 	if a.nats != nil {
@@ -39,147 +37,159 @@ func (a *Agent) commands(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case done := <-a.reloadC:
+			err := a.reload()
+			if err != nil {
+				a.log.Error("config file not reloaded; the cameras run as they were", "err", err)
+			}
+			done <- err
+			continue
 		case req = <-natsC:
 		case req = <-mqttC:
 		}
-		a.handle(ctx, req, limit)
+		a.handle(req, limit)
 	}
 }
 
+// configView is the spec in force as every reply shows it.
+type configView struct {
+	Revision uint64       `json:"revision"`
+	Cameras  []cameraView `json:"cameras"`
+}
+
 // handle answers one command.
-func (a *Agent) handle(ctx context.Context, req bus.Request, limit *rate.Limiter) {
-	cur := a.cam.settings()
-	refuse := func(id string, err error) {
-		a.log.Warn("command refused", "via", req.Via, "id", id, "err", err)
-		req.Answer(bus.Reply{ID: id, OK: false, Error: err.Error(), Revision: cur.revision, Config: cur.view()})
+func (a *Agent) handle(req bus.Request, limit *rate.Limiter) {
+	op := "unknown"
+	answer := func(id string, err error, camera string, labels bool) {
+		_, rev := a.mgr.current()
+		view := configView{Revision: rev, Cameras: a.mgr.views(labels)}
+		if camera != "" {
+			for _, v := range view.Cameras {
+				if v.Name == camera {
+					view.Cameras = []cameraView{v}
+				}
+			}
+		}
+		rep := bus.Reply{ID: id, OK: err == nil, Revision: rev, Config: view}
+		if err != nil {
+			rep.Error = err.Error()
+			a.log.Warn("command refused", "via", req.Via, "id", id, "op", op, "err", err)
+		}
+		a.metrics.Command(op, err == nil)
+		req.Answer(rep)
 	}
 	if !limit.Allow() {
-		refuse("", fmt.Errorf("rate limited: at most %d commands a second", commandRate))
+		answer("", fmt.Errorf("rate limited: at most %d commands a second", commandRate), "", false)
 		return
 	}
 	cmd, err := bus.ParseCommand(req.Payload)
 	if err != nil {
-		refuse(cmd.ID, err)
+		answer(cmd.ID, err, "", false)
 		return
 	}
-	next, err := a.prepare(ctx, cur, cmd)
+	op = cmd.Op
+	next, err := a.change(cmd)
 	if err != nil {
-		refuse(cmd.ID, err)
+		answer(cmd.ID, err, cmd.Camera, false)
 		return
 	}
 	if next != nil {
-		if err := a.commit(cur, next); err != nil {
-			refuse(cmd.ID, err)
+		if err := a.commit(next); err != nil {
+			answer(cmd.ID, err, cmd.Camera, false)
 			return
 		}
-		a.log.Info("settings changed", "via", req.Via, "id", cmd.ID, "op", cmd.Op, "revision", next.revision,
-			"model", next.det.Info().Name, "confidence", next.th.Confidence, "iou", next.th.IoU,
-			"classes", next.classes, "publish", next.publish)
-		cur = next
+		_, rev := a.mgr.current()
+		a.log.Info("settings changed", "via", req.Via, "id", cmd.ID, "op", cmd.Op, "camera", cmd.Camera, "revision", rev)
 	}
-	req.Answer(bus.Reply{ID: cmd.ID, OK: true, Revision: cur.revision, Config: cur.view()})
+	answer(cmd.ID, nil, cmd.Camera, cmd.Op == bus.OpGetConfig)
 }
 
-// prepare builds the settings a command asks for, or nil when it changes
-// nothing (get_config). It touches nothing the camera loop uses.
-func (a *Agent) prepare(ctx context.Context, cur *settings, cmd bus.Command) (*settings, error) {
-	next := *cur
-	next.revision++
+// change returns the saved command changes with cmd's layered on, or nil
+// when cmd changes nothing (get_config, list_cameras).
+func (a *Agent) change(cmd bus.Command) (*overlay, error) {
+	spec, _ := a.mgr.current()
+	if cmd.Camera != "" && spec.camera(cmd.Camera) == nil {
+		return nil, fmt.Errorf("args.camera: no camera %q (the cameras are %v)", cmd.Camera, spec.names())
+	}
+	next := a.saved.clone()
 	switch {
 	case cmd.Thresholds != nil:
-		if c := cmd.Thresholds.Confidence; c != nil {
-			next.th.Confidence = *c
-		}
-		if iou := cmd.Thresholds.IoU; iou != nil {
-			next.th.IoU = *iou
-		}
+		next.set(cmd.Camera, cameraPatch{Confidence: cmd.Thresholds.Confidence, IoU: cmd.Thresholds.IoU})
 	case cmd.Classes != nil:
-		keep, err := cur.det.KeepMask(cmd.Classes.Classes)
-		if err != nil {
-			return nil, fmt.Errorf("args.classes: %w", err)
+		classes := cmd.Classes.Classes
+		if classes == nil {
+			classes = []string{}
 		}
-		next.th.Keep = keep
-		next.classes = nil
-		if len(cmd.Classes.Classes) > 0 {
-			next.classes = cmd.Classes.Classes
-		}
+		next.set(cmd.Camera, cameraPatch{Classes: &classes})
 	case cmd.Publish != nil:
-		p, _ := bus.ParsePolicy(cmd.Publish.Policy) // checked by ParseCommand
-		next.publish = p
+		p := cmd.Publish.Policy.String()
+		next.set(cmd.Camera, cameraPatch{Publish: &p})
 	case cmd.LoadModel != nil:
-		if err := a.loadModel(ctx, &next, cmd.LoadModel); err != nil {
-			return nil, err
+		m := cmd.LoadModel
+		p := cameraPatch{Model: &m.Name, ModelSHA256: &m.SHA256}
+		if m.Format != "" {
+			p.Format = &m.Format
 		}
-	default: // get_config
+		next.set(cmd.Camera, p)
+	case cmd.AddCamera != nil:
+		if spec.camera(cmd.AddCamera.Name) != nil {
+			return nil, fmt.Errorf("args.name: camera %q already runs (update_camera changes it)", cmd.AddCamera.Name)
+		}
+		next.add(patchOf(cmd.AddCamera))
+	case cmd.UpdateCamera != nil:
+		if spec.camera(cmd.UpdateCamera.Name) == nil {
+			return nil, fmt.Errorf("args.name: no camera %q (add_camera adds one)", cmd.UpdateCamera.Name)
+		}
+		p := patchOf(cmd.UpdateCamera)
+		next.set(cmd.UpdateCamera.Name, p)
+	case cmd.RemoveCamera != nil:
+		if spec.camera(cmd.RemoveCamera.Name) == nil {
+			return nil, fmt.Errorf("args.name: no camera %q", cmd.RemoveCamera.Name)
+		}
+		next.remove(cmd.RemoveCamera.Name)
+	default: // get_config, list_cameras
 		return nil, nil
 	}
-	return &next, nil
+	return next, nil
 }
 
-// loadModel loads, checks and warms up the model a command names, while the
-// old one keeps serving.
-func (a *Agent) loadModel(ctx context.Context, next *settings, args *bus.LoadModelArgs) error {
-	path, err := resolveModel(a.cfg.ModelDir, args.Name)
+// patchOf is a command's camera settings as a layer.
+func patchOf(c *bus.CameraArgs) cameraPatch {
+	p := cameraPatch{
+		Name: &c.Name, URL: c.URL, OutputURL: c.OutputURL, Model: c.Model, Format: c.Format,
+		Confidence: c.Confidence, IoU: c.IoU, Classes: c.Classes,
+	}
+	if c.Publish != nil {
+		s := c.Publish.String()
+		p.Publish = &s
+	}
+	return p
+}
+
+// commit rebuilds the spec with next, saves next and applies the spec. If
+// anything fails, the saved state is put back and nothing changed.
+func (a *Agent) commit(next *overlay) error {
+	next.source = "command"
+	spec, err := buildSpec(a.cfg, a.file, next)
+	next.source = ""
 	if err != nil {
 		return err
 	}
-	format, err := models.ParseFormat(args.Format)
-	if err != nil {
-		return fmt.Errorf("args.format: %w", err)
-	}
-	det, err := a.rt.Load(models.Options{
-		Path: path, Format: format, LabelsPath: a.cfg.LabelsPath,
-		Threads: a.cfg.ORTThreads, Provider: a.cfg.ORTProvider,
-	})
-	if err != nil {
-		// The answer names the model as the command did, not where the
-		// agent keeps it.
-		return errors.New(strings.ReplaceAll(err.Error(), path, args.Name))
-	}
-	fail := func(err error) error {
-		det.Close()
+	_, rev := a.mgr.current()
+	next.Revision = rev + 1
+	if err := saveState(a.cfg.StateDir, next); err != nil {
 		return err
 	}
-	info := det.Info()
-	if args.SHA256 != "" && !strings.EqualFold(args.SHA256, info.SHA256) {
-		return fail(fmt.Errorf("model %q: sha256 is %s, not %s", args.Name, info.SHA256, strings.ToLower(args.SHA256)))
-	}
-	keep, err := det.KeepMask(next.classes)
-	if err != nil {
-		return fail(fmt.Errorf("model %q lacks the classes in force (set_classes first): %w", args.Name, err))
-	}
-	th := next.th
-	th.Keep = keep
-	// Warm up on a real frame: the first run of a session is slow, and a
-	// model that cannot run on this camera's frames must not go live.
-	img := a.cam.snapshot(ctx, time.Second)
-	if _, _, err := det.Detect(img, th, nil); err != nil {
-		return fail(fmt.Errorf("model %q: warm-up: %w", args.Name, err))
-	}
-	next.det, next.th = det, th
-	next.model = modelSource{Name: args.Name, Path: path, SHA256: info.SHA256, Format: args.Format}
-	return nil
-}
-
-// commit saves the new settings, swaps them in between two frames and
-// closes the model they replaced. If saving fails nothing changes.
-func (a *Agent) commit(cur, next *settings) error {
-	if err := saveState(a.cfg.StateDir, next.saved()); err != nil {
-		if next.det != cur.det {
-			closeDetector(next.det)
+	if err := a.mgr.apply(spec, next.Revision); err != nil {
+		prev := a.saved
+		if prev == nil {
+			prev = &overlay{}
+		}
+		if rerr := saveState(a.cfg.StateDir, prev); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("and the previous settings could not be saved back: %w", rerr))
 		}
 		return err
 	}
-	a.cam.swap(next)
-	if next.det != cur.det {
-		closeDetector(cur.det)
-	}
+	a.saved = next
 	return nil
-}
-
-// closeDetector closes a model no frame uses any more.
-func closeDetector(d detector) {
-	if c, ok := d.(interface{ Close() error }); ok {
-		c.Close()
-	}
 }

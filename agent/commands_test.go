@@ -63,26 +63,6 @@ func TestResolveModel(t *testing.T) {
 	}
 }
 
-func TestSavedStateRoundTrip(t *testing.T) {
-	dir := t.TempDir()
-	if _, ok, err := loadState(dir); ok || err != nil {
-		t.Fatalf("loadState of an empty folder = %v, %v", ok, err)
-	}
-	want := savedState{Revision: 7, Confidence: 0.5, IoU: 0.4, Classes: []string{"person"}, Publish: "changes",
-		Model: &modelSource{Name: "y.onnx", Path: "/m/y.onnx", SHA256: "ab", Format: "yolov8"}}
-	if err := saveState(dir, want); err != nil {
-		t.Fatal(err)
-	}
-	got, ok, err := loadState(dir)
-	if !ok || err != nil || got.Revision != 7 || got.Model.Name != "y.onnx" || got.Classes[0] != "person" || got.Publish != "changes" {
-		t.Fatalf("loadState = %+v, %v, %v", got, ok, err)
-	}
-	os.WriteFile(filepath.Join(dir, stateFile), []byte("{"), 0o644)
-	if _, _, err := loadState(dir); err == nil {
-		t.Error("a corrupt state file must be reported")
-	}
-}
-
 // commander sends commands over NATS (request/reply) and MQTT (command
 // topic, answers on the result topic).
 type commander struct {
@@ -161,15 +141,25 @@ func (c *commander) mqttCmd(id, payload string) bus.Reply {
 	return bus.Reply{}
 }
 
-// config decodes the settings a reply carries.
-func config(t *testing.T, r bus.Reply) view {
+// configOf decodes the spec a reply carries.
+func configOf(t *testing.T, r bus.Reply) configView {
 	t.Helper()
 	b, _ := json.Marshal(r.Config)
-	var v view
+	var v configView
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatalf("config %s: %v", b, err)
 	}
 	return v
+}
+
+// config decodes the settings of the reply's first camera.
+func config(t *testing.T, r bus.Reply) cameraView {
+	t.Helper()
+	v := configOf(t, r)
+	if len(v.Cameras) == 0 {
+		t.Fatalf("reply without cameras: %+v", r)
+	}
+	return v.Cameras[0]
 }
 
 // TestCommands drives a running agent over NATS and MQTT: every op, a

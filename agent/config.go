@@ -14,8 +14,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"edge-agent/bus"
-	"edge-agent/models"
-	"edge-agent/pipeline"
+	"edge-agent/metrics"
 )
 
 // EnvPrefix is the prefix of every environment variable the agent reads.
@@ -31,7 +30,8 @@ const OutputDisabled = "none"
 type Config struct {
 	DeviceID   string `envconfig:"DEVICE_ID" desc:"device id used in logs, subjects and topics (default: the host name)"`
 	CameraName string `envconfig:"CAMERA_NAME" default:"cam1" desc:"camera name: letters, digits, '-' and '_'"`
-	CameraURL  string `envconfig:"CAMERA_URL" desc:"required. Camera: rtsp://[user:pass@]host[:port]/path, a local video file, or testsrc"`
+	CameraURL  string `envconfig:"CAMERA_URL" desc:"a camera: rtsp://[user:pass@]host[:port]/path, a local video file, or testsrc (required unless EDGE_CONFIG_FILE lists cameras)"`
+	ConfigFile string `envconfig:"CONFIG_FILE" desc:"a YAML file of cameras and their settings (docs/config.md); its values override the environment's, SIGHUP re-reads it"`
 
 	RTSPLatencyMS int           `envconfig:"RTSP_LATENCY_MS" default:"0" desc:"rtspsrc jitter-buffer latency in ms (0 delivers frames as soon as they arrive)"`
 	RTSPTransport string        `envconfig:"RTSP_TRANSPORT" default:"auto" desc:"RTSP transport: auto, udp or tcp"`
@@ -52,7 +52,7 @@ type Config struct {
 	ORTThreads  int    `envconfig:"ORT_THREADS" default:"0" desc:"ONNX Runtime intra-op threads (0 lets it choose)"`
 	ORTProvider string `envconfig:"ORT_PROVIDER" default:"cpu" desc:"execution provider: cpu, cuda or tensorrt"`
 
-	OutputURL         string `envconfig:"OUTPUT_URL" desc:"annotated stream destination (default rtsp://127.0.0.1:8554/<camera>-annotated; none disables it)"`
+	OutputURL         string `envconfig:"OUTPUT_URL" desc:"annotated stream of EDGE_CAMERA_URL's camera (default rtsp://127.0.0.1:8554/<camera>-annotated, as for every camera; none disables it for every camera)"`
 	OutputBitrateKbps int    `envconfig:"OUTPUT_BITRATE_KBPS" default:"2000" desc:"annotated stream bit rate in kbit/s"`
 	OutputFPS         int    `envconfig:"OUTPUT_FPS" default:"15" desc:"nominal frame rate of the annotated stream (sets the keyframe interval)"`
 	Encoder           string `envconfig:"ENCODER" desc:"force a GStreamer H.264 encoder element (default: the best one the registry has)"`
@@ -67,6 +67,10 @@ type Config struct {
 	HADiscovery bool     `envconfig:"HA_DISCOVERY" default:"true" desc:"announce the device, its cameras and sensors to Home Assistant over MQTT"`
 	HAPrefix    string   `envconfig:"HA_PREFIX" default:"homeassistant" desc:"Home Assistant discovery prefix"`
 	HALabels    []string `envconfig:"HA_LABELS" default:"person" desc:"labels that get a count sensor and a detected binary sensor per camera"`
+
+	HTTPListen string        `envconfig:"HTTP_LISTEN" default:"127.0.0.1:9108" desc:"address of /metrics (Prometheus), /healthz and /readyz; none disables it. It has no authentication: keep it on loopback or behind a proxy that authenticates"`
+	BatchMax   int           `envconfig:"BATCH_MAX" default:"4" desc:"a model with a dynamic batch dimension runs up to this many cameras' frames in one call (1 disables batching)"`
+	BatchWait  time.Duration `envconfig:"BATCH_WAIT" default:"0s" desc:"how long a batch may wait for more cameras' frames (0: never wait, run what is there)"`
 
 	ReportInterval time.Duration `envconfig:"REPORT_INTERVAL" default:"5s" desc:"how often the log summarises frames, drops, timings and detections"`
 	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -97,9 +101,6 @@ func (c *Config) applyDefaults() {
 			c.DeviceID = sanitizeToken(h)
 		}
 	}
-	if c.OutputURL == "" && c.CameraName != "" {
-		c.OutputURL = "rtsp://127.0.0.1:8554/" + c.CameraName + "-annotated"
-	}
 	if c.ORTLibrary == "" {
 		c.ORTLibrary = defaultORTLibrary()
 	}
@@ -111,7 +112,9 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-// Validate checks every setting and returns all problems joined.
+// Validate checks every setting and returns all problems joined: the
+// agent-wide ones here, the cameras' through the spec they build with the
+// config file (Spec).
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
@@ -120,39 +123,8 @@ func (c Config) Validate() error {
 	if !validToken(c.DeviceID) {
 		bad("DEVICE_ID", "%q must be 1-64 letters, digits, '-' or '_'", c.DeviceID)
 	}
-	if !validToken(c.CameraName) {
-		bad("CAMERA_NAME", "%q must be 1-64 letters, digits, '-' or '_'", c.CameraName)
-	}
-	if c.CameraURL == "" {
-		bad("CAMERA_URL", "required: an rtsp:// URL, a video file or testsrc")
-	} else if err := checkCameraURL(c.CameraURL); err != nil {
-		bad("CAMERA_URL", "%v", err)
-	}
-	if c.RTSPLatencyMS < 0 || c.RTSPLatencyMS > 10000 {
-		bad("RTSP_LATENCY_MS", "must be between 0 and 10000, got %d", c.RTSPLatencyMS)
-	}
-	switch c.RTSPTransport {
-	case "auto", "udp", "tcp":
-	default:
-		bad("RTSP_TRANSPORT", "must be auto, udp or tcp, got %q", c.RTSPTransport)
-	}
-	if _, err := pipeline.ParsePolicy(c.IngestPolicy); err != nil {
-		bad("INGEST_POLICY", "%v", err)
-	}
-	switch c.CaptureClock {
-	case "auto", "arrival":
-	default:
-		bad("CAPTURE_CLOCK", "must be auto or arrival, got %q", c.CaptureClock)
-	}
-	if c.StallTimeout < 500*time.Millisecond {
-		bad("STALL_TIMEOUT", "must be at least 500ms, got %s", c.StallTimeout)
-	}
-	if c.ModelPath == "" {
-		// The built-in marker model.
-	} else if st, err := os.Stat(c.ModelPath); err != nil {
-		bad("MODEL_PATH", "%v", err)
-	} else if st.IsDir() {
-		bad("MODEL_PATH", "%q is a directory, not an ONNX file", c.ModelPath)
+	if c.DeviceID == "fleet" {
+		bad("DEVICE_ID", `"fleet" is reserved: edge.fleet.cmd addresses every agent`)
 	}
 	if c.ModelDir != "" {
 		if st, err := os.Stat(c.ModelDir); err != nil {
@@ -161,27 +133,9 @@ func (c Config) Validate() error {
 			bad("MODEL_DIR", "%q is not a folder", c.ModelDir)
 		}
 	}
-	if c.DeviceID == "fleet" {
-		bad("DEVICE_ID", `"fleet" is reserved: edge.fleet.cmd addresses every agent`)
-	}
-	if _, err := models.ParseFormat(c.ModelFormat); err != nil {
-		bad("MODEL_FORMAT", "%v", err)
-	}
 	if c.LabelsPath != "" {
 		if _, err := os.Stat(c.LabelsPath); err != nil {
 			bad("LABELS_PATH", "%v", err)
-		}
-	}
-	if !(c.Confidence > 0 && c.Confidence <= 1) {
-		bad("CONFIDENCE", "must be in (0,1], got %g", c.Confidence)
-	}
-	if !(c.IoU > 0 && c.IoU <= 1) {
-		bad("IOU", "must be in (0,1], got %g", c.IoU)
-	}
-	for _, l := range c.Classes {
-		if strings.TrimSpace(l) == "" {
-			bad("CLASSES", "contains an empty label")
-			break
 		}
 	}
 	if c.ORTLibrary == "" {
@@ -197,34 +151,30 @@ func (c Config) Validate() error {
 	default:
 		bad("ORT_PROVIDER", "must be cpu, cuda or tensorrt, got %q", c.ORTProvider)
 	}
-	if c.OutputURL != OutputDisabled {
-		if u, err := url.Parse(c.OutputURL); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
-			bad("OUTPUT_URL", "must be an rtsp:// URL or %q, got %q", OutputDisabled, redactURL(c.OutputURL))
+	if c.BatchMax < 1 || c.BatchMax > 64 {
+		bad("BATCH_MAX", "must be between 1 and 64, got %d", c.BatchMax)
+	}
+	if c.BatchWait < 0 || c.BatchWait > time.Second {
+		bad("BATCH_WAIT", "must be between 0s and 1s, got %s", c.BatchWait)
+	}
+	if c.HTTPListen != OutputDisabled {
+		if err := metrics.CheckListen(c.HTTPListen); err != nil {
+			bad("HTTP_LISTEN", "%v", err)
 		}
-	}
-	if c.OutputBitrateKbps < 100 || c.OutputBitrateKbps > 100000 {
-		bad("OUTPUT_BITRATE_KBPS", "must be between 100 and 100000, got %d", c.OutputBitrateKbps)
-	}
-	if c.OutputFPS < 1 || c.OutputFPS > 240 {
-		bad("OUTPUT_FPS", "must be between 1 and 240, got %d", c.OutputFPS)
 	}
 	if c.StateDir == "" {
 		bad("STATE_DIR", "required: a writable folder for the agent's state")
-	}
-	policy, err := bus.ParsePolicy(c.Publish)
-	if err != nil {
-		bad("PUBLISH", "%v", err)
 	}
 	if c.StatusInterval < time.Second {
 		bad("STATUS_INTERVAL", "must be at least 1s, got %s", c.StatusInterval)
 	}
 	if c.NATS.URL != OutputDisabled {
-		if err := c.natsConfig(policy).Validate(); err != nil {
+		if err := c.natsConfig().Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if c.MQTT.URL != "" {
-		if err := c.mqttConfig(policy, "").Validate(); err != nil {
+		if err := c.mqttConfig(nil, "").Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -237,7 +187,32 @@ func (c Config) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("LOG_FORMAT", "must be text or json, got %q", c.LogFormat)
 	}
+	if _, err := c.Spec(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// Spec builds the cameras' spec from the environment and the config file,
+// without what commands changed since (the saved state): what
+// --check-config shows.
+func (c Config) Spec() (Spec, error) {
+	var file *configFile
+	if c.ConfigFile != "" {
+		f, err := readConfigFile(c.ConfigFile)
+		if err != nil {
+			return Spec{}, err
+		}
+		file = f
+	}
+	spec, err := buildSpec(c, file, nil)
+	if err != nil {
+		return Spec{}, err
+	}
+	if len(spec.Cameras) == 0 {
+		return Spec{}, fmt.Errorf("%s_CAMERA_URL: required: an rtsp:// URL, a video file or testsrc (or list cameras in %s_CONFIG_FILE)", EnvPrefix, EnvPrefix)
+	}
+	return spec, nil
 }
 
 // PrintUsage writes every setting with its default and meaning, generated
@@ -261,18 +236,18 @@ VARIABLE	DEFAULT	MEANING
 
 // natsConfig is the NATS client's configuration: EDGE_NATS_* plus the
 // settings it shares with the rest of the agent.
-func (c Config) natsConfig(policy bus.Policy) bus.NATSConfig {
+func (c Config) natsConfig() bus.NATSConfig {
 	n := c.NATS
-	n.Device, n.StateDir, n.Policy = c.DeviceID, filepath.Join(c.StateDir, "nats"), policy
+	n.Device, n.StateDir = c.DeviceID, filepath.Join(c.StateDir, "nats")
 	return n
 }
 
 // mqttConfig is the MQTT client's configuration: EDGE_MQTT_*, EDGE_HA_* and
 // the settings it shares with the rest of the agent.
-func (c Config) mqttConfig(policy bus.Policy, version string) bus.MQTTConfig {
+func (c Config) mqttConfig(cameras []string, version string) bus.MQTTConfig {
 	m := c.MQTT
-	m.Device, m.StateDir, m.Policy = c.DeviceID, filepath.Join(c.StateDir, "mqtt"), policy
-	m.Cameras, m.Version = []string{c.CameraName}, version
+	m.Device, m.StateDir = c.DeviceID, filepath.Join(c.StateDir, "mqtt")
+	m.Cameras, m.Version = cameras, version
 	m.DisableDiscovery, m.DiscoveryPrefix, m.DiscoveryLabels = !c.HADiscovery, c.HAPrefix, c.HALabels
 	return m
 }
@@ -300,7 +275,8 @@ func checkCameraURL(raw string) error {
 	if strings.Contains(raw, "://") {
 		u, err := url.Parse(raw)
 		if err != nil {
-			return fmt.Errorf("not a URL: %v", err)
+			// url.Parse's error quotes the whole URL, password included.
+			return errors.New("not a valid URL (not shown: it may hold a password; check its escaping, e.g. %25 for % in a password)")
 		}
 		switch u.Scheme {
 		case "rtsp", "rtsps", "rtspt":

@@ -29,6 +29,7 @@ func validConfig(t *testing.T) Config {
 		OutputURL: "rtsp://127.0.0.1:8554/cam1-annotated", OutputBitrateKbps: 2000, OutputFPS: 15,
 		ReportInterval: 5 * time.Second, LogLevel: "info", LogFormat: "text",
 		StateDir: dir, Publish: "detections", StatusInterval: 10 * time.Second,
+		HTTPListen: "127.0.0.1:9108", BatchMax: 4,
 		HADiscovery: true, HAPrefix: "homeassistant", HALabels: []string{"person"},
 	}
 }
@@ -67,9 +68,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "iou one is allowed", mutate: func(c *Config) { c.IoU = 1 }},
 		{name: "built-in model", mutate: func(c *Config) { c.ModelPath = "" }},
 		{name: "model missing", mutate: func(c *Config) { c.ModelPath = "/nonexistent.onnx" },
-			want: []string{"EDGE_MODEL_PATH: stat /nonexistent.onnx"}},
+			want: []string{`EDGE_MODEL_PATH: model "/nonexistent.onnx": stat /nonexistent.onnx: no such file`}},
 		{name: "model is a directory", mutate: func(c *Config) { c.ModelPath = os.TempDir() },
-			want: []string{"EDGE_MODEL_PATH:", "is a directory"}},
+			want: []string{"EDGE_MODEL_PATH:", "not a regular file"}},
 		{name: "format", mutate: func(c *Config) { c.ModelFormat = "ssd" },
 			want: []string{"EDGE_MODEL_FORMAT:"}},
 		{name: "provider", mutate: func(c *Config) { c.ORTProvider = "rocm" },
@@ -81,7 +82,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bitrate", mutate: func(c *Config) { c.OutputBitrateKbps = 10 },
 			want: []string{"EDGE_OUTPUT_BITRATE_KBPS: must be between 100 and 100000, got 10"}},
 		{name: "empty class", mutate: func(c *Config) { c.Classes = []string{"person", " "} },
-			want: []string{"EDGE_CLASSES: contains an empty label"}},
+			want: []string{`EDGE_CLASSES: entry 1: " " is not a label`}},
 		{name: "log level", mutate: func(c *Config) { c.LogLevel = "loud" },
 			want: []string{`EDGE_LOG_LEVEL: must be debug, info, warn or error, got "loud"`}},
 		{name: "publish policy", mutate: func(c *Config) { c.Publish = "sometimes" },
@@ -96,6 +97,13 @@ func TestConfigValidate(t *testing.T) {
 			want: []string{"EDGE_HA_LABELS: contains an empty label"}},
 		{name: "status interval", mutate: func(c *Config) { c.StatusInterval = time.Millisecond },
 			want: []string{"EDGE_STATUS_INTERVAL: must be at least 1s, got 1ms"}},
+		{name: "batch max", mutate: func(c *Config) { c.BatchMax = 0 },
+			want: []string{"EDGE_BATCH_MAX: must be between 1 and 64, got 0"}},
+		{name: "http listen without a port", mutate: func(c *Config) { c.HTTPListen = "localhost" },
+			want: []string{"EDGE_HTTP_LISTEN:"}},
+		{name: "http off", mutate: func(c *Config) { c.HTTPListen = "none" }},
+		{name: "config file missing", mutate: func(c *Config) { c.ConfigFile = "/nonexistent.yaml" },
+			want: []string{"EDGE_CONFIG_FILE: open /nonexistent.yaml"}},
 		{name: "every problem at once", mutate: func(c *Config) { c.Confidence = 2; c.IoU = 0; c.OutputFPS = 0 },
 			want: []string{"EDGE_CONFIDENCE", "EDGE_IOU", "EDGE_OUTPUT_FPS"}},
 	}
@@ -139,8 +147,12 @@ func TestLoadFromEnvironment(t *testing.T) {
 	if got.Confidence != 0.25 || got.IoU != 0.45 || got.OutputBitrateKbps != 2000 || got.IngestPolicy != "latest" {
 		t.Errorf("defaults not applied: %+v", got)
 	}
-	if got.OutputURL != "rtsp://127.0.0.1:8554/porch-annotated" {
-		t.Errorf("OutputURL = %q, want the camera's annotated path on the local MediaMTX", got.OutputURL)
+	spec, err := got.Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.Cameras) != 1 || spec.Cameras[0].OutputURL != "rtsp://127.0.0.1:8554/porch-annotated" {
+		t.Errorf("cameras = %+v, want porch streaming to its annotated path on the local MediaMTX", spec.Cameras)
 	}
 	if len(got.Classes) != 2 || got.Classes[1] != "car" {
 		t.Errorf("Classes = %q, want [person car]", got.Classes)

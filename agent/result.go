@@ -10,7 +10,7 @@ import (
 
 // Timings are how long each stage of one processed frame took.
 type Timings struct {
-	Wait        time.Duration // waiting for the newest frame (idle time when the loop is faster than the camera)
+	Queue       time.Duration // waiting for the shared model's turn (other cameras' frames ahead)
 	Preprocess  time.Duration // letterbox into the model input
 	Inference   time.Duration // the ONNX Runtime session
 	Postprocess time.Duration // decode, NMS, mapping boxes back

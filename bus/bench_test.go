@@ -40,7 +40,7 @@ func BenchmarkPublishEnqueue(b *testing.B) {
 // between rounds, outside the timer).
 func BenchmarkPublishAccepted(b *testing.B) {
 	const round = 1 << 16
-	s := newSpool(discardLog(), "d1", PolicyAll, 1, 1<<20)
+	s := newSpool(discardLog(), "d1", 1, 1<<20)
 	s.intake = make(chan *Event, round)
 	var ids IDs
 	ev := testEvent(&ids, "d1", "cam1", 1, "person")
@@ -59,11 +59,11 @@ func BenchmarkPublishAccepted(b *testing.B) {
 	b.ReportMetric(float64(s.droppedHand.Load())/float64(b.N), "dropped/op")
 }
 
-// BenchmarkSpoolAccept is the spool goroutine's work per event (policy,
+// BenchmarkSpoolAccept is the spool goroutine's work per event (checks,
 // marshal, outbox): what bounds the sustained event rate, far above a
 // camera's 15-30 fps.
 func BenchmarkSpoolAccept(b *testing.B) {
-	s := newSpool(discardLog(), "d1", PolicyAll, 1<<20, 1<<32)
+	s := newSpool(discardLog(), "d1", 1<<20, 1<<32)
 	var ids IDs
 	ev := testEvent(&ids, "d1", "cam1", 1, "person", "person", "car", "car", "bicycle", "dog", "person", "truck", "person", "bus")
 	b.ReportAllocs()

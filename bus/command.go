@@ -19,20 +19,33 @@ const (
 	OpSetClasses    = "set_classes"
 	OpSetPublish    = "set_publish"
 	OpLoadModel     = "load_model"
+	OpListCameras   = "list_cameras"
+	OpAddCamera     = "add_camera"
+	OpUpdateCamera  = "update_camera"
+	OpRemoveCamera  = "remove_camera"
 )
 
-// Command is a parsed, well-formed command: {"id", "op", "args"}. Exactly one
-// of the argument fields is set, the one of Op (none for get_config). The
-// values are checked for their type and range here; whether they fit the
-// running agent (a label of its model, a file of its model folder) is for
-// the agent to say.
+// Command is a parsed, well-formed command: {"id", "op", "args"}. At most
+// one of the argument fields is set, the one of Op: none for get_config and
+// list_cameras, AddCamera for add_camera, UpdateCamera for update_camera.
+// The values are checked for their type and range here and parsed into
+// types (a Policy, a *float32); whether they fit the running agent (a label
+// of its model, a file of its model folder, a camera it runs, a URL scheme
+// it can read) is for the agent to say.
 type Command struct {
-	ID         string
-	Op         string
-	Thresholds *ThresholdsArgs
-	Classes    *ClassesArgs
-	Publish    *PublishArgs
-	LoadModel  *LoadModelArgs
+	ID string
+	Op string
+	// Camera is the camera that get_config, set_thresholds, set_classes,
+	// set_publish and load_model apply to (args.camera, a token); empty
+	// means every camera.
+	Camera       string
+	Thresholds   *ThresholdsArgs
+	Classes      *ClassesArgs
+	Publish      *PublishArgs
+	LoadModel    *LoadModelArgs
+	AddCamera    *CameraArgs
+	UpdateCamera *CameraArgs
+	RemoveCamera *RemoveCameraArgs
 }
 
 // ThresholdsArgs are set_thresholds' arguments; a nil field keeps its value.
@@ -48,7 +61,7 @@ type ClassesArgs struct {
 
 // PublishArgs are set_publish's arguments.
 type PublishArgs struct {
-	Policy string `json:"policy"`
+	Policy Policy
 }
 
 // LoadModelArgs are load_model's arguments.
@@ -56,6 +69,27 @@ type LoadModelArgs struct {
 	Name   string `json:"name"`   // a file inside EDGE_MODEL_DIR
 	SHA256 string `json:"sha256"` // optional: the file must have this digest
 	Format string `json:"format"` // optional: forces the output layout
+}
+
+// CameraArgs are add_camera's and update_camera's arguments: the camera's
+// name and its settings, a nil field being one not given (update_camera
+// keeps its value, add_camera takes the agent's default). add_camera
+// requires URL; update_camera requires at least one setting.
+type CameraArgs struct {
+	Name       string    // a token: 1-64 letters, digits, '-' or '_'
+	URL        *string   // the camera's stream, 1-2048 bytes; the agent checks the scheme
+	OutputURL  *string   // where the annotated stream goes, 1-2048 bytes; the agent checks it
+	Model      *string   // a file inside the model folder
+	Format     *string   // the model's output layout, as load_model's
+	Confidence *float32  // in (0,1]
+	IoU        *float32  // in (0,1]
+	Classes    *[]string // labels kept, empty for all, as set_classes'
+	Publish    *Policy   // which frames become events
+}
+
+// RemoveCameraArgs are remove_camera's arguments.
+type RemoveCameraArgs struct {
+	Name string // a token
 }
 
 // Reply is the answer to a command, on the request's reply subject or the
@@ -111,35 +145,80 @@ func ParseCommand(payload []byte) (Command, error) {
 	var err error
 	switch cmd.Op {
 	case OpGetConfig:
-		err = decodeArgs(args, &struct{}{})
+		var raw struct {
+			Camera *string `json:"camera"`
+		}
+		if err = decodeArgs(args, &raw); err == nil {
+			cmd.Camera, err = cameraArg(raw.Camera)
+		}
 	case OpSetThresholds:
-		cmd.Thresholds = &ThresholdsArgs{}
-		if err = decodeArgs(args, cmd.Thresholds); err == nil {
-			err = cmd.Thresholds.check()
+		var raw struct {
+			Camera     *string  `json:"camera"`
+			Confidence *float32 `json:"confidence"`
+			IoU        *float32 `json:"iou"`
+		}
+		if err = decodeArgs(args, &raw); err == nil {
+			if cmd.Camera, err = cameraArg(raw.Camera); err == nil {
+				cmd.Thresholds = &ThresholdsArgs{Confidence: raw.Confidence, IoU: raw.IoU}
+				err = cmd.Thresholds.check()
+			}
 		}
 	case OpSetClasses:
 		var raw struct {
+			Camera  *string   `json:"camera"`
 			Classes *[]string `json:"classes"`
 		}
 		if err = decodeArgs(args, &raw); err == nil {
-			if raw.Classes == nil {
-				err = errors.New("args.classes: required, a list of labels (empty keeps all)")
-			} else {
-				cmd.Classes = &ClassesArgs{Classes: *raw.Classes}
-				err = cmd.Classes.check()
+			if cmd.Camera, err = cameraArg(raw.Camera); err == nil {
+				if raw.Classes == nil {
+					err = errors.New("args.classes: required, a list of labels (empty keeps all)")
+				} else {
+					cmd.Classes = &ClassesArgs{Classes: *raw.Classes}
+					err = checkClasses(cmd.Classes.Classes)
+				}
 			}
 		}
 	case OpSetPublish:
-		cmd.Publish = &PublishArgs{}
-		if err = decodeArgs(args, cmd.Publish); err == nil {
-			if _, perr := ParsePolicy(cmd.Publish.Policy); perr != nil || cmd.Publish.Policy == "" {
-				err = fmt.Errorf("args.policy: must be detections, changes or all, got %q", cmd.Publish.Policy)
+		var raw struct {
+			Camera *string `json:"camera"`
+			Policy *string `json:"policy"`
+		}
+		if err = decodeArgs(args, &raw); err == nil {
+			if cmd.Camera, err = cameraArg(raw.Camera); err == nil {
+				var p Policy
+				if p, err = parsePolicyArg("args.policy", raw.Policy); err == nil {
+					cmd.Publish = &PublishArgs{Policy: p}
+				}
 			}
 		}
 	case OpLoadModel:
-		cmd.LoadModel = &LoadModelArgs{}
-		if err = decodeArgs(args, cmd.LoadModel); err == nil {
-			err = cmd.LoadModel.check()
+		var raw struct {
+			Camera *string `json:"camera"`
+			Name   string  `json:"name"`
+			SHA256 string  `json:"sha256"`
+			Format string  `json:"format"`
+		}
+		if err = decodeArgs(args, &raw); err == nil {
+			if cmd.Camera, err = cameraArg(raw.Camera); err == nil {
+				cmd.LoadModel = &LoadModelArgs{Name: raw.Name, SHA256: raw.SHA256, Format: raw.Format}
+				err = cmd.LoadModel.check()
+			}
+		}
+	case OpListCameras:
+		err = decodeArgs(args, &struct{}{})
+	case OpAddCamera:
+		cmd.AddCamera, err = parseCameraArgs(args, true)
+	case OpUpdateCamera:
+		cmd.UpdateCamera, err = parseCameraArgs(args, false)
+	case OpRemoveCamera:
+		var raw struct {
+			Name *string `json:"name"`
+		}
+		if err = decodeArgs(args, &raw); err == nil {
+			var name string
+			if name, err = checkCameraName(raw.Name); err == nil {
+				cmd.RemoveCamera = &RemoveCameraArgs{Name: name}
+			}
 		}
 	default:
 		return cmd, commandError("op: unknown operation %q, want one of %s", cmd.Op, strings.Join(ops(), ", "))
@@ -151,7 +230,93 @@ func ParseCommand(payload []byte) (Command, error) {
 }
 
 func ops() []string {
-	return []string{OpGetConfig, OpSetThresholds, OpSetClasses, OpSetPublish, OpLoadModel}
+	return []string{OpGetConfig, OpSetThresholds, OpSetClasses, OpSetPublish, OpLoadModel,
+		OpListCameras, OpAddCamera, OpUpdateCamera, OpRemoveCamera}
+}
+
+// cameraArg reads the optional args.camera of the commands that apply to
+// one camera or to every camera: "" when it is absent.
+func cameraArg(camera *string) (string, error) {
+	if camera == nil {
+		return "", nil
+	}
+	if !ValidToken(*camera) {
+		return "", fmt.Errorf("args.camera: %q must be 1-64 letters, digits, '-' or '_' (leave it out for every camera)", *camera)
+	}
+	return *camera, nil
+}
+
+// cameraArgsJSON is the wire form of CameraArgs.
+type cameraArgsJSON struct {
+	Name       *string   `json:"name"`
+	URL        *string   `json:"url"`
+	OutputURL  *string   `json:"output_url"`
+	Model      *string   `json:"model"`
+	Format     *string   `json:"format"`
+	Confidence *float32  `json:"confidence"`
+	IoU        *float32  `json:"iou"`
+	Classes    *[]string `json:"classes"`
+	Publish    *string   `json:"publish"`
+}
+
+// parseCameraArgs reads add_camera's (add) or update_camera's arguments.
+func parseCameraArgs(args []byte, add bool) (*CameraArgs, error) {
+	var raw cameraArgsJSON
+	if err := decodeArgs(args, &raw); err != nil {
+		return nil, err
+	}
+	name, err := checkCameraName(raw.Name)
+	if err != nil {
+		return nil, err
+	}
+	a := &CameraArgs{Name: name, URL: raw.URL, OutputURL: raw.OutputURL, Model: raw.Model, Format: raw.Format,
+		Confidence: raw.Confidence, IoU: raw.IoU, Classes: raw.Classes}
+	switch {
+	case add && a.URL == nil:
+		return nil, errors.New("args.url: required, the camera's stream URL")
+	case !add && a.URL == nil && a.OutputURL == nil && a.Model == nil && a.Format == nil &&
+		a.Confidence == nil && a.IoU == nil && a.Classes == nil && raw.Publish == nil:
+		return nil, errors.New("args: set at least one of url, output_url, model, format, confidence, iou, classes, publish")
+	}
+	if a.URL != nil {
+		if err := checkURLArg("args.url", *a.URL); err != nil {
+			return nil, err
+		}
+	}
+	if a.OutputURL != nil {
+		if err := checkURLArg("args.output_url", *a.OutputURL); err != nil {
+			return nil, err
+		}
+	}
+	if a.Model != nil {
+		if err := checkModelFile("args.model", *a.Model); err != nil {
+			return nil, err
+		}
+	}
+	if a.Format != nil {
+		if err := checkFormat("args.format", *a.Format); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkThreshold("confidence", a.Confidence); err != nil {
+		return nil, err
+	}
+	if err := checkThreshold("iou", a.IoU); err != nil {
+		return nil, err
+	}
+	if a.Classes != nil {
+		if err := checkClasses(*a.Classes); err != nil {
+			return nil, err
+		}
+	}
+	if raw.Publish != nil {
+		p, err := parsePolicyArg("args.publish", raw.Publish)
+		if err != nil {
+			return nil, err
+		}
+		a.Publish = &p
+	}
+	return a, nil
 }
 
 func commandError(format string, args ...any) error {
@@ -162,22 +327,26 @@ func (a *ThresholdsArgs) check() error {
 	if a.Confidence == nil && a.IoU == nil {
 		return errors.New("args: set confidence, iou or both")
 	}
-	for _, f := range []struct {
-		name string
-		v    *float32
-	}{{"confidence", a.Confidence}, {"iou", a.IoU}} {
-		if f.v != nil && !(*f.v > 0 && *f.v <= 1) {
-			return fmt.Errorf("args.%s: must be in (0,1], got %g", f.name, *f.v)
-		}
+	if err := checkThreshold("confidence", a.Confidence); err != nil {
+		return err
+	}
+	return checkThreshold("iou", a.IoU)
+}
+
+// checkThreshold accepts a missing value or one in (0,1].
+func checkThreshold(name string, v *float32) error {
+	if v != nil && !(*v > 0 && *v <= 1) {
+		return fmt.Errorf("args.%s: must be in (0,1], got %g", name, *v)
 	}
 	return nil
 }
 
-func (a *ClassesArgs) check() error {
-	if len(a.Classes) > 1000 {
-		return fmt.Errorf("args.classes: %d labels, at most 1000", len(a.Classes))
+// checkClasses accepts up to 1000 labels of 1-128 characters, not blank.
+func checkClasses(classes []string) error {
+	if len(classes) > 1000 {
+		return fmt.Errorf("args.classes: %d labels, at most 1000", len(classes))
 	}
-	for i, l := range a.Classes {
+	for i, l := range classes {
 		if strings.TrimSpace(l) == "" || len(l) > 128 {
 			return fmt.Errorf("args.classes[%d]: %q is not a label (1-128 characters)", i, l)
 		}
@@ -186,23 +355,70 @@ func (a *ClassesArgs) check() error {
 }
 
 func (a *LoadModelArgs) check() error {
-	switch {
-	case a.Name == "":
+	if a.Name == "" {
 		return errors.New("args.name: required, a file inside the model folder")
-	case len(a.Name) > 255 || strings.ContainsRune(a.Name, 0):
-		return fmt.Errorf("args.name: %q is not a file name", a.Name)
+	}
+	if err := checkModelFile("args.name", a.Name); err != nil {
+		return err
 	}
 	if a.SHA256 != "" {
 		if len(a.SHA256) != 64 || strings.Trim(strings.ToLower(a.SHA256), "0123456789abcdef") != "" {
 			return fmt.Errorf("args.sha256: %q is not 64 hexadecimal digits", a.SHA256)
 		}
 	}
-	switch a.Format {
-	case "", "auto", "yolov8", "yolo11", "yolov11", "ultralytics", "yolov5", "yolox":
-	default:
-		return fmt.Errorf("args.format: must be auto, yolov8, yolov5 or yolox, got %q", a.Format)
+	return checkFormat("args.format", a.Format)
+}
+
+// checkModelFile accepts a file name of 1-255 bytes without NUL; whether it
+// stays inside the model folder is for the agent to check.
+func checkModelFile(field, name string) error {
+	if name == "" || len(name) > 255 || strings.ContainsRune(name, 0) {
+		return fmt.Errorf("%s: %q is not a file name", field, name)
 	}
 	return nil
+}
+
+// checkFormat accepts a model output layout; empty means auto.
+func checkFormat(field, format string) error {
+	switch format {
+	case "", "auto", "yolov8", "yolo11", "yolov11", "ultralytics", "yolov5", "yolox":
+		return nil
+	}
+	return fmt.Errorf("%s: must be auto, yolov8, yolov5 or yolox, got %q", field, format)
+}
+
+// maxURLLen bounds a camera's URLs in commands.
+const maxURLLen = 2048
+
+// checkURLArg accepts 1-2048 bytes; the agent checks the scheme and host.
+func checkURLArg(field, u string) error {
+	if u == "" || len(u) > maxURLLen {
+		return fmt.Errorf("%s: must be 1-%d bytes, got %d", field, maxURLLen, len(u))
+	}
+	return nil
+}
+
+// checkCameraName reads a required camera name.
+func checkCameraName(name *string) (string, error) {
+	switch {
+	case name == nil:
+		return "", errors.New("args.name: required, the camera's name (1-64 letters, digits, '-' or '_')")
+	case !ValidToken(*name):
+		return "", fmt.Errorf("args.name: %q must be 1-64 letters, digits, '-' or '_'", *name)
+	}
+	return *name, nil
+}
+
+// parsePolicyArg reads a required policy name.
+func parsePolicyArg(field string, name *string) (Policy, error) {
+	if name == nil {
+		return 0, fmt.Errorf("%s: required, detections, changes or all", field)
+	}
+	p, err := ParsePolicy(*name)
+	if err != nil || *name == "" {
+		return 0, fmt.Errorf("%s: must be detections, changes or all, got %q", field, *name)
+	}
+	return p, nil
 }
 
 // validCommandID accepts 1-64 printable ASCII characters without spaces.

@@ -36,8 +36,83 @@ func TestParseCommand(t *testing.T) {
 				}
 			}},
 		{name: "classes empty keeps all", payload: `{"id":"c","op":"set_classes","args":{"classes":[]}}`, wantID: "c"},
-		{name: "publish", payload: `{"id":"p","op":"set_publish","args":{"policy":"changes"}}`, wantID: "p"},
+		{name: "publish", payload: `{"id":"p","op":"set_publish","args":{"policy":"changes"}}`, wantID: "p",
+			check: func(t *testing.T, c Command) {
+				if c.Publish.Policy != PolicyChanges || c.Camera != "" {
+					t.Errorf("publish %+v camera %q", c.Publish, c.Camera)
+				}
+			}},
 		{name: "load model", payload: `{"id":"m","op":"load_model","args":{"name":"yolov8n.onnx","sha256":"` + strings.Repeat("ab", 32) + `","format":"yolov8"}}`, wantID: "m"},
+
+		{name: "publish with a camera", payload: `{"id":"p","op":"set_publish","args":{"policy":"all","camera":"front"}}`, wantID: "p",
+			check: func(t *testing.T, c Command) {
+				if c.Publish.Policy != PolicyAll || c.Camera != "front" {
+					t.Errorf("publish %+v camera %q", c.Publish, c.Camera)
+				}
+			}},
+		{name: "thresholds of a camera", payload: `{"id":"t","op":"set_thresholds","args":{"camera":"yard","confidence":0.4}}`, wantID: "t",
+			check: func(t *testing.T, c Command) {
+				if c.Camera != "yard" || *c.Thresholds.Confidence != *f(0.4) || c.Thresholds.IoU != nil {
+					t.Errorf("camera %q thresholds %+v", c.Camera, c.Thresholds)
+				}
+			}},
+		{name: "classes of a camera", payload: `{"id":"c","op":"set_classes","args":{"classes":["dog"],"camera":"yard"}}`, wantID: "c",
+			check: func(t *testing.T, c Command) {
+				if c.Camera != "yard" || len(c.Classes.Classes) != 1 {
+					t.Errorf("camera %q classes %+v", c.Camera, c.Classes)
+				}
+			}},
+		{name: "load model on a camera", payload: `{"id":"m","op":"load_model","args":{"name":"a.onnx","camera":"c-1_B"}}`, wantID: "m",
+			check: func(t *testing.T, c Command) {
+				if c.Camera != "c-1_B" || c.LoadModel.Name != "a.onnx" {
+					t.Errorf("camera %q load %+v", c.Camera, c.LoadModel)
+				}
+			}},
+		{name: "config of a camera", payload: `{"id":"g","op":"get_config","args":{"camera":"yard"}}`, wantID: "g",
+			check: func(t *testing.T, c Command) {
+				if c.Camera != "yard" {
+					t.Errorf("camera %q", c.Camera)
+				}
+			}},
+		{name: "list cameras", payload: `{"id":"l","op":"list_cameras"}`, wantID: "l"},
+		{name: "list cameras, empty args", payload: `{"id":"l","op":"list_cameras","args":{}}`, wantID: "l"},
+		{name: "add camera", payload: `{"id":"a","op":"add_camera","args":{"name":"yard","url":"rtsp://cam/yard"}}`, wantID: "a",
+			check: func(t *testing.T, c Command) {
+				a := c.AddCamera
+				if a.Name != "yard" || *a.URL != "rtsp://cam/yard" || a.OutputURL != nil || a.Model != nil || a.Format != nil ||
+					a.Confidence != nil || a.IoU != nil || a.Classes != nil || a.Publish != nil || c.Camera != "" {
+					t.Errorf("add %+v", a)
+				}
+			}},
+		{name: "add camera with every setting", payload: `{"id":"a","op":"add_camera","args":{"name":"yard","url":"rtsp://cam/yard",
+			"output_url":"none","model":"yolox_nano.onnx","format":"yolox","confidence":0.3,"iou":0.5,"classes":["person","dog"],"publish":"changes"}}`, wantID: "a",
+			check: func(t *testing.T, c Command) {
+				a := c.AddCamera
+				if *a.OutputURL != "none" || *a.Model != "yolox_nano.onnx" || *a.Format != "yolox" || *a.Confidence != *f(0.3) ||
+					*a.IoU != *f(0.5) || len(*a.Classes) != 2 || *a.Publish != PolicyChanges {
+					t.Errorf("add %+v", a)
+				}
+			}},
+		{name: "update camera", payload: `{"id":"u","op":"update_camera","args":{"name":"yard","publish":"all"}}`, wantID: "u",
+			check: func(t *testing.T, c Command) {
+				u := c.UpdateCamera
+				if c.AddCamera != nil || u.Name != "yard" || u.URL != nil || *u.Publish != PolicyAll {
+					t.Errorf("update %+v", u)
+				}
+			}},
+		{name: "update camera: classes emptied", payload: `{"id":"u","op":"update_camera","args":{"name":"yard","classes":[]}}`, wantID: "u",
+			check: func(t *testing.T, c Command) {
+				if c.UpdateCamera.Classes == nil || len(*c.UpdateCamera.Classes) != 0 {
+					t.Errorf("update %+v", c.UpdateCamera)
+				}
+			}},
+		{name: "update camera url", payload: `{"id":"u","op":"update_camera","args":{"name":"yard","url":"rtsp://cam/new"}}`, wantID: "u"},
+		{name: "remove camera", payload: `{"id":"r","op":"remove_camera","args":{"name":"yard"}}`, wantID: "r",
+			check: func(t *testing.T, c Command) {
+				if c.RemoveCamera.Name != "yard" {
+					t.Errorf("remove %+v", c.RemoveCamera)
+				}
+			}},
 
 		{name: "malformed", payload: `{"id":"x","op":`, wantErr: "payload: truncated JSON"},
 		{name: "not an object", payload: `[1,2]`, wantErr: "payload: want a JSON object"},
@@ -61,6 +136,51 @@ func TestParseCommand(t *testing.T) {
 		{name: "model without name", payload: `{"id":"x","op":"load_model","args":{}}`, wantID: "x", wantErr: "args.name: required"},
 		{name: "bad sha", payload: `{"id":"x","op":"load_model","args":{"name":"a.onnx","sha256":"xyz"}}`, wantID: "x", wantErr: `args.sha256: "xyz" is not 64 hexadecimal digits`},
 		{name: "bad format", payload: `{"id":"x","op":"load_model","args":{"name":"a.onnx","format":"ssd"}}`, wantID: "x", wantErr: `args.format: must be auto, yolov8, yolov5 or yolox, got "ssd"`},
+		{name: "policy missing", payload: `{"id":"x","op":"set_publish","args":{}}`, wantID: "x", wantErr: "args.policy: required, detections, changes or all"},
+		{name: "empty policy", payload: `{"id":"x","op":"set_publish","args":{"policy":""}}`, wantID: "x", wantErr: `args.policy: must be detections, changes or all, got ""`},
+
+		// The camera argument.
+		{name: "camera not a token", payload: `{"id":"x","op":"set_thresholds","args":{"camera":"front door","iou":0.5}}`, wantID: "x",
+			wantErr: `args.camera: "front door" must be 1-64 letters, digits, '-' or '_' (leave it out for every camera)`},
+		{name: "camera empty", payload: `{"id":"x","op":"get_config","args":{"camera":""}}`, wantID: "x", wantErr: `args.camera: "" must be 1-64`},
+		{name: "camera too long", payload: `{"id":"x","op":"set_classes","args":{"camera":"` + strings.Repeat("c", 65) + `","classes":[]}}`, wantID: "x", wantErr: "args.camera: "},
+		{name: "camera wrong type", payload: `{"id":"x","op":"load_model","args":{"camera":3,"name":"a.onnx"}}`, wantID: "x", wantErr: "args.camera: want a string, got number"},
+		{name: "camera on set_publish", payload: `{"id":"x","op":"set_publish","args":{"camera":"a/b","policy":"all"}}`, wantID: "x", wantErr: `args.camera: "a/b" must be`},
+		{name: "camera on list_cameras", payload: `{"id":"x","op":"list_cameras","args":{"camera":"a"}}`, wantID: "x", wantErr: `args: unknown field "camera"`},
+
+		// add_camera, update_camera, remove_camera.
+		{name: "add: no name", payload: `{"id":"x","op":"add_camera","args":{"url":"rtsp://a"}}`, wantID: "x", wantErr: "args.name: required, the camera's name"},
+		{name: "add: bad name", payload: `{"id":"x","op":"add_camera","args":{"name":"front.door","url":"rtsp://a"}}`, wantID: "x", wantErr: `args.name: "front.door" must be 1-64 letters, digits, '-' or '_'`},
+		{name: "add: name wrong type", payload: `{"id":"x","op":"add_camera","args":{"name":["a"],"url":"rtsp://a"}}`, wantID: "x", wantErr: "args.name: want a string, got array"},
+		{name: "add: no url", payload: `{"id":"x","op":"add_camera","args":{"name":"a"}}`, wantID: "x", wantErr: "args.url: required, the camera's stream URL"},
+		{name: "add: empty url", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":""}}`, wantID: "x", wantErr: "args.url: must be 1-2048 bytes, got 0"},
+		{name: "add: url too long", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://` + strings.Repeat("h", 2042) + `"}}`, wantID: "x", wantErr: "args.url: must be 1-2048 bytes, got 2049"},
+		{name: "add: url wrong type", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":1}}`, wantID: "x", wantErr: "args.url: want a string, got number"},
+		{name: "add: empty output url", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","output_url":""}}`, wantID: "x", wantErr: "args.output_url: must be 1-2048 bytes, got 0"},
+		{name: "add: empty model", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","model":""}}`, wantID: "x", wantErr: `args.model: "" is not a file name`},
+		{name: "add: model with NUL", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","model":"a\u0000.onnx"}}`, wantID: "x", wantErr: "args.model: "},
+		{name: "add: bad format", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","format":"ssd"}}`, wantID: "x", wantErr: `args.format: must be auto, yolov8, yolov5 or yolox, got "ssd"`},
+		{name: "add: confidence out of range", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","confidence":0}}`, wantID: "x", wantErr: "args.confidence: must be in (0,1], got 0"},
+		{name: "add: iou out of range", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","iou":1.01}}`, wantID: "x", wantErr: "args.iou: must be in (0,1], got 1.01"},
+		{name: "add: iou wrong type", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","iou":"0.5"}}`, wantID: "x", wantErr: "args.iou: want a number, got string"},
+		{name: "add: blank class", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","classes":["person",""]}}`, wantID: "x", wantErr: `args.classes[1]: "" is not a label`},
+		{name: "add: classes wrong type", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","classes":"person"}}`, wantID: "x", wantErr: "args.classes: want a list, got string"},
+		{name: "add: bad publish", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","publish":"some"}}`, wantID: "x", wantErr: `args.publish: must be detections, changes or all, got "some"`},
+		{name: "add: empty publish", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","publish":""}}`, wantID: "x", wantErr: `args.publish: must be detections, changes or all, got ""`},
+		{name: "add: unknown setting", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","fps":5}}`, wantID: "x", wantErr: `args: unknown field "fps"`},
+		{name: "add: camera argument", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","camera":"a"}}`, wantID: "x", wantErr: `args: unknown field "camera"`},
+		{name: "add: args not an object", payload: `{"id":"x","op":"add_camera","args":["a"]}`, wantID: "x", wantErr: "args: want a JSON object"},
+		{name: "update: no name", payload: `{"id":"x","op":"update_camera","args":{"iou":0.5}}`, wantID: "x", wantErr: "args.name: required"},
+		{name: "update: nothing to change", payload: `{"id":"x","op":"update_camera","args":{"name":"a"}}`, wantID: "x",
+			wantErr: "args: set at least one of url, output_url, model, format, confidence, iou, classes, publish"},
+		{name: "update: empty url", payload: `{"id":"x","op":"update_camera","args":{"name":"a","url":""}}`, wantID: "x", wantErr: "args.url: must be 1-2048 bytes, got 0"},
+		{name: "update: bad publish", payload: `{"id":"x","op":"update_camera","args":{"name":"a","publish":"ALL"}}`, wantID: "x", wantErr: `args.publish: must be detections, changes or all, got "ALL"`},
+		{name: "update: publish wrong type", payload: `{"id":"x","op":"update_camera","args":{"name":"a","publish":2}}`, wantID: "x", wantErr: "args.publish: want a string, got number"},
+		{name: "remove: no name", payload: `{"id":"x","op":"remove_camera"}`, wantID: "x", wantErr: "args.name: required"},
+		{name: "remove: bad name", payload: `{"id":"x","op":"remove_camera","args":{"name":"*"}}`, wantID: "x", wantErr: `args.name: "*" must be 1-64`},
+		{name: "remove: extra argument", payload: `{"id":"x","op":"remove_camera","args":{"name":"a","url":"rtsp://a"}}`, wantID: "x", wantErr: `args: unknown field "url"`},
+		{name: "list: argument", payload: `{"id":"x","op":"list_cameras","args":{"all":true}}`, wantID: "x", wantErr: `args: unknown field "all"`},
+
 		{name: "too big", payload: `{"id":"x","op":"get_config","pad":"` + strings.Repeat("a", MaxCommandSize) + `"}`, wantErr: "more than the 65536 allowed"},
 	}
 	for _, tt := range tests {
@@ -91,6 +211,11 @@ func FuzzParseCommand(f *testing.F) {
 		`{"id":"t","op":"set_thresholds","args":{"confidence":0.5}}`,
 		`{"id":"c","op":"set_classes","args":{"classes":["person"]}}`,
 		`{"id":"m","op":"load_model","args":{"name":"../x.onnx"}}`,
+		`{"id":"p","op":"set_publish","args":{"policy":"changes","camera":"front"}}`,
+		`{"id":"l","op":"list_cameras"}`,
+		`{"id":"a","op":"add_camera","args":{"name":"yard","url":"rtsp://cam/yard","confidence":0.3,"classes":["dog"],"publish":"all"}}`,
+		`{"id":"u","op":"update_camera","args":{"name":"yard","model":"m.onnx","format":"yolox"}}`,
+		`{"id":"r","op":"remove_camera","args":{"name":"yard"}}`,
 		`{"id":`,
 	} {
 		f.Add([]byte(s))
@@ -99,13 +224,26 @@ func FuzzParseCommand(f *testing.F) {
 		c, err := ParseCommand(b)
 		if err == nil {
 			n := 0
-			for _, set := range []bool{c.Thresholds != nil, c.Classes != nil, c.Publish != nil, c.LoadModel != nil} {
+			for _, set := range []bool{c.Thresholds != nil, c.Classes != nil, c.Publish != nil, c.LoadModel != nil,
+				c.AddCamera != nil, c.UpdateCamera != nil, c.RemoveCamera != nil} {
 				if set {
 					n++
 				}
 			}
-			if (c.Op == OpGetConfig) != (n == 0) || n > 1 || !validCommandID(c.ID) {
+			noArgs := c.Op == OpGetConfig || c.Op == OpListCameras
+			if noArgs != (n == 0) || n > 1 || !validCommandID(c.ID) || (c.Camera != "" && !ValidToken(c.Camera)) {
 				t.Fatalf("accepted %q as %+v", b, c)
+			}
+			for _, a := range []*CameraArgs{c.AddCamera, c.UpdateCamera} {
+				if a != nil && (!ValidToken(a.Name) || a.URL != nil && (*a.URL == "" || len(*a.URL) > maxURLLen)) {
+					t.Fatalf("accepted %q with camera args %+v", b, a)
+				}
+			}
+			if c.AddCamera != nil && c.AddCamera.URL == nil {
+				t.Fatalf("accepted add_camera without a url: %q", b)
+			}
+			if c.RemoveCamera != nil && !ValidToken(c.RemoveCamera.Name) {
+				t.Fatalf("accepted %q", b)
 			}
 		}
 	})

@@ -18,7 +18,6 @@ import (
 type NATSConfig struct {
 	Device   string `ignored:"true"` // EDGE_DEVICE_ID: required
 	StateDir string `ignored:"true"` // EDGE_STATE_DIR: JetStream store and outbox journal
-	Policy   Policy `ignored:"true"` // EDGE_PUBLISH
 
 	URL         string   `envconfig:"URL" desc:"NATS server or cluster, comma-separated nats:// or tls:// URLs; empty runs an embedded server; none turns NATS off"`
 	Listen      string   `envconfig:"LISTEN" default:"127.0.0.1:4222" desc:"embedded server: client listen address (port -1 picks a free port)"`
@@ -84,7 +83,6 @@ func (c NATSConfig) Validate() error {
 	if !ValidToken(c.Device) {
 		p.add("EDGE_DEVICE_ID", "%q must be 1-64 letters, digits, '-' or '_'", c.Device)
 	}
-	checkPolicy(&p, c.Policy)
 	if c.Embedded() {
 		if c.StateDir == "" {
 			p.add("EDGE_STATE_DIR", "required for the embedded NATS server's JetStream store")
@@ -191,8 +189,7 @@ func (q *QoS) UnmarshalText(b []byte) error {
 type MQTTConfig struct {
 	Device   string   `ignored:"true"` // EDGE_DEVICE_ID: required
 	StateDir string   `ignored:"true"` // EDGE_STATE_DIR: paho's store and the outbox journal; empty keeps them in memory
-	Policy   Policy   `ignored:"true"` // EDGE_PUBLISH
-	Cameras  []string `ignored:"true"` // cameras announced to Home Assistant before their first event
+	Cameras  []string `ignored:"true"` // the cameras at start (MQTT.SetCameras changes the set): each a Home Assistant device
 	Version  string   `ignored:"true"` // agent version, shown by Home Assistant
 
 	URL         string `envconfig:"URL" desc:"MQTT broker, tcp://, ssl://, ws:// or wss://host:port; empty turns MQTT off"`
@@ -261,7 +258,6 @@ func (c MQTTConfig) Validate() error {
 	if !ValidToken(c.Device) {
 		p.add("EDGE_DEVICE_ID", "%q must be 1-64 letters, digits, '-' or '_'", c.Device)
 	}
-	checkPolicy(&p, c.Policy)
 	for _, cam := range c.Cameras {
 		if !ValidToken(cam) {
 			p.add("EDGE_CAMERA_NAME", "%q must be 1-64 letters, digits, '-' or '_'", cam)
@@ -332,12 +328,6 @@ func setDefault[T comparable](v *T, def T) {
 func positive(p *problems, key string, d time.Duration) {
 	if d <= 0 {
 		p.add(key, "must be positive, got %s", d)
-	}
-}
-
-func checkPolicy(p *problems, pol Policy) {
-	if pol < PolicyDetections || pol > PolicyAll {
-		p.add("EDGE_PUBLISH", "unknown policy %d", int(pol))
 	}
 }
 

@@ -1,6 +1,8 @@
-// Package bus publishes what the agent sees: one JSON event per processed
-// frame (schema edge.detection.v1) and a periodic status heartbeat, to NATS
-// JetStream for fleet services and to MQTT for Home Assistant users.
+// Package bus carries what the agent sees and takes its commands: one JSON
+// event per published frame (schema edge.detection.v1) and a periodic status
+// heartbeat, to NATS JetStream for fleet services and to MQTT for Home
+// Assistant users, and commands from both (request/reply on NATS, a command
+// topic on MQTT).
 //
 // The video loop hands an *Event to Publish and never waits: the event goes
 // into an in-order outbox (bounded in memory, journaled to the state
@@ -9,14 +11,29 @@
 // unreachable as long as the outbox has room; drops beyond that are counted
 // and reported once a second.
 //
-// Files: event.go (the wire schema), id.go (event ids), policy.go (which
-// frames become events), names.go (subjects, topics, tokens), config.go
-// (NATSConfig, MQTTConfig), outbox.go and journal.go (the ordered queue),
-// spool.go (the hand-off both clients share), nats.go, mqtt.go, mqttstore.go
-// and discovery.go (Home Assistant), errors.go (sentinels).
+// On MQTT the client also keeps retained state for Home Assistant: the
+// agent's availability (with a last will), each camera's availability
+// (SetCameraAvailable) and per-label counts (PublishCounts), the cameras it
+// announces as devices or withdraws (SetCameras), and the latest heartbeat;
+// all of it is published again after a reconnection.
 //
-// The package deliberately does not know about frames, models or GStreamer:
-// the agent translates its results into an Event. It does not implement
-// commands yet; NATS and MQTT keep their connection inside the client so a
-// Subscribe method can be added on the same connection.
+// Commands arrive on Commands() as a Request; ParseCommand reads one
+// strictly into a typed Command, and Request.Answer sends the Reply. The
+// bus only carries them: checking a command against the running agent and
+// applying it is the agent's.
+//
+// Transport carries, the domain decides: the package encodes, sends,
+// journals and acknowledges. It does not decide which frames become events
+// (the agent applies the Policy before Publish; the bus publishes every
+// event it is handed), nor count labels, track objects or apply zones, and
+// it knows nothing of frames, models or GStreamer: the agent translates its
+// results into an Event.
+//
+// Files: event.go (the wire schema), id.go (event ids), policy.go (the
+// publishing policy's names), names.go (subjects, topics, tokens), config.go
+// (NATSConfig, MQTTConfig), outbox.go and journal.go (the ordered queue),
+// spool.go (the hand-off both clients share), nats.go, mqtt.go,
+// mqttstore.go (paho's store, in order), mqttstate.go (the per-camera
+// retained state) and discovery.go (Home Assistant), command.go and
+// request.go (commands), errors.go (sentinels).
 package bus

@@ -25,12 +25,13 @@ func TestDocsExamples(t *testing.T) {
 	validate(t, "detection.v1.json", []byte(blocks[0]))
 	validate(t, "status.v1.json", []byte(blocks[1]))
 
-	// The discovery example is what discovery() makes, give or take spacing.
+	// The discovery example is what the builder makes for a camera, give or
+	// take spacing.
 	cfg := MQTTConfig{Device: "porch-box", URL: "tcp://b:1883", Version: "v0.4.0"}.withDefaults()
-	for _, d := range discovery(cfg, "front_door") {
+	for _, d := range newDiscoveryBuilder(cfg).camera("front_door") {
 		if d.Topic == "homeassistant/binary_sensor/porch-box/front_door_person_detected/config" {
 			if got, want := string(d.Payload), compact(t, blocks[2]); got != want {
-				t.Fatalf("discovery example differs from discovery():\n got: %s\nwant: %s", got, want)
+				t.Fatalf("discovery example differs from the builder's:\n got: %s\nwant: %s", got, want)
 			}
 			return
 		}

@@ -26,7 +26,8 @@ const (
 
 // Event is the detections of one processed frame, as published (schema
 // edge.detection.v1, documented in docs/events.md and
-// docs/schema/detection.v1.json).
+// docs/schema/detection.v1.json). The agent decides which frames become
+// events (see Policy); the bus publishes every Event it is handed.
 //
 // An Event handed to Publish belongs to the bus from then on and must not be
 // modified; the same Event may be handed to several clients.
@@ -47,11 +48,6 @@ type Event struct {
 	Thresholds    Thresholds   `json:"thresholds"`
 	Revision      uint64       `json:"revision"` // configuration revision in force
 	Detections    []Detection  `json:"detections"`
-
-	// Policy, when set, is the publishing policy in force when the frame was
-	// processed; it replaces the client's configured one from this event on,
-	// so a change applies exactly between two frames. Not part of the JSON.
-	Policy *Policy `json:"-"`
 }
 
 // Latency is the time spent, in milliseconds. Total is publish time minus
@@ -149,12 +145,29 @@ type Status struct {
 	Cameras   map[string]CameraStatus `json:"cameras"`    // by camera name
 }
 
+// CameraState says whether a camera is streaming, in a heartbeat.
+type CameraState string
+
+// The camera states.
+const (
+	// CameraStreaming: frames are coming in.
+	CameraStreaming CameraState = "streaming"
+	// CameraConnecting: the agent is connecting to the camera (at start,
+	// or again after the stream ended).
+	CameraConnecting CameraState = "connecting"
+	// CameraFailed: the last connection or the stream failed;
+	// CameraStatus.Error says why.
+	CameraFailed CameraState = "failed"
+)
+
 // CameraStatus is one camera's figures in a heartbeat.
 type CameraStatus struct {
-	FPSIn         float64     `json:"fps_in"`         // frames decoded per second
-	FPSProcessed  float64     `json:"fps_processed"`  // frames run through the model per second
-	FramesDropped uint64      `json:"frames_dropped"` // decoded but not processed
-	LatencyMS     Percentiles `json:"latency_ms"`     // capture to publish
+	State         CameraState `json:"state"`
+	Error         string      `json:"error,omitempty"` // why it is not streaming (the last connection error)
+	FPSIn         float64     `json:"fps_in"`          // frames decoded per second
+	FPSProcessed  float64     `json:"fps_processed"`   // frames run through the model per second
+	FramesDropped uint64      `json:"frames_dropped"`  // decoded but not processed
+	LatencyMS     Percentiles `json:"latency_ms"`      // capture to publish
 	Model         Model       `json:"model"`
 	Thresholds    Thresholds  `json:"thresholds"`
 	Revision      uint64      `json:"revision"`

@@ -139,7 +139,7 @@ func TestStatusJSON(t *testing.T) {
 		Device: "porch-box", Time: Timestamp{time.Date(2025, 3, 14, 9, 27, 0, 0, time.UTC)},
 		Version: "v0.4.0", UptimeS: 3600.5, IntervalS: 10,
 		Cameras: map[string]CameraStatus{"front_door": {
-			FPSIn: 15, FPSProcessed: 14.8, FramesDropped: 2,
+			State: CameraStreaming, FPSIn: 15, FPSProcessed: 14.8, FramesDropped: 2,
 			LatencyMS: Percentiles{P50: 61.2, P95: 80.4, P99: 95},
 			Model:     Model{Name: "yolov8n.onnx"}, Thresholds: Thresholds{Confidence: 0.25, IoU: 0.45}, Revision: 3,
 		}},
@@ -150,7 +150,7 @@ func TestStatusJSON(t *testing.T) {
 	}
 	want := compact(t, `{"schema":"edge.status.v1","device":"porch-box","time":"2025-03-14T09:27:00.000000000Z",
 	  "version":"v0.4.0","uptime_s":3600.5,"interval_s":10,
-	  "cameras":{"front_door":{"fps_in":15,"fps_processed":14.8,"frames_dropped":2,
+	  "cameras":{"front_door":{"state":"streaming","fps_in":15,"fps_processed":14.8,"frames_dropped":2,
 	    "latency_ms":{"p50":61.2,"p95":80.4,"p99":95},"model":{"name":"yolov8n.onnx","sha256":""},
 	    "thresholds":{"confidence":0.25,"iou":0.45,"classes":[]},"revision":3}}}`)
 	if string(got) != want {
@@ -159,6 +159,44 @@ func TestStatusJSON(t *testing.T) {
 	validate(t, "status.v1.json", got)
 	empty, _ := json.Marshal(Status{Device: "d", Time: st.Time})
 	validate(t, "status.v1.json", empty)
+
+	// A camera that is not streaming says why; one that is says nothing.
+	st.Cameras = map[string]CameraStatus{
+		"yard":   {State: CameraFailed, Error: `read rtsp://yard: connection refused`},
+		"garage": {State: CameraConnecting},
+	}
+	down, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"yard":{"state":"failed","error":"read rtsp://yard: connection refused","fps_in":0`,
+		`"garage":{"state":"connecting","fps_in":0`} {
+		if !bytes.Contains(down, []byte(want)) {
+			t.Errorf("missing %s in %s", want, down)
+		}
+	}
+	validate(t, "status.v1.json", down)
+}
+
+// The status schema refuses a camera without a state, or with another one.
+func TestStatusSchemaRejects(t *testing.T) {
+	s := testenv.Schema(t, "status.v1.json")
+	for name, bad := range map[string]string{
+		"no state": `{"schema":"edge.status.v1","device":"d","time":"2025-03-14T09:27:00.000000000Z","version":"","uptime_s":0,"interval_s":0,
+		  "cameras":{"c":{"fps_in":0,"fps_processed":0,"frames_dropped":0,"latency_ms":{"p50":0,"p95":0,"p99":0},
+		  "model":{"name":"","sha256":""},"thresholds":{"confidence":0,"iou":0,"classes":[]},"revision":0}}}`,
+		"unknown state": `{"schema":"edge.status.v1","device":"d","time":"2025-03-14T09:27:00.000000000Z","version":"","uptime_s":0,"interval_s":0,
+		  "cameras":{"c":{"state":"asleep","fps_in":0,"fps_processed":0,"frames_dropped":0,"latency_ms":{"p50":0,"p95":0,"p99":0},
+		  "model":{"name":"","sha256":""},"thresholds":{"confidence":0,"iou":0,"classes":[]},"revision":0}}}`,
+	} {
+		var inst any
+		if err := json.Unmarshal([]byte(bad), &inst); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if s.Validate(inst) == nil {
+			t.Errorf("%s: accepted by the schema", name)
+		}
+	}
 }
 
 func TestBoxNorm(t *testing.T) {

@@ -85,3 +85,22 @@ func ExampleNewNATS() {
 	// edge.porch.front.detections edge.detection.v1 person true
 	// stopped: <nil>
 }
+
+// A command is parsed once, at the edge, into typed values: a pointer
+// field is a setting the command gives, nil one it leaves alone. A refusal
+// names the field at fault.
+func ExampleParseCommand() {
+	cmd, err := bus.ParseCommand([]byte(`{"id":"7","op":"update_camera","args":{"name":"yard","confidence":0.4,"publish":"changes"}}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	u := cmd.UpdateCamera
+	fmt.Println(cmd.Op, u.Name, *u.Confidence, *u.Publish, u.URL == nil)
+
+	_, err = bus.ParseCommand([]byte(`{"id":"8","op":"set_publish","args":{"camera":"front door","policy":"all"}}`))
+	fmt.Println(err)
+	// Output:
+	// update_camera yard 0.4 changes true
+	// invalid command: args.camera: "front door" must be 1-64 letters, digits, '-' or '_' (leave it out for every camera)
+}

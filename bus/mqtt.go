@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,18 +18,18 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
-// MQTT publishes events, retained per-label counts, a retained heartbeat,
-// availability and Home Assistant discovery to an MQTT broker with paho.
-// Create it with NewMQTT, run it with Run.
-//
-// The paho client lives inside MQTT so that command subscriptions can
-// later be added on the same connection.
+// MQTT publishes events, a retained heartbeat, the agent's and each
+// camera's retained availability, the retained per-label counts the agent
+// gives it, and Home Assistant discovery (one device for the agent, one per
+// camera) to an MQTT broker with paho, and takes commands on the same
+// connection. Create it with NewMQTT, run it with Run.
 type MQTT struct {
 	cfg    MQTTConfig
 	log    *slog.Logger
 	sp     *spool
 	topics Topics
-	counts *labelCounts
+	disc   discoveryBuilder
+	cams   *cameraSet
 
 	readyOnce sync.Once
 	ready     chan struct{}
@@ -57,18 +56,16 @@ func NewMQTT(cfg MQTTConfig, log *slog.Logger) (*MQTT, error) {
 	m := &MQTT{
 		cfg:    cfg,
 		log:    log,
-		sp:     newSpool(log, cfg.Device, cfg.Policy, cfg.MaxPending, cfg.MaxPendingBytes),
+		sp:     newSpool(log, cfg.Device, cfg.MaxPending, cfg.MaxPendingBytes),
 		topics: Topics{Prefix: cfg.TopicPrefix, Device: cfg.Device},
-		counts: newLabelCounts(cfg.DiscoveryLabels),
+		disc:   newDiscoveryBuilder(cfg),
+		cams:   newCameraSet(cfg.DiscoveryLabels),
 		ready:  make(chan struct{}),
 		connC:  make(chan struct{}, 1),
 		haC:    make(chan struct{}, 1),
 		cmds:   newCommandQueue(),
 	}
-	for _, cam := range cfg.Cameras {
-		m.counts.addCamera(cam)
-	}
-	m.sp.seen = m.counts.update
+	m.cams.set(cfg.Cameras) // validated above
 	return m, nil
 }
 
@@ -77,10 +74,53 @@ func NewMQTT(cfg MQTTConfig, log *slog.Logger) (*MQTT, error) {
 // every request.
 func (m *MQTT) Commands() <-chan Request { return m.cmds }
 
-// Publish hands an event over for delivery and returns at once, as
-// NATS.Publish does. Every event also updates the retained counts, whether
-// or not the policy publishes it.
+// Publish hands an event over for delivery on
+// <prefix>/<device>/<camera>/detections and returns at once, as
+// NATS.Publish does. Every valid event is published: which frames become
+// events is the agent's decision.
 func (m *MQTT) Publish(ev *Event) { m.sp.publish(ev) }
+
+// PublishCounts hands over how many of each label a camera has in view, for
+// the retained count topics <prefix>/<device>/<camera>/<label>. It copies
+// counts and returns at once; the newest counts of a camera replace any not
+// yet sent, and only the labels whose count changed are published. A label
+// given before and missing from counts is published as 0. Every camera
+// starts with the discovery labels at 0. The counts are published again
+// after every reconnection and when Home Assistant comes online. Counts of
+// a camera not in the set (MQTTConfig.Cameras, SetCameras) are ignored, so
+// that a late update cannot bring a removed camera back. Safe for
+// concurrent use.
+func (m *MQTT) PublishCounts(camera string, counts map[string]int) {
+	if !m.cams.setCounts(camera, counts) {
+		m.log.Debug("counts of a camera not in the set ignored", "camera", camera)
+	}
+}
+
+// SetCameraAvailable says whether a camera is streaming: retained
+// "online" or "offline" on <prefix>/<device>/<camera>/availability, which
+// its Home Assistant entities require besides the agent's availability. It
+// returns at once; the latest call wins, and it is published again after
+// every reconnection. A camera joins the set offline. Calls for a camera
+// not in the set are ignored. Safe for concurrent use.
+func (m *MQTT) SetCameraAvailable(camera string, up bool) {
+	if !m.cams.setAvailable(camera, up) {
+		m.log.Debug("availability of a camera not in the set ignored", "camera", camera)
+	}
+}
+
+// SetCameras says which cameras the agent runs now; MQTTConfig.Cameras is
+// the set at start. It returns at once. A camera that joins is announced to
+// Home Assistant (its device and entities), offline until
+// SetCameraAvailable(camera, true), with the discovery labels' counts at 0.
+// A camera that leaves is withdrawn: an empty retained message on each of
+// its discovery config topics (Home Assistant removes its entities), on its
+// availability topic and on its count topics. Names that are not valid
+// tokens are left out and logged. Safe for concurrent use.
+func (m *MQTT) SetCameras(cameras []string) {
+	if invalid := m.cams.set(cameras); len(invalid) > 0 {
+		m.log.Warn("camera names left out: not 1-64 letters, digits, '-' or '_'", "cameras", invalid)
+	}
+}
 
 // PublishStatus hands a heartbeat over; it is published retained on
 // <prefix>/<device>/status when connected, a newer one replacing one not
@@ -151,7 +191,7 @@ func (m *MQTT) run(ctx context.Context) error {
 	c.Connect() // returns at once; with ConnectRetry it keeps trying in the background
 	m.setReady(nil)
 	m.log.Info("mqtt started", "url", redactURL(m.cfg.URL), "client_id", m.cfg.ClientID,
-		"prefix", m.cfg.TopicPrefix, "qos", m.cfg.QoS, "policy", m.cfg.Policy,
+		"prefix", m.cfg.TopicPrefix, "qos", m.cfg.QoS,
 		"discovery", !m.cfg.DisableDiscovery, "state_dir", m.cfg.StateDir != "")
 
 	m.sp.runLoops(ctx, j, m.cfg.DrainTimeout, c.IsConnectionOpen, func(ctx context.Context) { m.send(ctx, c, store) })
@@ -255,15 +295,14 @@ const storeDrainTimeout = 30 * time.Second
 // outbound message (everything resent was acknowledged); the events that
 // were in flight are then known delivered. Retained state (availability,
 // discovery, counts, heartbeat) is published after that, on the same
-// connection.
+// connection: all of it after each new connection, then what changes.
 func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 	var (
-		inflight  []mqttInFlight
-		gen       uint64                // connection whose setup is done (0: none yet)
-		sent      = map[string]string{} // retained state published on this connection
-		announced = map[string]bool{}   // cameras whose discovery was published on this connection
-		failures  int
-		qos       = m.cfg.QoS.Level()
+		inflight []mqttInFlight
+		gen      uint64 // connection whose setup is done (0: none yet)
+		rs       = newRetainedSent()
+		failures int
+		qos      = m.cfg.QoS.Level()
 	)
 	pause := func(d time.Duration) {
 		t := time.NewTimer(d)
@@ -297,18 +336,16 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 			}
 			inflight = inflight[:0]
 			gen = g
-			clear(sent)
-			clear(announced)
+			rs.reset()
 			m.onConnected(c)
 		}
 		select {
 		case <-m.haC:
 			m.log.Info("home assistant is online: publishing discovery again")
-			clear(announced)
-			clear(sent)
+			rs.reset()
 		default:
 		}
-		m.publishState(c, sent, announced)
+		m.publishState(c, rs)
 
 		for len(inflight) < m.cfg.MaxInFlight {
 			rec, ok := m.sp.out.peek(len(inflight))
@@ -330,7 +367,7 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 			select {
 			case <-m.sp.out.added:
 			case <-m.sp.statusC:
-			case <-m.counts.changed:
+			case <-m.cams.changed:
 			case <-m.haC:
 				signal(m.haC) // handled at the top
 			case <-m.connC:
@@ -375,7 +412,7 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 			}
 		case <-m.sp.out.added:
 		case <-m.sp.statusC:
-		case <-m.counts.changed:
+		case <-m.cams.changed:
 		case <-m.haC:
 			signal(m.haC)
 		case <-m.connC:
@@ -433,29 +470,76 @@ func (m *MQTT) onConnected(c mqtt.Client) {
 	}
 }
 
-// publishState publishes, retained, what changed since it was last sent
-// on this connection: discovery for cameras not yet announced, the count
-// of each label in view, and the latest heartbeat.
-func (m *MQTT) publishState(c mqtt.Client, sent map[string]string, announced map[string]bool) {
+// retainedSent is what the sender published, retained, on the current
+// connection, and the withdrawals it is clearing.
+type retainedSent struct {
+	sent      map[string]string // topic → payload published on this connection
+	announced map[string]bool   // cameras whose discovery was published on this connection; "" the agent
+	clearing  map[string]clearing
+}
+
+// clearing is a withdrawal whose empty retained messages were handed to
+// paho: it is done when every token completed without error.
+type clearing struct {
+	gen  uint64
+	toks []mqtt.Token
+}
+
+func newRetainedSent() *retainedSent {
+	return &retainedSent{sent: map[string]string{}, announced: map[string]bool{}, clearing: map[string]clearing{}}
+}
+
+// reset forgets what was published, so that it is all published again (a
+// new connection, Home Assistant back online). Withdrawals in progress stay:
+// paho resends what it holds.
+func (r *retainedSent) reset() {
+	clear(r.sent)
+	clear(r.announced)
+}
+
+// publish publishes payload retained on topic unless it is what this
+// connection already carries.
+func (r *retainedSent) publish(c mqtt.Client, topic, payload string) {
+	if v, ok := r.sent[topic]; ok && v == payload {
+		return
+	}
+	c.Publish(topic, 1, true, payload)
+	r.sent[topic] = payload
+}
+
+// publishState publishes, retained, what changed since it was last sent on
+// this connection: the withdrawal of cameras that left the set, discovery
+// for the agent and for cameras not yet announced, each camera's
+// availability and label counts, and the latest heartbeat.
+func (m *MQTT) publishState(c mqtt.Client, rs *retainedSent) {
+	cams, gone := m.cams.snapshot()
+	m.withdraw(c, rs, gone)
 	if !m.cfg.DisableDiscovery {
-		for _, cam := range m.counts.cameras() {
-			if announced[cam] {
+		if !rs.announced[""] {
+			d := m.disc.agent()
+			c.Publish(d.Topic, 1, true, d.Payload)
+			rs.announced[""] = true
+		}
+		for _, cam := range cams {
+			if rs.announced[cam.name] {
 				continue
 			}
-			for _, d := range discovery(m.cfg, cam) {
+			for _, d := range m.disc.camera(cam.name) {
 				c.Publish(d.Topic, 1, true, d.Payload)
 			}
-			announced[cam] = true
+			rs.announced[cam.name] = true
 		}
 	}
-	m.counts.each(func(cam, label string, n int) {
-		topic := m.topics.Count(cam, label)
-		v := strconv.Itoa(n)
-		if sent[topic] != v {
-			c.Publish(topic, 1, true, v)
-			sent[topic] = v
+	for _, cam := range cams {
+		avail := payloadOffline
+		if cam.up {
+			avail = payloadOnline
 		}
-	})
+		rs.publish(c, m.topics.CameraAvailability(cam.name), avail)
+		for _, lc := range cam.counts {
+			rs.publish(c, m.topics.Count(cam.name, lc.label), strconv.Itoa(lc.n))
+		}
+	}
 	if st := m.sp.status.Swap(nil); st != nil {
 		data, err := json.Marshal(st)
 		if err != nil {
@@ -466,96 +550,58 @@ func (m *MQTT) publishState(c mqtt.Client, sent map[string]string, announced map
 	}
 }
 
-// labelCounts is how many of each label are in view per camera, for the
-// retained count topics. The spool goroutine updates it with every event;
-// the sender reads it. A label once seen stays, with 0 when out of view;
-// the discovery labels are there from the start.
-type labelCounts struct {
-	mu      sync.Mutex
-	cams    map[string]map[string]int
-	order   []string
-	initial []string
-	scratch map[string]int
-	changed chan struct{}
-}
-
-func newLabelCounts(initial []string) *labelCounts {
-	return &labelCounts{cams: map[string]map[string]int{}, initial: initial,
-		scratch: map[string]int{}, changed: make(chan struct{}, 1)}
-}
-
-func (l *labelCounts) addCamera(cam string) map[string]int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.addCameraLocked(cam)
-}
-
-func (l *labelCounts) addCameraLocked(cam string) map[string]int {
-	c, ok := l.cams[cam]
-	if !ok {
-		c = map[string]int{}
-		for _, label := range l.initial {
-			c[label] = 0
+// withdraw clears the retained topics of the cameras that left the set:
+// an empty retained message on each discovery config (Home Assistant
+// removes the entity), then on the availability and count topics. A
+// withdrawal is forgotten once paho completed every token without error;
+// after an error it is published again on the next pass. A camera that
+// joined again meanwhile is announced again after its withdrawal.
+func (m *MQTT) withdraw(c mqtt.Client, rs *retainedSent, gone []goneSnap) {
+	pending := make(map[string]bool, len(gone))
+	for _, g := range gone {
+		pending[g.name] = true
+		if cl, ok := rs.clearing[g.name]; ok && cl.gen == g.gen {
+			done, failed := true, false
+			for _, tok := range cl.toks {
+				select {
+				case <-tok.Done():
+					failed = failed || tok.Error() != nil
+				default:
+					done = false
+				}
+			}
+			switch {
+			case !done:
+				continue
+			case !failed:
+				delete(rs.clearing, g.name)
+				m.cams.cleared(g.name, g.gen)
+				continue
+			}
+			m.log.Warn("withdrawing a camera failed; trying again", "camera", g.name)
 		}
-		l.cams[cam] = c
-		l.order = append(l.order, cam)
-		signal(l.changed)
-	}
-	return c
-}
-
-func (l *labelCounts) update(ev *Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := l.addCameraLocked(ev.Camera)
-	clear(l.scratch)
-	for i := range ev.Detections {
-		l.scratch[ev.Detections[i].Label]++
-	}
-	changed := false
-	for label, n := range c {
-		if v := l.scratch[label]; v != n {
-			c[label] = v
-			changed = true
+		var topics []string
+		if !m.cfg.DisableDiscovery {
+			for _, d := range m.disc.camera(g.name) {
+				topics = append(topics, d.Topic)
+			}
 		}
-	}
-	for label, n := range l.scratch {
-		if _, ok := c[label]; !ok {
-			c[label] = n
-			changed = true
+		topics = append(topics, m.topics.CameraAvailability(g.name))
+		for _, label := range g.labels {
+			topics = append(topics, m.topics.Count(g.name, label))
 		}
-	}
-	if changed {
-		signal(l.changed)
-	}
-}
-
-func (l *labelCounts) cameras() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.order)
-}
-
-// each calls fn for every camera and label, in a stable order.
-func (l *labelCounts) each(fn func(camera, label string, n int)) {
-	type item struct {
-		cam, label string
-		n          int
-	}
-	l.mu.Lock()
-	var items []item
-	for _, cam := range l.order {
-		labels := make([]string, 0, len(l.cams[cam]))
-		for label := range l.cams[cam] {
-			labels = append(labels, label)
+		toks := make([]mqtt.Token, 0, len(topics))
+		for _, topic := range topics {
+			toks = append(toks, c.Publish(topic, 1, true, []byte{}))
+			delete(rs.sent, topic)
 		}
-		slices.Sort(labels)
-		for _, label := range labels {
-			items = append(items, item{cam, label, l.cams[cam][label]})
-		}
+		rs.clearing[g.name] = clearing{gen: g.gen, toks: toks}
+		delete(rs.announced, g.name)
+		m.log.Info("camera withdrawn", "camera", g.name)
 	}
-	l.mu.Unlock()
-	for _, it := range items {
-		fn(it.cam, it.label, it.n)
+	for name := range rs.clearing {
+		if !pending[name] {
+			delete(rs.clearing, name)
+		}
 	}
 }

@@ -145,7 +145,6 @@ func TestMQTTPublish(t *testing.T) {
 	broker := startMosquitto(t)
 	sub := newMQTTSub(t, broker.URL(), "test-sub", true, "edge-agent/#")
 	cfg := testMQTTConfig(broker.URL())
-	cfg.Policy = PolicyAll
 	cfg.Version = "v-test"
 	m, err := NewMQTT(cfg, nil)
 	if err != nil {
@@ -154,18 +153,30 @@ func TestMQTTPublish(t *testing.T) {
 	runMQTT(t, m)
 	top := Topics{Prefix: "edge-agent", Device: "d1"}
 	waitFor(t, 10*time.Second, "availability online", func() bool { return sub.last(top.Availability()) == "online" })
+	// The camera is offline until the agent says it streams.
+	waitFor(t, 10*time.Second, "camera offline", func() bool { return sub.last(top.CameraAvailability("cam1")) == "offline" })
+	m.SetCameraAvailable("cam1", true)
 
 	var ids IDs
 	var want []string
 	// persons in view per frame: 1, 2, 2, 0, 1 (and a car in frame 2).
+	// Every event handed over is published, the empty frame 3 too; the
+	// counts are the agent's, handed over per frame (the car, absent from
+	// frames 3 and 4, goes back to 0).
 	frames := [][]string{{"person"}, {"person", "person", "car"}, {"person", "person"}, {}, {"person"}}
 	for i, labels := range frames {
 		ev := testEvent(&ids, "d1", "cam1", uint64(i), labels...)
 		want = append(want, ev.ID)
 		m.Publish(ev)
+		counts := map[string]int{}
+		for _, l := range labels {
+			counts[l]++
+		}
+		m.PublishCounts("cam1", counts)
+		clear(counts) // PublishCounts copied it
 	}
 	m.PublishStatus(&Status{Device: "d1", Time: Timestamp{time.Now()}, Version: "v-test",
-		Cameras: map[string]CameraStatus{"cam1": {FPSIn: 15, FPSProcessed: 15, LatencyMS: Percentiles{P50: 42, P95: 60, P99: 70}}}})
+		Cameras: map[string]CameraStatus{"cam1": {State: CameraStreaming, FPSIn: 15, FPSProcessed: 15, LatencyMS: Percentiles{P50: 42, P95: 60, P99: 70}}}})
 	waitFor(t, 10*time.Second, "5 events", func() bool { return len(sub.eventIDs(t, top.Detections("cam1"))) == 5 })
 	if got := sub.eventIDs(t, top.Detections("cam1")); !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
@@ -198,7 +209,8 @@ func TestMQTTPublish(t *testing.T) {
 	// What a newcomer sees: the retained availability, counts and status.
 	late := newMQTTSub(t, broker.URL(), "late-sub", true, "edge-agent/#")
 	waitFor(t, 10*time.Second, "retained state", func() bool {
-		return late.last(top.Availability()) == "online" && late.last(top.Count("cam1", "person")) == "1" && late.last(top.Status()) != ""
+		return late.last(top.Availability()) == "online" && late.last(top.CameraAvailability("cam1")) == "online" &&
+			late.last(top.Count("cam1", "person")) == "1" && late.last(top.Count("cam1", "car")) == "0" && late.last(top.Status()) != ""
 	})
 	for _, msg := range late.all() {
 		if !msg.retained {
@@ -235,13 +247,15 @@ func TestMQTTDiscovery(t *testing.T) {
 	top := Topics{Prefix: "edge-agent", Device: "d1"}
 	var ids IDs
 	m.Publish(testEvent(&ids, "d1", "cam1", 1, "person", "person", "traffic light"))
+	m.PublishCounts("cam1", map[string]int{"person": 2, "traffic light": 1})
+	m.SetCameraAvailable("cam1", true)
 	m.PublishStatus(&Status{Device: "d1", Time: Timestamp{time.Now()},
-		Cameras: map[string]CameraStatus{"cam1": {LatencyMS: Percentiles{P50: 42.5}}}})
+		Cameras: map[string]CameraStatus{"cam1": {State: CameraStreaming, LatencyMS: Percentiles{P50: 42.5}}}})
 	waitFor(t, 10*time.Second, "event delivered", func() bool { return m.Stats().Published == 1 })
 
 	// Home Assistant connects afterwards: it sees retained configs and states.
 	ha := newMQTTSub(t, broker.URL(), "home-assistant", true, "homeassistant/#", "edge-agent/#")
-	const wantConfigs = 5 // 2 labels x (count + detected) + latency
+	const wantConfigs = 6 // the agent's connectivity sensor; cam1: 2 labels x (count + detected) + latency
 	configs := func() map[string]map[string]any {
 		out := map[string]map[string]any{}
 		for _, msg := range ha.all() {
@@ -261,7 +275,8 @@ func TestMQTTDiscovery(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "discovery configs", func() bool { return len(configs()) == wantConfigs })
 	waitFor(t, 10*time.Second, "states", func() bool {
-		return ha.last(top.Count("cam1", "person")) == "2" && ha.last(top.Status()) != ""
+		return ha.last(top.Count("cam1", "person")) == "2" && ha.last(top.Status()) != "" &&
+			ha.last(top.CameraAvailability("cam1")) == "online" && ha.last(top.Availability()) == "online"
 	})
 	idChars := func(s string) bool {
 		return ValidToken(s) || strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == ""
@@ -272,19 +287,46 @@ func TestMQTTDiscovery(t *testing.T) {
 			t.Errorf("config topic %s", topic)
 		}
 		uid, _ := p["unique_id"].(string)
-		if !idChars(uid) || !strings.HasPrefix(uid, "edge-agent_d1_") {
+		if !idChars(uid) || uid != "edge-agent_d1_"+parts[3] {
 			t.Errorf("%s: unique_id %q", topic, uid)
 		}
-		if p["availability_topic"] != top.Availability() || p["payload_available"] != "online" || p["payload_not_available"] != "offline" {
-			t.Errorf("%s: availability %v", topic, p)
+		if origin, _ := p["origin"].(map[string]any); origin["name"] != "edge-agent" {
+			t.Errorf("%s: origin %v", topic, p["origin"])
+		}
+		if _, ok := p["availability_topic"]; ok { // Home Assistant refuses it together with a list
+			t.Errorf("%s: availability_topic alongside availability: %v", topic, p)
 		}
 		dev, _ := p["device"].(map[string]any)
-		if ids, _ := dev["identifiers"].([]any); len(ids) != 1 || ids[0] != "edge-agent_d1" {
-			t.Errorf("%s: device %v", topic, dev)
+		if parts[1]+"/"+parts[3] == "binary_sensor/connected" {
+			// The agent's device: a connectivity sensor reading the agent's
+			// availability, with no availability of its own (it reads off,
+			// not unavailable, when the last will fires).
+			checkDevice(t, topic, dev, map[string]any{"identifiers": []any{"edge-agent_d1"}, "name": "edge-agent d1",
+				"manufacturer": "edge-agent", "model": "edge-agent"})
+			if p["name"] != "connected" || p["state_topic"] != top.Availability() || p["payload_on"] != "online" ||
+				p["payload_off"] != "offline" || p["device_class"] != "connectivity" || p["entity_category"] != "diagnostic" ||
+				p["availability"] != nil || p["availability_mode"] != nil {
+				t.Errorf("agent connectivity sensor %v", p)
+			}
+			continue
+		}
+		// A camera's entity: its own device, linked to the agent's, available
+		// when both the agent and the camera are.
+		checkDevice(t, topic, dev, map[string]any{"identifiers": []any{"edge-agent_d1_cam1"}, "name": "d1 cam1",
+			"manufacturer": "edge-agent", "model": "edge-agent camera", "via_device": "edge-agent_d1"})
+		wantAvail := []any{
+			map[string]any{"topic": "edge-agent/d1/availability", "payload_available": "online", "payload_not_available": "offline"},
+			map[string]any{"topic": "edge-agent/d1/cam1/availability", "payload_available": "online", "payload_not_available": "offline"},
+		}
+		if got, _ := json.Marshal(p["availability"]); string(got) != mustJSON(t, wantAvail) || p["availability_mode"] != "all" {
+			t.Errorf("%s: availability %s mode %v", topic, got, p["availability_mode"])
 		}
 		state, _ := p["state_topic"].(string)
 		switch parts[1] + "/" + parts[3] {
 		case "sensor/cam1_person_count":
+			if p["name"] != "person count" {
+				t.Errorf("name %v", p["name"])
+			}
 			if state != top.Count("cam1", "person") || ha.last(state) != "2" || p["state_class"] != "measurement" {
 				t.Errorf("person count sensor %v reads %q", p, ha.last(state))
 			}
@@ -295,11 +337,17 @@ func TestMQTTDiscovery(t *testing.T) {
 		case "binary_sensor/cam1_person_detected", "binary_sensor/cam1_traffic_light_detected":
 			// The template turns the count into ON/OFF: the state topic
 			// must carry an integer.
+			if name, _ := p["name"].(string); name != "person detected" && name != "traffic light detected" {
+				t.Errorf("name %q", name)
+			}
 			if p["value_template"] != "{{ 'ON' if (value | int(0)) > 0 else 'OFF' }}" || p["payload_on"] != "ON" ||
 				p["payload_off"] != "OFF" || p["device_class"] != "occupancy" || ha.last(state) == "" {
 				t.Errorf("binary sensor %v reads %q", p, ha.last(state))
 			}
 		case "sensor/cam1_latency":
+			if p["name"] != "latency" {
+				t.Errorf("name %v", p["name"])
+			}
 			// value_json.cameras['cam1'].latency_ms.p50, evaluated by hand.
 			var st Status
 			if err := json.Unmarshal([]byte(ha.last(state)), &st); err != nil || st.Cameras["cam1"].LatencyMS.P50 != 42.5 {
@@ -327,6 +375,31 @@ func TestMQTTDiscovery(t *testing.T) {
 		}
 		return n >= wantConfigs && slices.ContainsFunc(ha.all()[before:], func(m mqttMsg) bool { return m.topic == top.Count("cam1", "person") })
 	})
+}
+
+// checkDevice compares a discovery payload's device block with want, key by
+// key (sw_version aside), and says which keys it has that want has not.
+func checkDevice(t *testing.T, topic string, dev, want map[string]any) {
+	t.Helper()
+	for k, w := range want {
+		if mustJSON(t, dev[k]) != mustJSON(t, w) {
+			t.Errorf("%s: device %s = %v, want %v", topic, k, dev[k], w)
+		}
+	}
+	for k := range dev {
+		if _, ok := want[k]; !ok && k != "sw_version" {
+			t.Errorf("%s: device has %s = %v", topic, k, dev[k])
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // persistentSession creates a subscriber session on the broker and leaves
@@ -473,4 +546,155 @@ func isSubsequence(sub, seq []string) bool {
 		}
 	}
 	return i == len(sub)
+}
+
+// liveOn returns the payloads received on topic as live publications (not
+// retained copies handed over at subscription).
+func (s *mqttSub) liveOn(topic string) []string {
+	var out []string
+	for _, m := range s.on(topic) {
+		if !m.retained {
+			out = append(out, m.payload)
+		}
+	}
+	return out
+}
+
+// When the agent's connection drops, the broker publishes its last will
+// (the agent offline); once reconnected the agent is online again and
+// republishes each camera's latest availability and counts, including
+// those handed over while it was away.
+func TestMQTTReconnectRepublishes(t *testing.T) {
+	broker := startMosquitto(t)
+	cfg := testMQTTConfig(broker.URL())
+	cfg.Cameras = []string{"cam1", "cam2"}
+	m, err := NewMQTT(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runMQTT(t, m)
+	top := Topics{Prefix: "edge-agent", Device: "d1"}
+	// A subscriber connected throughout: what it receives after its
+	// subscription is live, so a second copy proves a second publication.
+	sub := newMQTTSub(t, broker.URL(), "watch", true, "edge-agent/#")
+	m.SetCameraAvailable("cam1", true)
+	m.SetCameraAvailable("cam2", true)
+	m.SetCameraAvailable("cam2", false) // the latest wins
+	m.PublishCounts("cam1", map[string]int{"person": 2})
+	waitFor(t, 10*time.Second, "state", func() bool {
+		return sub.last(top.CameraAvailability("cam1")) == "online" && sub.last(top.CameraAvailability("cam2")) == "offline" &&
+			sub.last(top.Count("cam1", "person")) == "2" && sub.last(top.Availability()) == "online"
+	})
+	before := len(sub.liveOn(top.CameraAvailability("cam1")))
+
+	// Another client takes the agent's client id: the broker drops the
+	// agent's connection and publishes its will.
+	intruder := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker.URL()).SetClientID(cfg.withDefaults().ClientID))
+	if tok := intruder.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("intruder: %v", tok.Error())
+	}
+	waitFor(t, 10*time.Second, "last will", func() bool { return slices.Contains(sub.liveOn(top.Availability()), "offline") })
+	m.PublishCounts("cam1", map[string]int{"person": 3}) // while away: the newest counts win
+	intruder.Disconnect(100)
+
+	waitFor(t, 30*time.Second, "republished after the reconnection", func() bool {
+		live := sub.liveOn(top.CameraAvailability("cam1"))
+		return len(live) > before && live[len(live)-1] == "online" &&
+			sub.last(top.Availability()) == "online" && sub.last(top.Count("cam1", "person")) == "3"
+	})
+	if got := sub.last(top.CameraAvailability("cam2")); got != "offline" {
+		t.Fatalf("cam2 availability %q after the reconnection, want offline", got)
+	}
+	// The retained state is what a newcomer sees.
+	late := newMQTTSub(t, broker.URL(), "late", true, "edge-agent/#")
+	waitFor(t, 10*time.Second, "retained state", func() bool {
+		return late.last(top.Availability()) == "online" && late.last(top.CameraAvailability("cam1")) == "online" &&
+			late.last(top.CameraAvailability("cam2")) == "offline" && late.last(top.Count("cam1", "person")) == "3" &&
+			late.last(top.Count("cam2", "person")) == "0"
+	})
+}
+
+// SetCameras announces the cameras that join (offline, counts at 0) and
+// withdraws those that leave: empty retained messages on their discovery
+// configs, availability and counts, so that neither Home Assistant nor a
+// newcomer sees them again. Updates for a camera out of the set are
+// ignored.
+func TestMQTTSetCameras(t *testing.T) {
+	broker := startMosquitto(t)
+	m, err := NewMQTT(testMQTTConfig(broker.URL()), nil) // cam1 at start
+	if err != nil {
+		t.Fatal(err)
+	}
+	runMQTT(t, m)
+	top := Topics{Prefix: "edge-agent", Device: "d1"}
+	sub := newMQTTSub(t, broker.URL(), "watch", true, "homeassistant/#", "edge-agent/#")
+	cfgTopics := func(cam string) []string {
+		return []string{
+			"homeassistant/sensor/d1/" + cam + "_person_count/config",
+			"homeassistant/binary_sensor/d1/" + cam + "_person_detected/config",
+			"homeassistant/sensor/d1/" + cam + "_latency/config",
+		}
+	}
+	announced := func(s *mqttSub, cam string) bool {
+		for _, topic := range cfgTopics(cam) {
+			if !strings.Contains(s.last(topic), `"edge-agent_d1_`+cam+`"`) {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, 10*time.Second, "cam1 announced", func() bool { return announced(sub, "cam1") })
+	m.SetCameraAvailable("cam1", true)
+	m.PublishCounts("cam1", map[string]int{"person": 1, "car": 2})
+
+	m.SetCameras([]string{"cam1", "cam2", "cam2", "bad.name"}) // a repeat and an invalid name are left out
+	waitFor(t, 10*time.Second, "cam2 announced", func() bool {
+		return announced(sub, "cam2") && sub.last(top.CameraAvailability("cam2")) == "offline" &&
+			sub.last(top.Count("cam2", "person")) == "0"
+	})
+	m.SetCameraAvailable("cam2", true)
+	m.PublishCounts("cam2", map[string]int{"person": 4})
+	waitFor(t, 10*time.Second, "cam2 state", func() bool {
+		return sub.last(top.CameraAvailability("cam2")) == "online" && sub.last(top.Count("cam2", "person")) == "4" &&
+			sub.last(top.Count("cam1", "car")) == "2"
+	})
+
+	// cam1 leaves: each of its retained topics is cleared.
+	m.SetCameras([]string{"cam2"})
+	cleared := append(cfgTopics("cam1"), top.CameraAvailability("cam1"), top.Count("cam1", "person"), top.Count("cam1", "car"))
+	waitFor(t, 10*time.Second, "cam1 withdrawn", func() bool {
+		for _, topic := range cleared {
+			if ms := sub.on(topic); len(ms) == 0 || ms[len(ms)-1].payload != "" {
+				return false
+			}
+		}
+		return true
+	})
+	// Late updates for cam1 are ignored.
+	m.PublishCounts("cam1", map[string]int{"person": 9})
+	m.SetCameraAvailable("cam1", true)
+	m.PublishCounts("cam2", map[string]int{"person": 5}) // a marker: what came before it was handled
+
+	late := newMQTTSub(t, broker.URL(), "late", true, "homeassistant/#", "edge-agent/#")
+	waitFor(t, 10*time.Second, "retained cam2", func() bool {
+		return announced(late, "cam2") && late.last(top.Count("cam2", "person")) == "5" &&
+			late.last(top.CameraAvailability("cam2")) == "online" && strings.Contains(late.last("homeassistant/binary_sensor/d1/connected/config"), "connectivity")
+	})
+	for _, msg := range late.all() {
+		if strings.Contains(msg.topic, "cam1") {
+			t.Errorf("withdrawn camera still retained: %s = %q", msg.topic, msg.payload)
+		}
+	}
+	for _, topic := range cleared {
+		if ms := sub.on(topic); ms[len(ms)-1].payload != "" {
+			t.Errorf("%s published again after the withdrawal: %q", topic, ms[len(ms)-1].payload)
+		}
+	}
+
+	// cam1 joins again: announced afresh, offline, its counts back at 0.
+	m.SetCameras([]string{"cam2", "cam1"})
+	waitFor(t, 10*time.Second, "cam1 announced again", func() bool {
+		return announced(sub, "cam1") && sub.last(top.CameraAvailability("cam1")) == "offline" &&
+			sub.last(top.Count("cam1", "person")) == "0"
+	})
 }

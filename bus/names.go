@@ -82,9 +82,15 @@ type Topics struct {
 	Device string
 }
 
-// Availability is <prefix>/<device>/availability: retained "online", and
-// "offline" from the last will or a clean stop.
+// Availability is <prefix>/<device>/availability, the agent's: retained
+// "online", and "offline" from the last will or a clean stop.
 func (t Topics) Availability() string { return t.Prefix + "/" + t.Device + "/availability" }
+
+// CameraAvailability is <prefix>/<device>/<camera>/availability: retained
+// "online" while the camera streams, "offline" otherwise (MQTT.SetCameraAvailable).
+func (t Topics) CameraAvailability(camera string) string {
+	return t.Prefix + "/" + t.Device + "/" + camera + "/availability"
+}
 
 // Detections is <prefix>/<device>/<camera>/detections: the events.
 func (t Topics) Detections(camera string) string {
@@ -92,7 +98,7 @@ func (t Topics) Detections(camera string) string {
 }
 
 // Count is <prefix>/<device>/<camera>/<label>: the retained number of that
-// label in view. The label is passed through LabelToken.
+// label in view (MQTT.PublishCounts). The label is passed through LabelToken.
 func (t Topics) Count(camera, label string) string {
 	return t.Prefix + "/" + t.Device + "/" + camera + "/" + LabelToken(label)
 }

@@ -37,6 +37,7 @@ func TestNames(t *testing.T) {
 		StreamSubject("porch-box"):               "edge.porch-box.*.detections",
 		top.Availability():                       "edge-agent/porch-box/availability",
 		top.Detections("front_door"):             "edge-agent/porch-box/front_door/detections",
+		top.CameraAvailability("front_door"):     "edge-agent/porch-box/front_door/availability",
 		top.Count("front_door", "person"):        "edge-agent/porch-box/front_door/person",
 		top.Count("front_door", "traffic light"): "edge-agent/porch-box/front_door/traffic_light",
 		top.Status():                             "edge-agent/porch-box/status",

@@ -21,10 +21,8 @@ import (
 
 // NATS publishes events to a JetStream stream and heartbeats on core NATS,
 // either through its own embedded server (NATSConfig.URL empty) or to a
-// server or cluster. Create it with NewNATS, run it with Run.
-//
-// The connection lives inside NATS so that command subscriptions can later
-// be added on it.
+// server or cluster, and takes commands on the same connection. Create it
+// with NewNATS, run it with Run.
 type NATS struct {
 	cfg NATSConfig
 	log *slog.Logger
@@ -54,7 +52,7 @@ func NewNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 	return &NATS{
 		cfg:   cfg,
 		log:   log,
-		sp:    newSpool(log, cfg.Device, cfg.Policy, cfg.MaxPending, cfg.MaxPendingBytes),
+		sp:    newSpool(log, cfg.Device, cfg.MaxPending, cfg.MaxPendingBytes),
 		ready: make(chan struct{}),
 		connC: make(chan struct{}, 1),
 		cmds:  newCommandQueue(),
@@ -188,7 +186,7 @@ func (n *NATS) run(ctx context.Context) error {
 		return fmt.Errorf("nats: jetstream: %w", err)
 	}
 	n.log.Info("nats started", "url", redactURL(connURL), "embedded", n.cfg.Embedded(),
-		"stream", n.cfg.Stream, "subjects", StreamSubject(n.cfg.Device), "policy", n.cfg.Policy,
+		"stream", n.cfg.Stream, "subjects", StreamSubject(n.cfg.Device),
 		"journal", journalDir != "")
 
 	n.sp.runLoops(ctx, j, n.cfg.DrainTimeout, nc.IsConnected, func(ctx context.Context) { n.send(ctx, nc, js) })

@@ -64,7 +64,7 @@ func streamEvents(t *testing.T, url, stream string) []string {
 }
 
 func TestNATSEmbedded(t *testing.T) {
-	n, err := NewNATS(NATSConfig{Device: "d1", StateDir: t.TempDir(), Listen: "127.0.0.1:-1", Policy: PolicyAll}, nil)
+	n, err := NewNATS(NATSConfig{Device: "d1", StateDir: t.TempDir(), Listen: "127.0.0.1:-1"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestNATSEmbedded(t *testing.T) {
 		want = append(want, ev.ID)
 		n.Publish(ev)
 	}
-	n.PublishStatus(&Status{Device: "d1", Time: Timestamp{time.Now()}, Cameras: map[string]CameraStatus{"cam1": {FPSIn: 15}}})
+	n.PublishStatus(&Status{Device: "d1", Time: Timestamp{time.Now()}, Cameras: map[string]CameraStatus{"cam1": {State: CameraStreaming, FPSIn: 15}}})
 
 	var got []string
 	for range want {
@@ -150,9 +150,10 @@ func TestNATSEmbedded(t *testing.T) {
 	}
 }
 
-// The default policy publishes only frames with detections; events of
-// another device or with a bad camera name are refused and counted.
-func TestNATSPolicyAndRefusals(t *testing.T) {
+// Every event handed over is published, with or without detections (which
+// frames become events is the agent's decision); events of another device
+// or with a bad camera name are refused and counted.
+func TestNATSRefusals(t *testing.T) {
 	srv := startNATSServer(t)
 	n, err := NewNATS(NATSConfig{Device: "d1", URL: srv.URL()}, nil)
 	if err != nil {
@@ -160,17 +161,18 @@ func TestNATSPolicyAndRefusals(t *testing.T) {
 	}
 	runNATS(t, n)
 	var ids IDs
-	n.Publish(testEvent(&ids, "d1", "cam1", 1))           // nothing detected: filtered
+	empty := testEvent(&ids, "d1", "cam1", 1) // nothing detected: published all the same
+	n.Publish(empty)
 	n.Publish(testEvent(&ids, "d2", "cam1", 2, "person")) // another device
 	n.Publish(testEvent(&ids, "d1", "cam.1", 3, "car"))   // not a token
 	keep := testEvent(&ids, "d1", "cam1", 4, "dog")
 	n.Publish(keep)
-	waitFor(t, 10*time.Second, "one event delivered", func() bool { return n.Stats().Published == 1 })
+	waitFor(t, 10*time.Second, "two events delivered", func() bool { return n.Stats().Published == 2 })
 	st := n.Stats()
-	if st.Filtered != 1 || st.Invalid != 2 {
-		t.Fatalf("stats %+v: want 1 filtered and 2 invalid", st)
+	if st.Invalid != 2 || st.Dropped != 0 {
+		t.Fatalf("stats %+v: want 2 invalid", st)
 	}
-	if got := streamEvents(t, srv.URL(), StreamName("d1")); !slices.Equal(got, []string{keep.ID}) {
+	if got := streamEvents(t, srv.URL(), StreamName("d1")); !slices.Equal(got, []string{empty.ID, keep.ID}) {
 		t.Fatalf("stream holds %v", got)
 	}
 }

@@ -1,11 +1,11 @@
 package bus
 
-import (
-	"fmt"
-	"maps"
-)
+import "fmt"
 
-// Policy says which processed frames become events (EDGE_PUBLISH).
+// Policy says which processed frames of a camera become events
+// (EDGE_PUBLISH, the set_publish command, a camera's publish setting). It is
+// vocabulary only: the agent applies it before it hands an event to the bus,
+// which publishes every event it is given.
 type Policy int
 
 // The publishing policies. The zero value is PolicyDetections.
@@ -56,52 +56,3 @@ func (p *Policy) UnmarshalText(b []byte) error {
 
 // MarshalText writes the policy's name.
 func (p Policy) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
-
-// Filter applies a Policy to a stream of events, one camera at a time. It
-// is not safe for concurrent use: each client owns one.
-type Filter struct {
-	policy Policy
-	cams   map[string]*filterCamera
-}
-
-type filterCamera struct {
-	counts  map[string]int // labels in view in the previous frame
-	scratch map[string]int
-	dropped uint64 // frames dropped since the previous published event
-}
-
-// NewFilter returns a Filter for the policy.
-func NewFilter(p Policy) *Filter {
-	return &Filter{policy: p, cams: map[string]*filterCamera{}}
-}
-
-// Allow says whether ev is published. When it is, dropped is the number of
-// frames dropped since the previous published event of the camera: the
-// event's own FramesDropped plus those of the frames the policy skipped.
-func (f *Filter) Allow(ev *Event) (publish bool, dropped uint64) {
-	c := f.cams[ev.Camera]
-	first := c == nil
-	if first {
-		c = &filterCamera{counts: map[string]int{}, scratch: map[string]int{}}
-		f.cams[ev.Camera] = c
-	}
-	c.dropped += ev.FramesDropped
-	switch f.policy {
-	case PolicyAll:
-		publish = true
-	case PolicyChanges:
-		clear(c.scratch)
-		for i := range ev.Detections {
-			c.scratch[ev.Detections[i].Label]++
-		}
-		publish = first || !maps.Equal(c.scratch, c.counts)
-		c.counts, c.scratch = c.scratch, c.counts
-	default:
-		publish = len(ev.Detections) > 0
-	}
-	if !publish {
-		return false, 0
-	}
-	dropped, c.dropped = c.dropped, 0
-	return true, dropped
-}

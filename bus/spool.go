@@ -15,7 +15,6 @@ type Stats struct {
 	Published uint64 // events the broker acknowledged
 	Pending   int    // events in the outbox, waiting for the broker
 	Dropped   uint64 // events refused because the hand-off or the outbox was full
-	Filtered  uint64 // processed frames the publishing policy skipped
 	Invalid   uint64 // events refused: another device, a bad camera name, not encodable
 	Connected bool
 }
@@ -30,20 +29,17 @@ const intakeSize = 1024
 const reportEvery = time.Second
 
 // spool is the part NATS and MQTT share: the non-blocking hand-off from
-// the video loop, the publishing policy, the outbox with its journal, the
-// latest-status mailbox and the counters. Its goroutine (run) owns the
-// filter and the journal; the client's sender goroutine peeks and
-// acknowledges the outbox.
+// the video loop, the outbox with its journal, the latest-status mailbox
+// and the counters. Its goroutine (run) owns the journal; the client's
+// sender goroutine peeks and acknowledges the outbox. It publishes every
+// valid event it is handed: which frames become events is the agent's
+// decision.
 type spool struct {
 	log    *slog.Logger
 	device string
 	intake chan *Event
-	filter *Filter
 	out    *outbox
 	ids    IDs
-	// seen, when set, is called in the spool goroutine with every valid
-	// event, published or not (MQTT keeps its label counts with it).
-	seen func(ev *Event)
 
 	status  atomic.Pointer[Status] // one-slot mailbox: the newest heartbeat wins
 	statusC chan struct{}
@@ -51,7 +47,6 @@ type spool struct {
 	published    atomic.Uint64
 	droppedHand  atomic.Uint64 // intake full
 	droppedFull  atomic.Uint64 // outbox full
-	filtered     atomic.Uint64
 	invalid      atomic.Uint64
 	lastInvalid  atomic.Pointer[string]
 	reportedDrop uint64 // as of the last report (spool goroutine only)
@@ -59,12 +54,11 @@ type spool struct {
 	started      atomic.Bool
 }
 
-func newSpool(log *slog.Logger, device string, policy Policy, maxItems int, maxBytes int64) *spool {
+func newSpool(log *slog.Logger, device string, maxItems int, maxBytes int64) *spool {
 	return &spool{
 		log:     log,
 		device:  device,
 		intake:  make(chan *Event, intakeSize),
-		filter:  NewFilter(policy),
 		out:     newOutbox(maxItems, maxBytes),
 		statusC: make(chan struct{}, 1),
 	}
@@ -97,7 +91,6 @@ func (s *spool) stats(connected bool) Stats {
 		Published: s.published.Load(),
 		Pending:   s.out.len(),
 		Dropped:   s.droppedHand.Load() + s.droppedFull.Load(),
-		Filtered:  s.filtered.Load(),
 		Invalid:   s.invalid.Load(),
 		Connected: connected,
 	}
@@ -186,7 +179,7 @@ func (s *spool) run(ctx context.Context, j *journal) {
 	}
 }
 
-// accept validates, filters, marshals and queues one event.
+// accept validates, marshals and queues one event.
 func (s *spool) accept(ev *Event, j *journal) {
 	if ev.Device != s.device {
 		s.refuse("event of device %q on the bus of %q", ev.Device, s.device)
@@ -200,19 +193,7 @@ func (s *spool) accept(ev *Event, j *journal) {
 		s.refuse("event id %q is not 1-64 letters, digits, '-' or '_'", ev.ID)
 		return
 	}
-	if s.seen != nil {
-		s.seen(ev)
-	}
-	if ev.Policy != nil {
-		s.filter.policy = *ev.Policy
-	}
-	ok, dropped := s.filter.Allow(ev)
-	if !ok {
-		s.filtered.Add(1)
-		return
-	}
 	cp := *ev // shallow: the event is shared and read-only
-	cp.FramesDropped = dropped
 	if cp.ID == "" {
 		t := cp.PublishTime.Time
 		if t.IsZero() {

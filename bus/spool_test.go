@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"sync"
 	"testing"
@@ -49,7 +50,7 @@ func (h *recordHandler) dropReports() []int64 {
 func TestSpoolReportsDropsOnceASecond(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &recordHandler{}
-		s := newSpool(slog.New(h), "d1", PolicyAll, 10, 1<<20) // room for 10 events
+		s := newSpool(slog.New(h), "d1", 10, 1<<20) // room for 10 events
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() {
@@ -83,6 +84,31 @@ func TestSpoolReportsDropsOnceASecond(t *testing.T) {
 		cancel()
 		<-done
 	})
+}
+
+// The spool publishes every valid event as it is, with or without
+// detections: which frames become events, and the frames_dropped they
+// carry, are the agent's.
+func TestSpoolPublishesEveryEvent(t *testing.T) {
+	s := newSpool(discardLog(), "d1", 10, 1<<20)
+	var ids IDs
+	empty := testEvent(&ids, "d1", "cam1", 1)
+	empty.FramesDropped = 7
+	s.accept(empty, nil)
+	s.accept(testEvent(&ids, "d1", "cam1", 2, "person"), nil)
+	s.accept(testEvent(&ids, "d2", "cam1", 3, "person"), nil) // another device: refused
+	if st := s.stats(false); st.Pending != 2 || st.Invalid != 1 {
+		t.Fatalf("stats %+v: want 2 pending, 1 invalid", st)
+	}
+	rec, _ := s.out.peek(0)
+	var ev Event
+	if err := json.Unmarshal(rec.data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.ID != empty.ID || ev.FramesDropped != 7 || len(ev.Detections) != 0 {
+		t.Fatalf("first event %+v", ev)
+	}
+	validate(t, "detection.v1.json", rec.data)
 }
 
 func TestBackoff(t *testing.T) {

@@ -157,3 +157,51 @@ func BenchmarkDetectYOLOX(b *testing.B) { benchmarkDetect(b, yoloxNano) }
 
 // BenchmarkDetectYOLOv8 runs yolov8n_int8 on the same frame.
 func BenchmarkDetectYOLOv8(b *testing.B) { benchmarkDetect(b, yolov8nInt8) }
+
+// Batched against sequential: the dynamic-batch marker model (640x640) on
+// four 1280x720 frames of the synthetic camera's scene, with one ONNX
+// Runtime thread, as four Detect calls or one DetectBatch of four. Both
+// report ns and allocations per four frames.
+
+// benchmarkMarkers4 loads the dynamic-batch marker model with MaxBatch 4 and
+// one thread, renders four frames, warms the detector up on them with fn,
+// then times fn.
+func benchmarkMarkers4(b *testing.B, fn func(d *Detector, imgs []Image, ths []Thresholds, dst [][]Detection) error) {
+	rt := testRuntime(b)
+	d := load(b, rt, Options{Path: markerModel(b, true), Threads: 1, MaxBatch: 4})
+	sizes := [][2]int{{1280, 720}, {1280, 720}, {1280, 720}, {1280, 720}}
+	imgs, _ := sceneFrames(sizes, []uint64{20, 100, 250, 400})
+	th := Thresholds{Confidence: 0.5, IoU: 0.45}
+	ths := []Thresholds{th, th, th, th}
+	dst := make([][]Detection, 4)
+	if err := fn(d, imgs, ths, dst); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := fn(d, imgs, ths, dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDetectSequential4 runs four Detect calls per op.
+func BenchmarkDetectSequential4(b *testing.B) {
+	benchmarkMarkers4(b, func(d *Detector, imgs []Image, ths []Thresholds, dst [][]Detection) error {
+		for i, img := range imgs {
+			var err error
+			if dst[i], _, err = d.Detect(img, ths[i], dst[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// BenchmarkDetectBatch4 runs one DetectBatch of four per op.
+func BenchmarkDetectBatch4(b *testing.B) {
+	benchmarkMarkers4(b, func(d *Detector, imgs []Image, ths []Thresholds, dst [][]Detection) error {
+		_, _, err := d.DetectBatch(imgs, ths, dst)
+		return err
+	})
+}

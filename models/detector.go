@@ -53,7 +53,7 @@ func (th *Thresholds) kept(c int) bool {
 	return th.Keep == nil || (c < len(th.Keep) && th.Keep[c])
 }
 
-// Timings are the per-stage durations of one Detect call.
+// Timings are the per-stage durations of one Detect or DetectBatch call.
 type Timings struct {
 	Preprocess, Inference, Postprocess time.Duration
 }
@@ -68,79 +68,102 @@ type Info struct {
 	InputWidth, InputHeight int
 	Labels                  []string // one per class, in class order
 	Provider                string   // "cpu", "cuda" or "tensorrt"
+	// MaxBatch is how many frames one DetectBatch call can take: 1 unless
+	// the model's batch dimension is dynamic and Options.MaxBatch asked for
+	// more.
+	MaxBatch int
 }
 
 // session runs a model on its pre-allocated input and output tensors.
 // Detector uses it; the ONNX Runtime one lives in session.go, tests use fakes.
 type session interface {
-	// Tensors returns the input (planar 3 x H x W) and output tensors' data,
-	// which stay the same slices for the session's life.
+	// Tensors returns the input and output tensors' data for the largest
+	// batch the session runs (Info.MaxBatch frames, 1 without batching): the
+	// input is one planar 3 x H x W slot per frame, the output one slot of
+	// the layout's size per frame, slots one after another. They stay the
+	// same slices for the session's life.
 	Tensors() (in, out []float32)
-	// Run runs the model on the input, filling the output.
-	Run() error
+	// Run runs the model on the first n input slots (1 <= n <= the largest
+	// batch), filling the first n output slots.
+	Run(n int) error
 	Close() error
 }
 
 // Detector finds objects in frames with one model. Create it with
-// [Runtime.Load]. Detect is meant to be called from one goroutine at a time:
-// calls are serialised, and reuse the detector's buffers.
+// [Runtime.Load]. Detect and DetectBatch are meant to be called from one
+// goroutine at a time: calls are serialised, and reuse the detector's
+// buffers.
 type Detector struct {
 	mu     sync.Mutex
 	closed bool
 
 	info    Info
 	sess    session
-	in, out []float32
-	lb      letterbox
+	in, out []float32 // MaxBatch slots each, inSlot and outSlot values long
+	inSlot  int
+	outSlot int
+	lbs     []letterbox // one per slot: each keeps its own frame's geometry
 	dec     decoder
 	cands   []candidate
 	onClose func() // tells the Runtime this detector is gone; may be nil
 }
 
 // newDetector returns a Detector running sess, whose model is described by
-// info (InputWidth, InputHeight, Labels one per class) and lay.
+// info (InputWidth, InputHeight, Labels one per class, MaxBatch the session's
+// largest batch, 0 meaning 1) and lay.
 func newDetector(sess session, info Info, lay layout) (*Detector, error) {
 	w, h := info.InputWidth, info.InputHeight
+	info.MaxBatch = max(info.MaxBatch, 1)
+	batch := info.MaxBatch
 	in, out := sess.Tensors()
-	if len(in) < 3*w*h {
-		return nil, fmt.Errorf("%w: input tensor has %d values, want 3x%dx%d", ErrUnsupportedModel, len(in), h, w)
+	if len(in) < batch*3*w*h {
+		return nil, fmt.Errorf("%w: input tensor has %d values, want %dx3x%dx%d", ErrUnsupportedModel, len(in), batch, h, w)
 	}
 	if len(info.Labels) != lay.classes {
 		return nil, fmt.Errorf("%d labels for %d classes", len(info.Labels), lay.classes)
 	}
 	d := &Detector{
-		info:  info,
-		sess:  sess,
-		in:    in[:3*w*h],
-		cands: make([]candidate, 0, maxCandidates),
+		info:   info,
+		sess:   sess,
+		inSlot: 3 * w * h,
+		in:     in[:batch*3*w*h],
+		lbs:    make([]letterbox, batch),
+		cands:  make([]candidate, 0, maxCandidates),
 	}
-	var values int
+	var lb letterbox
 	switch lay.format {
 	case FormatYOLOv8:
 		d.dec = newYOLOv8Decoder(lay.anchors, lay.classes)
-		d.lb = newLetterbox(w, h, false, 1.0/255, false)
-		values = lay.anchors * (4 + lay.classes)
+		lb = newLetterbox(w, h, false, 1.0/255, false)
+		d.outSlot = lay.anchors * (4 + lay.classes)
 	case FormatYOLOv5:
 		d.dec = &yolov5Decoder{anchors: lay.anchors, classes: lay.classes}
-		d.lb = newLetterbox(w, h, false, 1.0/255, false)
-		values = lay.anchors * (5 + lay.classes)
+		lb = newLetterbox(w, h, false, 1.0/255, false)
+		d.outSlot = lay.anchors * (5 + lay.classes)
 	case FormatYOLOX:
 		if n := gridAnchors(w, h); n != lay.anchors {
 			return nil, fmt.Errorf("%w: yolox wants %d anchors for %dx%d, got %d", ErrUnsupportedFormat, n, w, h, lay.anchors)
 		}
 		d.dec = newYOLOXDecoder(w, h, lay.classes)
-		d.lb = newLetterbox(w, h, true, 1, false)
-		values = lay.anchors * (5 + lay.classes)
+		lb = newLetterbox(w, h, true, 1, false)
+		d.outSlot = lay.anchors * (5 + lay.classes)
 	default:
 		return nil, fmt.Errorf("%w %q", ErrUnsupportedFormat, string(lay.format))
 	}
-	if len(out) < values {
-		return nil, fmt.Errorf("%w: output tensor has %d values, want %d", ErrUnsupportedModel, len(out), values)
+	if len(out) < batch*d.outSlot {
+		return nil, fmt.Errorf("%w: output tensor has %d values, want %d", ErrUnsupportedModel, len(out), batch*d.outSlot)
 	}
-	d.out = out[:values]
+	for i := range d.lbs {
+		d.lbs[i] = lb
+	}
+	d.out = out[:batch*d.outSlot]
 	d.info.Format = lay.format
 	return d, nil
 }
+
+// MaxBatch returns how many frames one DetectBatch call can take: 1 for a
+// model with a fixed batch dimension, whatever Options.MaxBatch said.
+func (d *Detector) MaxBatch() int { return d.info.MaxBatch }
 
 // Info describes the loaded model.
 func (d *Detector) Info() Info {
@@ -191,7 +214,7 @@ func (d *Detector) Detect(img Image, th Thresholds, dst []Detection) ([]Detectio
 	dst = dst[:0]
 	var tm Timings
 	if !img.valid() {
-		return dst, tm, fmt.Errorf("%w: %dx%d, stride %d, %d bytes", ErrInvalidImage, img.Width, img.Height, img.Stride, len(img.Pix))
+		return dst, tm, invalidImage(img)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -200,17 +223,88 @@ func (d *Detector) Detect(img Image, th Thresholds, dst []Detection) ([]Detectio
 	}
 
 	t0 := time.Now()
-	d.lb.run(img, d.in)
+	d.lbs[0].run(img, d.in[:d.inSlot])
 	t1 := time.Now()
-	if err := d.sess.Run(); err != nil {
+	if err := d.sess.Run(1); err != nil {
 		return dst, tm, &ModelError{Path: d.info.Path, Op: "run", Err: err}
 	}
 	t2 := time.Now()
-	d.cands = d.dec.decode(d.out, th, d.cands[:0])
+	dst = d.collect(0, img, th, dst)
+	t3 := time.Now()
+	tm = Timings{Preprocess: t1.Sub(t0), Inference: t2.Sub(t1), Postprocess: t3.Sub(t2)}
+	return dst, tm, nil
+}
+
+// DetectBatch is Detect for several frames in one run of the model, for a
+// detector whose MaxBatch is above 1 (one shared session serving several
+// cameras). It takes 1 to MaxBatch images, of any sizes, and one Thresholds
+// per image; each image is letterboxed into its own slot of the input and its
+// detections decoded with its own thresholds and mapped back to its own
+// pixels. The detections of imgs[i] are appended to dst[i][:0] and returned
+// as element i of the result, which reuses dst (grown to len(imgs) if it is
+// shorter). The timings are for the whole call. Once warmed up on the frame
+// sizes of each slot, and with dst long enough, it allocates nothing.
+//
+// A wrong number of images or of thresholds is an error wrapping
+// ErrBatchSize; an invalid image one wrapping ErrInvalidImage that names its
+// index. Either way nothing runs.
+func (d *Detector) DetectBatch(imgs []Image, th []Thresholds, dst [][]Detection) ([][]Detection, Timings, error) {
+	var tm Timings
+	n := len(imgs)
+	switch {
+	case n < 1 || n > d.info.MaxBatch:
+		return dst[:0], tm, fmt.Errorf("%w: %d images, want 1 to %d (the detector's MaxBatch)", ErrBatchSize, n, d.info.MaxBatch)
+	case len(th) != n:
+		return dst[:0], tm, fmt.Errorf("%w: %d thresholds for %d images, want one per image", ErrBatchSize, len(th), n)
+	}
+	for i, img := range imgs {
+		if !img.valid() {
+			return dst[:0], tm, fmt.Errorf("image %d: %w", i, invalidImage(img))
+		}
+	}
+	if cap(dst) < n {
+		dst = append(dst[:cap(dst)], make([][]Detection, n-cap(dst))...)
+	}
+	dst = dst[:n]
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return dst[:0], tm, &ModelError{Path: d.info.Path, Op: "run", Err: ErrClosed}
+	}
+
+	t0 := time.Now()
+	for i, img := range imgs {
+		d.lbs[i].run(img, d.in[i*d.inSlot:(i+1)*d.inSlot])
+	}
+	t1 := time.Now()
+	if err := d.sess.Run(n); err != nil {
+		return dst[:0], tm, &ModelError{Path: d.info.Path, Op: "run", Err: err}
+	}
+	t2 := time.Now()
+	for i, img := range imgs {
+		dst[i] = d.collect(i, img, th[i], dst[i][:0])
+	}
+	t3 := time.Now()
+	tm = Timings{Preprocess: t1.Sub(t0), Inference: t2.Sub(t1), Postprocess: t3.Sub(t2)}
+	return dst, tm, nil
+}
+
+// invalidImage returns the error for an image whose dimensions do not fit
+// its pixels.
+func invalidImage(img Image) error {
+	return fmt.Errorf("%w: %dx%d, stride %d, %d bytes", ErrInvalidImage, img.Width, img.Height, img.Stride, len(img.Pix))
+}
+
+// collect decodes output slot i, which holds the model's answer for img
+// letterboxed by d.lbs[i], with th, and appends the detections left after
+// non-maximum suppression to dst, in img's pixels and clipped to it.
+func (d *Detector) collect(i int, img Image, th Thresholds, dst []Detection) []Detection {
+	lb := &d.lbs[i]
+	d.cands = d.dec.decode(d.out[i*d.outSlot:(i+1)*d.outSlot], th, d.cands[:0])
 	w, h := float32(img.Width), float32(img.Height)
 	for _, c := range nms(d.cands, th.IoU) {
-		x1, y1 := d.lb.toSource(c.x1, c.y1)
-		x2, y2 := d.lb.toSource(c.x2, c.y2)
+		x1, y1 := lb.toSource(c.x1, c.y1)
+		x2, y2 := lb.toSource(c.x2, c.y2)
 		x1, y1 = min(max(x1, 0), w), min(max(y1, 0), h)
 		x2, y2 = min(max(x2, 0), w), min(max(y2, 0), h)
 		if !(x2 > x1 && y2 > y1) { // empty once clipped, or NaN
@@ -223,9 +317,7 @@ func (d *Detector) Detect(img Image, th Thresholds, dst []Detection) ([]Detectio
 			Box:        Rect{X: x1, Y: y1, W: x2 - x1, H: y2 - y1},
 		})
 	}
-	t3 := time.Now()
-	tm = Timings{Preprocess: t1.Sub(t0), Inference: t2.Sub(t1), Postprocess: t3.Sub(t2)}
-	return dst, tm, nil
+	return dst
 }
 
 // Close releases the model's session. It is idempotent; Detect fails after it.

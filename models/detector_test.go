@@ -122,19 +122,23 @@ func TestDetectErrors(t *testing.T) {
 func TestNewDetectorChecksTensors(t *testing.T) {
 	tests := []struct {
 		name    string
+		batch   int // Info.MaxBatch
 		in, out int
 		labels  []string
 		lay     layout
 		wantErr string
 	}{
-		{"small input", 3*32*32 - 1, 6 * 21, []string{"a", "b"}, layout{FormatYOLOv8, 21, 2}, "input tensor has 3071 values, want 3x32x32"},
-		{"small output", 3 * 32 * 32, 6*21 - 1, []string{"a", "b"}, layout{FormatYOLOv8, 21, 2}, "output tensor has 125 values, want 126"},
-		{"labels", 3 * 32 * 32, 6 * 21, []string{"a"}, layout{FormatYOLOv8, 21, 2}, "1 labels for 2 classes"},
-		{"yolox grid", 3 * 32 * 32, 7 * 20, []string{"a", "b"}, layout{FormatYOLOX, 20, 2}, "yolox wants 21 anchors"},
+		{"small input", 0, 3*32*32 - 1, 6 * 21, []string{"a", "b"}, layout{FormatYOLOv8, 21, 2}, "input tensor has 3071 values, want 1x3x32x32"},
+		{"small output", 0, 3 * 32 * 32, 6*21 - 1, []string{"a", "b"}, layout{FormatYOLOv8, 21, 2}, "output tensor has 125 values, want 126"},
+		{"labels", 0, 3 * 32 * 32, 6 * 21, []string{"a"}, layout{FormatYOLOv8, 21, 2}, "1 labels for 2 classes"},
+		{"yolox grid", 0, 3 * 32 * 32, 7 * 20, []string{"a", "b"}, layout{FormatYOLOX, 20, 2}, "yolox wants 21 anchors"},
+		// A batch of 3 needs 3 slots of each.
+		{"input for one frame of 3", 3, 3 * 32 * 32, 3 * 6 * 21, []string{"a", "b"}, layout{FormatYOLOv8, 21, 2}, "input tensor has 3072 values, want 3x3x32x32"},
+		{"output for two frames of 3", 3, 3 * 3 * 32 * 32, 2 * 6 * 21, []string{"a", "b"}, layout{FormatYOLOv8, 21, 2}, "output tensor has 252 values, want 378"},
 	}
 	for _, tt := range tests {
 		fake := &fakeSession{in: make([]float32, tt.in), out: make([]float32, tt.out)}
-		_, err := newDetector(fake, Info{InputWidth: 32, InputHeight: 32, Labels: tt.labels}, tt.lay)
+		_, err := newDetector(fake, Info{InputWidth: 32, InputHeight: 32, Labels: tt.labels, MaxBatch: tt.batch}, tt.lay)
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("%s: %v, want an error containing %q", tt.name, err, tt.wantErr)
 		}
@@ -178,5 +182,208 @@ func TestInfoIsACopy(t *testing.T) {
 	info.Labels[0] = "changed"
 	if d.Info().Labels[0] != "person" {
 		t.Error("changing Info().Labels changed the detector's labels")
+	}
+}
+
+// batchDetector returns a Detector like tinyDetector's taking batches of up
+// to batch frames, whose fake session copies outs[i] into output slot i.
+func batchDetector(t *testing.T, batch int, outs [][]float32) (*Detector, *fakeSession) {
+	t.Helper()
+	const slot = 6 * 21 // tinyV8's output
+	fake := &fakeSession{in: make([]float32, batch*3*32*32), out: make([]float32, batch*slot), ran: make([]int, 0, 16)}
+	fake.run = func(_, dst []float32) error {
+		for i, o := range outs {
+			copy(dst[i*slot:(i+1)*slot], o)
+		}
+		return nil
+	}
+	d, err := newDetector(fake, Info{
+		Name: "tiny.onnx", Path: "testdata/tiny.onnx", InputWidth: 32, InputHeight: 32,
+		Labels: []string{"person", "car"}, MaxBatch: batch,
+	}, layout{FormatYOLOv8, 21, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, fake
+}
+
+// TestDetectBatch runs three frames of different sizes in one batch, each
+// with its own thresholds, and checks each slot's input (its own letterbox)
+// and detections (decoded from its own output slot, mapped back with its own
+// geometry). The model finds the same input box (4,2)-(12,6) in every slot,
+// which lands differently in each frame.
+func TestDetectBatch(t *testing.T) {
+	// An input-pixel value probe: channel c at (x, y) of the slot's input.
+	type probe struct {
+		x, y, c int
+		want    float32
+	}
+	person := [6]float32{8, 4, 8, 4, 0.9, 0} // input (4,2)-(12,6), person 0.9
+	car := [6]float32{8, 20, 8, 8, 0, 0.5}   // input (4,16)-(12,24), car 0.5
+	slots := []struct {
+		name   string
+		img    Image
+		th     Thresholds
+		out    map[int][6]float32
+		want   []Detection
+		probes []probe
+	}{
+		{
+			// 64x32 at scale 1/2: 32x16 at the top left, source = 2 x input.
+			name: "64x32", img: solidImage(64, 32, 200, 100, 50),
+			th:  Thresholds{Confidence: 0.3, IoU: 0.45},
+			out: map[int][6]float32{0: person},
+			// (4,2)-(12,6) -> (8,4)-(24,12).
+			want:   []Detection{{ClassID: 0, Label: "person", Confidence: 0.9, Box: Rect{8, 4, 16, 8}}},
+			probes: []probe{{0, 0, 0, 200.0 / 255}, {31, 15, 2, 50.0 / 255}, {0, 16, 0, 114.0 / 255}},
+		},
+		{
+			// 16x16 at scale 2: fills the input, source = input / 2. The
+			// car scores 0.5, under this slot's 0.6.
+			name: "16x16", img: solidImage(16, 16, 10, 20, 30),
+			th:  Thresholds{Confidence: 0.6, IoU: 0.45},
+			out: map[int][6]float32{0: person, 1: car},
+			// (4,2)-(12,6) -> (2,1)-(6,3).
+			want:   []Detection{{ClassID: 0, Label: "person", Confidence: 0.9, Box: Rect{2, 1, 4, 2}}},
+			probes: []probe{{0, 0, 0, 10.0 / 255}, {31, 31, 1, 20.0 / 255}},
+		},
+		{
+			// 32x64 at scale 1/2: 16x32 at the top left, source = 2 x
+			// input. Only cars kept, at 0.3.
+			name: "32x64", img: solidImage(32, 64, 0, 255, 0),
+			th:  Thresholds{Confidence: 0.3, IoU: 0.45, Keep: []bool{false, true}},
+			out: map[int][6]float32{0: person, 1: car},
+			// (4,16)-(12,24) -> (8,32)-(24,48).
+			want:   []Detection{{ClassID: 1, Label: "car", Confidence: 0.5, Box: Rect{8, 32, 16, 16}}},
+			probes: []probe{{0, 0, 1, 1}, {15, 31, 0, 0}, {16, 0, 1, 114.0 / 255}},
+		},
+	}
+	outs := make([][]float32, len(slots))
+	imgs := make([]Image, len(slots))
+	ths := make([]Thresholds, len(slots))
+	for i, s := range slots {
+		outs[i], imgs[i], ths[i] = tinyV8(s.out), s.img, s.th
+	}
+	d, fake := batchDetector(t, 4, outs)
+	if d.MaxBatch() != 4 || d.Info().MaxBatch != 4 {
+		t.Fatalf("MaxBatch() = %d, Info().MaxBatch = %d; want 4", d.MaxBatch(), d.Info().MaxBatch)
+	}
+	stale := []Detection{{Label: "stale"}, {Label: "stale"}}
+	dst := [][]Detection{stale}
+	got, tm, err := d.DetectBatch(imgs, ths, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(fake.ran, []int{3}) {
+		t.Errorf("session runs %v, want one of 3 frames", fake.ran)
+	}
+	if len(got) != 3 || &got[0][0] != &stale[0] {
+		t.Errorf("DetectBatch returned %d results; want 3, the first in dst[0]'s memory", len(got))
+	}
+	if tm.Preprocess <= 0 || tm.Postprocess <= 0 || tm.Inference < 0 {
+		t.Errorf("timings %+v", tm)
+	}
+	for i, s := range slots {
+		if !slices.Equal(got[i], s.want) {
+			t.Errorf("slot %d (%s): %+v, want %+v", i, s.name, got[i], s.want)
+		}
+		in := fake.in[i*3*32*32:]
+		for _, p := range s.probes {
+			if v := in[p.c*32*32+p.y*32+p.x]; !near(v, p.want) {
+				t.Errorf("slot %d (%s): input channel %d at (%d,%d) = %g, want %g", i, s.name, p.c, p.x, p.y, v, p.want)
+			}
+		}
+	}
+
+	// The first two alone: a run of 2, the same answers.
+	two, _, err := d.DetectBatch(imgs[:2], ths[:2], got)
+	if err != nil || !slices.Equal(fake.ran, []int{3, 2}) || len(two) != 2 ||
+		!slices.Equal(two[0], slots[0].want) || !slices.Equal(two[1], slots[1].want) {
+		t.Errorf("batch of 2: %+v, %v, runs %v", two, err, fake.ran)
+	}
+	// Detect uses slot 0.
+	one, _, err := d.Detect(imgs[0], ths[0], nil)
+	if err != nil || !slices.Equal(one, slots[0].want) || fake.ran[len(fake.ran)-1] != 1 {
+		t.Errorf("Detect: %+v, %v, runs %v", one, err, fake.ran)
+	}
+	// Frames moved to other slots: each slot rebuilds its geometry.
+	rev := []Image{imgs[2], imgs[1], imgs[0]}
+	revTh := []Thresholds{ths[2], ths[1], ths[0]}
+	outs[0], outs[2] = outs[2], outs[0]
+	got, _, err = d.DetectBatch(rev, revTh, got)
+	if err != nil || !slices.Equal(got[0], slots[2].want) || !slices.Equal(got[2], slots[0].want) {
+		t.Errorf("reversed batch: %+v, %v", got, err)
+	}
+
+	if n := testing.AllocsPerRun(20, func() {
+		got, _, _ = d.DetectBatch(rev, revTh, got)
+	}); n != 0 {
+		t.Errorf("DetectBatch: %v allocations, want 0", n)
+	}
+}
+
+func TestDetectBatchErrors(t *testing.T) {
+	d, fake := batchDetector(t, 3, nil)
+	img := solidImage(8, 8, 0, 0, 0)
+	th := Thresholds{Confidence: 0.3, IoU: 0.45}
+	bad := Image{Pix: make([]byte, 10), Width: 8, Height: 8, Stride: 24}
+	tests := []struct {
+		name    string
+		imgs    []Image
+		ths     []Thresholds
+		is      error
+		wantErr string
+	}{
+		{"no images", nil, nil, ErrBatchSize, "invalid batch size: 0 images, want 1 to 3 (the detector's MaxBatch)"},
+		{"more than MaxBatch", []Image{img, img, img, img}, []Thresholds{th, th, th, th}, ErrBatchSize,
+			"invalid batch size: 4 images, want 1 to 3 (the detector's MaxBatch)"},
+		{"one threshold for two", []Image{img, img}, []Thresholds{th}, ErrBatchSize,
+			"invalid batch size: 1 thresholds for 2 images, want one per image"},
+		{"invalid second image", []Image{img, bad}, []Thresholds{th, th}, ErrInvalidImage,
+			"image 1: invalid image: 8x8, stride 24, 10 bytes"},
+	}
+	for _, tt := range tests {
+		got, _, err := d.DetectBatch(tt.imgs, tt.ths, make([][]Detection, 2))
+		if !errors.Is(err, tt.is) || err.Error() != tt.wantErr || len(got) != 0 {
+			t.Errorf("%s: %d results, %v; want none and %q", tt.name, len(got), err, tt.wantErr)
+		}
+	}
+	if len(fake.ran) != 0 {
+		t.Errorf("the session ran %v on refused batches", fake.ran)
+	}
+
+	boom := errors.New("boom")
+	fake.run = func(_, _ []float32) error { return boom }
+	var me *ModelError
+	if _, _, err := d.DetectBatch([]Image{img, img}, []Thresholds{th, th}, nil); !errors.Is(err, boom) || !errors.As(err, &me) || me.Op != "run" {
+		t.Errorf("DetectBatch with a failing model: %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.DetectBatch([]Image{img}, []Thresholds{th}, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("DetectBatch after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestDetectBatchUnbatched: a detector without batching takes batches of one.
+func TestDetectBatchUnbatched(t *testing.T) {
+	d, fake := tinyDetector(t, tinyV8(map[int][6]float32{0: {8, 4, 8, 4, 0.9, 0}}))
+	if d.MaxBatch() != 1 || d.Info().MaxBatch != 1 {
+		t.Errorf("MaxBatch() = %d, Info().MaxBatch = %d; want 1", d.MaxBatch(), d.Info().MaxBatch)
+	}
+	img := solidImage(64, 32, 1, 2, 3)
+	th := Thresholds{Confidence: 0.3, IoU: 0.45}
+	got, _, err := d.DetectBatch([]Image{img}, []Thresholds{th}, nil)
+	want := []Detection{{ClassID: 0, Label: "person", Confidence: 0.9, Box: Rect{8, 4, 16, 8}}}
+	if err != nil || len(got) != 1 || !slices.Equal(got[0], want) {
+		t.Errorf("batch of one: %+v, %v; want [%+v]", got, err, want)
+	}
+	_, _, err = d.DetectBatch([]Image{img, img}, []Thresholds{th, th}, nil)
+	if !errors.Is(err, ErrBatchSize) || err.Error() != "invalid batch size: 2 images, want 1 to 1 (the detector's MaxBatch)" {
+		t.Errorf("batch of two: %v", err)
+	}
+	if len(fake.in) != 3*32*32 {
+		t.Errorf("unbatched input of %d values, want one frame", len(fake.in))
 	}
 }

@@ -30,6 +30,10 @@ var (
 
 	// ErrUnknownLabel means a label is not one of the model's labels.
 	ErrUnknownLabel = errors.New("unknown label")
+
+	// ErrBatchSize means a DetectBatch call had no images, more than the
+	// detector's MaxBatch, or not one Thresholds per image.
+	ErrBatchSize = errors.New("invalid batch size")
 )
 
 // ModelError records a failed operation on a model file.

@@ -38,3 +38,41 @@ func ExampleDraw() {
 	// left edge: [255 56 56]
 	// inside:    [0 0 0]
 }
+
+// One detector serving four cameras in one run of a model with a dynamic
+// batch dimension (written here with edge-genmodel --dynamic-batch). With a
+// fixed-batch model MaxBatch is 1 and the frames go one DetectBatch (or
+// Detect) call each.
+func ExampleDetector_DetectBatch() {
+	rt, err := models.NewRuntime(models.RuntimeConfig{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer rt.Close()
+	d, err := rt.Load(models.Options{Path: "bin/models/markers-batch.onnx", MaxBatch: 4})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer d.Close()
+
+	frames := make([]models.Image, 4) // the latest frame of each camera, any sizes
+	ths := make([]models.Thresholds, 4)
+	for i := range frames {
+		frames[i] = models.Image{Pix: make([]byte, 1280*720*3), Width: 1280, Height: 720, Stride: 1280 * 3}
+		ths[i] = models.Thresholds{Confidence: 0.5, IoU: 0.45}
+	}
+	var dets [][]models.Detection // reused from call to call
+	for start := 0; start < len(frames); start += d.MaxBatch() {
+		end := min(start+d.MaxBatch(), len(frames))
+		dets, _, err = d.DetectBatch(frames[start:end], ths[start:end], dets)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		for i, found := range dets {
+			fmt.Printf("camera %d: %d markers\n", start+i, len(found))
+		}
+	}
+}

@@ -34,10 +34,17 @@ type Options struct {
 	// "tensorrt". Loading fails with ErrProviderUnavailable if the library
 	// cannot run it.
 	Provider string
+	// MaxBatch is the most frames one Detector.DetectBatch call may take;
+	// 0 or 1 means no batching. It applies only to a model whose input
+	// batch dimension is dynamic (symbolic or -1, and its output's too): a
+	// model with a fixed batch of 1 ignores it and its detector's MaxBatch
+	// is 1. The input and output buffers are MaxBatch frames long (3·W·H
+	// float32 values a frame for the input: 4.9 MB at 640x640).
+	MaxBatch int
 }
 
 // ortSession runs a model with ONNX Runtime on tensors allocated once, so a
-// run allocates nothing in Go.
+// run allocates nothing in Go. It runs one frame at a time.
 type ortSession struct {
 	s       *ort.AdvancedSession
 	in, out *ort.Tensor[float32]
@@ -45,10 +52,50 @@ type ortSession struct {
 
 func (s *ortSession) Tensors() ([]float32, []float32) { return s.in.GetData(), s.out.GetData() }
 
-func (s *ortSession) Run() error { return s.s.Run() }
+// Run runs the model on the one frame the tensors hold; n is always 1.
+func (s *ortSession) Run(int) error { return s.s.Run() }
 
 func (s *ortSession) Close() error {
 	return errors.Join(s.s.Destroy(), s.in.Destroy(), s.out.Destroy())
+}
+
+// ortBatchSession runs a model with a dynamic batch dimension on 1 to max
+// frames. It holds one ONNX Runtime session (one copy of the model) and, for
+// each batch size n, input and output tensors of n frames over the first n
+// slots of the same two max-frame buffers, bound to the session's input and
+// output by an I/O binding of their own. Run(n) runs binding n: one cgo call
+// that allocates nothing in Go (DynamicAdvancedSession.Run would allocate its
+// two value arrays each call).
+type ortBatchSession struct {
+	s        *ort.DynamicAdvancedSession
+	in, out  []float32
+	tensors  []*ort.Tensor[float32]
+	bindings []*ort.IoBinding // bindings[n-1] binds the first n slots
+}
+
+func (s *ortBatchSession) Tensors() ([]float32, []float32) { return s.in, s.out }
+
+func (s *ortBatchSession) Run(n int) error {
+	if n < 1 || n > len(s.bindings) {
+		return fmt.Errorf("batch of %d frames: the session takes 1 to %d", n, len(s.bindings))
+	}
+	return s.s.RunWithBinding(s.bindings[n-1])
+}
+
+// Close destroys the bindings, then the session, then the tensors the
+// bindings referred to.
+func (s *ortBatchSession) Close() error {
+	var errs []error
+	for _, b := range s.bindings {
+		errs = append(errs, b.Destroy())
+	}
+	if s.s != nil {
+		errs = append(errs, s.s.Destroy())
+	}
+	for _, t := range s.tensors {
+		errs = append(errs, t.Destroy())
+	}
+	return errors.Join(errs...)
 }
 
 // Load loads a model and returns a Detector running it. Errors are
@@ -76,6 +123,9 @@ func (r *Runtime) load(opts Options) (*Detector, error) {
 	}
 	if opts.Threads < 0 {
 		return nil, fmt.Errorf("threads %d: want 0 (automatic) or more", opts.Threads)
+	}
+	if opts.MaxBatch < 0 {
+		return nil, fmt.Errorf("max batch %d: want 0 or 1 (no batching) or more", opts.MaxBatch)
 	}
 
 	data, err := os.ReadFile(opts.Path)
@@ -114,7 +164,16 @@ func (r *Runtime) load(opts Options) (*Detector, error) {
 		return nil, err
 	}
 	defer so.Destroy()
-	sess, err := newORTSession(data, in.Name, out.Name, w, h, lay, so)
+	batch := 1
+	if opts.MaxBatch > 1 && in.Dimensions[0] <= 0 && out.Dimensions[0] <= 0 {
+		batch = opts.MaxBatch
+	}
+	var sess session
+	if batch > 1 {
+		sess, err = newORTBatchSession(data, in.Name, out.Name, w, h, lay, batch, so)
+	} else {
+		sess, err = newORTSession(data, in.Name, out.Name, w, h, lay, so)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +187,7 @@ func (r *Runtime) load(opts Options) (*Detector, error) {
 		InputHeight: h,
 		Labels:      labels,
 		Provider:    short,
+		MaxBatch:    batch,
 	}, lay)
 	if err != nil {
 		return nil, errors.Join(err, sess.Close())
@@ -180,9 +240,10 @@ func parseImgsz(s string) []int {
 	return sizes
 }
 
-// imageInput checks that the model takes one float32 image [1,3,H,W] and
-// returns it with its width and height, resolving dynamic sides from imgsz
-// (height first, as Ultralytics writes it) or to 640.
+// imageInput checks that the model takes one float32 image [1,3,H,W] (or
+// [N,3,H,W] with N dynamic) and returns it with its width and height,
+// resolving dynamic sides from imgsz (height first, as Ultralytics writes it)
+// or to 640.
 func imageInput(ins []ort.InputOutputInfo, imgsz []int) (ort.InputOutputInfo, int, int, error) {
 	if len(ins) != 1 {
 		return ort.InputOutputInfo{}, 0, 0, fmt.Errorf("%w: %d inputs, want one image", ErrUnsupportedModel, len(ins))
@@ -274,13 +335,18 @@ func configureSession(so *ort.SessionOptions, threads int, provider string, avai
 	return nil
 }
 
+// outputShape returns the output shape of a batch of n frames in layout lay.
+func outputShape(lay layout, n int) ort.Shape {
+	if lay.format == FormatYOLOv8 {
+		return ort.NewShape(int64(n), int64(4+lay.classes), int64(lay.anchors))
+	}
+	return ort.NewShape(int64(n), int64(lay.anchors), int64(5+lay.classes))
+}
+
 // newORTSession creates the session and its input [1,3,h,w] and output
 // tensors, shaped for lay.
 func newORTSession(data []byte, inName, outName string, w, h int, lay layout, so *ort.SessionOptions) (*ortSession, error) {
-	outShape := ort.NewShape(1, int64(lay.anchors), int64(5+lay.classes))
-	if lay.format == FormatYOLOv8 {
-		outShape = ort.NewShape(1, int64(4+lay.classes), int64(lay.anchors))
-	}
+	outShape := outputShape(lay, 1)
 	in, err := ort.NewEmptyTensor[float32](ort.NewShape(1, 3, int64(h), int64(w)))
 	if err != nil {
 		return nil, fmt.Errorf("input tensor: %w", err)
@@ -298,4 +364,52 @@ func newORTSession(data []byte, inName, outName string, w, h int, lay layout, so
 		return nil, fmt.Errorf("create session: %w", err)
 	}
 	return &ortSession{s: s, in: in, out: out}, nil
+}
+
+// newORTBatchSession creates one session for a model with a dynamic batch
+// dimension, buffers for the given number of frames, and for each batch size
+// n from 1 to frames an input [n,3,h,w] and output tensor over the buffers' first n frames,
+// bound to the session by an I/O binding (see ortBatchSession).
+func newORTBatchSession(data []byte, inName, outName string, w, h int, lay layout, frames int, so *ort.SessionOptions) (_ *ortBatchSession, err error) {
+	inShape := ort.NewShape(int64(frames), 3, int64(h), int64(w))
+	outShape := outputShape(lay, frames)
+	s := &ortBatchSession{
+		in:  make([]float32, inShape.FlattenedSize()),
+		out: make([]float32, outShape.FlattenedSize()),
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	s.s, err = ort.NewDynamicAdvancedSessionWithONNXData(data, []string{inName}, []string{outName}, so)
+	if err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	for n := 1; n <= frames; n++ {
+		inShape[0], outShape[0] = int64(n), int64(n)
+		// NewTensor uses the first n frames of the buffer, without copying.
+		in, err := ort.NewTensor(inShape, s.in)
+		if err != nil {
+			return nil, fmt.Errorf("input tensor of %d frames: %w", n, err)
+		}
+		s.tensors = append(s.tensors, in)
+		out, err := ort.NewTensor(outShape, s.out)
+		if err != nil {
+			return nil, fmt.Errorf("output tensor of %d frames: %w", n, err)
+		}
+		s.tensors = append(s.tensors, out)
+		b, err := s.s.CreateIoBinding()
+		if err != nil {
+			return nil, fmt.Errorf("i/o binding of %d frames: %w", n, err)
+		}
+		s.bindings = append(s.bindings, b)
+		if err := b.BindInput(inName, in); err != nil {
+			return nil, fmt.Errorf("bind input of %d frames: %w", n, err)
+		}
+		if err := b.BindOutput(outName, out); err != nil {
+			return nil, fmt.Errorf("bind output of %d frames: %w", n, err)
+		}
+	}
+	return s, nil
 }

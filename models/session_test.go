@@ -10,8 +10,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"edge-agent/internal/scene"
+	"edge-agent/models/marker"
 )
 
 // The shared test models (see ../shared/models/PROVENANCE.md).
@@ -45,11 +49,11 @@ func TestLoadInfo(t *testing.T) {
 	}{
 		{yoloxNano, Info{
 			Name: "yolox_nano.onnx", SHA256: yoloxNanoSHA, Format: FormatYOLOX,
-			InputName: "images", OutputName: "output", InputWidth: 416, InputHeight: 416, Provider: "cpu",
+			InputName: "images", OutputName: "output", InputWidth: 416, InputHeight: 416, Provider: "cpu", MaxBatch: 1,
 		}},
 		{yolov8nInt8, Info{
 			Name: "yolov8n_int8.onnx", SHA256: yolov8nInt8SHA, Format: FormatYOLOv8,
-			InputName: "images", OutputName: "output0", InputWidth: 640, InputHeight: 640, Provider: "cpu",
+			InputName: "images", OutputName: "output0", InputWidth: 640, InputHeight: 640, Provider: "cpu", MaxBatch: 1,
 		}},
 	}
 	for _, tt := range tests {
@@ -122,6 +126,7 @@ func TestLoadErrors(t *testing.T) {
 		{"format that does not fit", Options{Path: yolox, Format: FormatYOLOv8}, ErrUnsupportedFormat, "output shape [1 3549 85] does not fit yolov8"},
 		{"unknown provider", Options{Path: yolox, Provider: "tpu"}, ErrProviderUnavailable, `unknown provider "tpu"`},
 		{"negative threads", Options{Path: yolox, Threads: -1}, nil, "threads -1"},
+		{"negative max batch", Options{Path: yolox, MaxBatch: -2}, nil, "max batch -2: want 0 or 1 (no batching) or more"},
 	}
 	if !slices.Contains(rt.Providers(), providerCUDA) {
 		tests = append(tests, struct {
@@ -277,5 +282,141 @@ func TestDetectPedestrians(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(3, func() { again, _, _ = yolox.Detect(frame, th, again) }); n != 0 {
 		t.Errorf("Detect with ONNX Runtime: %v allocations, want 0", n)
+	}
+}
+
+// markerModel writes the colour-marker model (package marker) at size 640,
+// with a dynamic batch dimension or a fixed one, and returns its path.
+func markerModel(tb testing.TB, dynamic bool) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "markers.onnx")
+	if err := marker.WriteFile(path, marker.Options{DynamicBatch: dynamic}); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// sceneFrames renders frame seqs[i] of the synthetic camera's scene at
+// sizes[i] and returns the frames and the markers each shows.
+func sceneFrames(sizes [][2]int, seqs []uint64) ([]Image, [][]scene.Marker) {
+	imgs := make([]Image, len(sizes))
+	truth := make([][]scene.Marker, len(sizes))
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, sz := range sizes {
+		sc := scene.New(sz[0], sz[1])
+		img := Image{Pix: make([]byte, 3*sz[0]*sz[1]), Width: sz[0], Height: sz[1], Stride: 3 * sz[0]}
+		sc.Render(seqs[i], t0, img.Pix, img.Stride)
+		imgs[i], truth[i] = img, sc.Truth(seqs[i], nil)
+	}
+	return imgs, truth
+}
+
+// TestLoadMaxBatch: a model with a fixed batch of 1 ignores Options.MaxBatch,
+// a dynamic one takes it, and without MaxBatch a dynamic model runs one frame
+// at a time.
+func TestLoadMaxBatch(t *testing.T) {
+	rt := testRuntime(t)
+	tests := []struct {
+		name     string
+		path     func(testing.TB) string
+		maxBatch int
+		want     int
+	}{
+		{"yolox_nano, fixed batch", func(tb testing.TB) string { return sharedFile(tb, yoloxNano) }, 4, 1},
+		{"yolov8n_int8, fixed batch", func(tb testing.TB) string { return sharedFile(tb, yolov8nInt8) }, 8, 1},
+		{"marker, fixed batch", func(tb testing.TB) string { return markerModel(tb, false) }, 4, 1},
+		{"marker, dynamic batch", func(tb testing.TB) string { return markerModel(tb, true) }, 4, 4},
+		{"marker, dynamic batch, MaxBatch 0", func(tb testing.TB) string { return markerModel(tb, true) }, 0, 1},
+		{"marker, dynamic batch, MaxBatch 1", func(tb testing.TB) string { return markerModel(tb, true) }, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := load(t, rt, Options{Path: tt.path(t), Threads: 1, MaxBatch: tt.maxBatch})
+			if d.MaxBatch() != tt.want || d.Info().MaxBatch != tt.want {
+				t.Errorf("MaxBatch() = %d, Info().MaxBatch = %d; want %d", d.MaxBatch(), d.Info().MaxBatch, tt.want)
+			}
+			imgs, _ := sceneFrames([][2]int{{320, 240}, {320, 240}}, []uint64{1, 2})
+			th := []Thresholds{{Confidence: 0.5, IoU: 0.45}, {Confidence: 0.5, IoU: 0.45}}
+			if _, _, err := d.DetectBatch(imgs[:1], th[:1], nil); err != nil {
+				t.Errorf("batch of one: %v", err)
+			}
+			_, _, err := d.DetectBatch(imgs, th, nil)
+			if tt.want == 1 && !errors.Is(err, ErrBatchSize) {
+				t.Errorf("batch of two: %v, want ErrBatchSize", err)
+			}
+			if tt.want > 1 && err != nil {
+				t.Errorf("batch of two: %v", err)
+			}
+		})
+	}
+}
+
+// TestDetectBatchMarkers runs the dynamic-batch marker model on four frames
+// of the synthetic camera's scene, of three sizes, in one DetectBatch, and
+// checks that each frame gets exactly what Detect gives it alone, with its
+// own thresholds, and that every marker in view is found. Then a batch of
+// two on the same session, and the allocations of a warmed-up call.
+func TestDetectBatchMarkers(t *testing.T) {
+	rt := testRuntime(t)
+	d := load(t, rt, Options{Path: markerModel(t, true), Threads: 1, MaxBatch: 4})
+	imgs, truth := sceneFrames([][2]int{{1280, 720}, {640, 480}, {720, 1280}, {1280, 720}}, []uint64{20, 100, 250, 400})
+	ths := []Thresholds{
+		{Confidence: 0.5, IoU: 0.45},
+		{Confidence: 0.5, IoU: 0.45, Keep: []bool{false, true, true, true}}, // no red
+		{Confidence: 0.5, IoU: 0.45},
+		{Confidence: 1.01, IoU: 0.45}, // nothing passes
+	}
+	got, _, err := d.DetectBatch(imgs, ths, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, img := range imgs {
+		alone, _, err := d.Detect(img, ths[i], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got[i], alone) {
+			t.Errorf("frame %d (%dx%d): batched %+v\nalone %+v", i, img.Width, img.Height, got[i], alone)
+		}
+		if ths[i].Confidence > 1 {
+			if len(got[i]) != 0 {
+				t.Errorf("frame %d: %+v above a threshold of 1.01", i, got[i])
+			}
+			continue
+		}
+		want := 0
+		for _, m := range truth[i] {
+			if !ths[i].kept(m.Class) {
+				continue
+			}
+			want++
+			box := Rect{float32(m.Box.X), float32(m.Box.Y), float32(m.Box.W), float32(m.Box.H)}
+			best := float32(0)
+			for _, det := range got[i] {
+				if det.ClassID == m.Class {
+					best = max(best, rectIoU(det.Box, box))
+				}
+			}
+			if best < 0.8 {
+				t.Errorf("frame %d (%dx%d): %s marker at %+v found with IoU %.2f, want >= 0.8 (got %+v)", i, img.Width, img.Height, m.Name, m.Box, best, got[i])
+			}
+		}
+		t.Logf("frame %d (%dx%d): %d markers kept in view, %d found", i, img.Width, img.Height, want, len(got[i]))
+		if len(got[i]) != want {
+			t.Errorf("frame %d: %d detections, want %d: %+v", i, len(got[i]), want, got[i])
+		}
+	}
+
+	// A smaller batch after a larger one, on the same session.
+	two, _, err := d.DetectBatch(imgs[2:], ths[2:], nil)
+	if err != nil || !slices.Equal(two[0], got[2]) || !slices.Equal(two[1], got[3]) {
+		t.Errorf("batch of the last two: %+v, %v; want %+v", two, err, got[2:])
+	}
+
+	if n := testing.AllocsPerRun(3, func() { got, _, _ = d.DetectBatch(imgs, ths, got) }); n != 0 {
+		t.Errorf("DetectBatch with ONNX Runtime: %v allocations, want 0", n)
+	}
+	if n := testing.AllocsPerRun(3, func() { got[0], _, _ = d.Detect(imgs[0], ths[0], got[0]) }); n != 0 {
+		t.Errorf("Detect on a batching detector: %v allocations, want 0", n)
 	}
 }

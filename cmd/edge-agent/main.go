@@ -1,6 +1,8 @@
-// Command edge-agent turns an RTSP camera into a low-latency stream of
-// detections and an annotated video stream. Every setting comes from the
-// environment: run it with --help to list them.
+// Command edge-agent turns RTSP cameras into a low-latency stream of
+// detections and annotated video streams. Settings come from the
+// environment and, for many cameras, a YAML file (EDGE_CONFIG_FILE): run it
+// with --help to list them, --check-config to validate them. SIGHUP re-reads
+// the file.
 package main
 
 import (
@@ -19,6 +21,8 @@ var version = "dev"
 func main() {
 	for _, a := range os.Args[1:] {
 		switch a {
+		case "--check-config", "-check-config":
+			os.Exit(checkConfig())
 		case "-h", "-help", "--help", "help":
 			if err := agent.PrintUsage(os.Stdout); err != nil {
 				fmt.Fprintln(os.Stderr, "edge-agent:", err)
@@ -46,10 +50,44 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := agent.New(cfg, agent.Options{Logger: agent.NewLogger(cfg, os.Stderr), Version: version})
+	log := agent.NewLogger(cfg, os.Stderr)
+	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				a.Reload(ctx) // logs what it applied or refused
+			}
+		}
+	}()
 	return a.Run(ctx)
+}
+
+// checkConfig validates the environment and the config file, prints the
+// effective spec with credentials redacted, and returns the exit status:
+// 0 when valid, 1 with every problem named.
+func checkConfig() int {
+	cfg, err := agent.Load()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "edge-agent: invalid settings:\n%v\n", err)
+		return 1
+	}
+	spec, err := cfg.Spec()
+	if err == nil {
+		err = agent.PrintSpec(os.Stdout, spec)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "edge-agent:", err)
+		return 1
+	}
+	return 0
 }

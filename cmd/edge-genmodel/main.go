@@ -2,7 +2,10 @@
 // in the Ultralytics YOLOv8 layout built in closed form (see package
 // edge-agent/models/marker), for the demo and the tests:
 //
-//	edge-genmodel -o bin/models/markers.onnx [--size 640]
+//	edge-genmodel -o bin/models/markers.onnx [--size 640] [--dynamic-batch]
+//
+// With --dynamic-batch the model's batch dimension is symbolic, so a detector
+// loaded with a MaxBatch above 1 can run several frames in one call.
 package main
 
 import (
@@ -17,8 +20,9 @@ import (
 func main() {
 	out := flag.String("o", "bin/models/markers.onnx", "output `file`; its directory is created if missing")
 	size := flag.Int("size", marker.DefaultSize, "input side in pixels, a multiple of 32")
+	dynamic := flag.Bool("dynamic-batch", false, "make the batch dimension symbolic, so one run can take several frames")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: edge-genmodel [-o file] [--size n]\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: edge-genmodel [-o file] [--size n] [--dynamic-batch]\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -27,15 +31,15 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*out, *size); err != nil {
+	if err := run(*out, marker.Options{Size: *size, DynamicBatch: *dynamic}); err != nil {
 		fmt.Fprintln(os.Stderr, "edge-genmodel:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path string, size int) error {
+func run(path string, opts marker.Options) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return marker.WriteFile(path, marker.Options{Size: size})
+	return marker.WriteFile(path, opts)
 }

@@ -166,7 +166,12 @@ type group struct {
 	exits chan *child
 }
 
-func newGroup() *group { return &group{exits: make(chan *child, 8)} }
+func newGroup() *group { return &group{exits: make(chan *child, maxChildren)} }
+
+// maxChildren bounds the children of one scenario: MediaMTX, a camera
+// simulator and an agent per camera of the largest multi-camera run, the
+// probe.
+const maxChildren = 16
 
 // add records a started child; at most cap(g.exits) children per group.
 func (g *group) add(c *child) *child {

@@ -34,14 +34,20 @@ const (
 // Config says what to run and where the results go. Relative paths are taken
 // from Repo.
 type Config struct {
-	Repo      string        // the repository: bin/ holds the programs, go test runs here
-	Shared    string        // models and footage (../shared); scenarios needing it are skipped when it is missing
-	Scenarios []Scenario    // what to run, in order
-	Duration  time.Duration // measured window of each scenario (the probe's run)
-	Warmup    time.Duration // from the agent's first event to the start of the measurement
-	Out       string        // the Markdown document
-	Raw       string        // the raw results, JSON
-	Plot      string        // the latency-over-time plot, PNG
+	Repo      string     // the repository: bin/ holds the programs, go test runs here
+	Shared    string     // models and footage (../shared); scenarios needing it are skipped when it is missing
+	Scenarios []Scenario // the latency scenarios to run, in order; none skips the latency section
+	// Multicam is the multi-camera section's runs, in order; none skips it.
+	Multicam []MulticamRun
+	// MulticamORTThreads is EDGE_ORT_THREADS in the multi-camera section.
+	MulticamORTThreads int
+	// MulticamSources is SourcesRelay or SourcesCamsim.
+	MulticamSources string
+	Duration        time.Duration // measured window of each scenario (the probe's run)
+	Warmup          time.Duration // from the agent's first event to the start of the measurement
+	Out             string        // the Markdown document
+	Raw             string        // the raw results, JSON
+	Plot            string        // the latency-over-time plot, PNG
 	// ORTThreads is EDGE_ORT_THREADS, the same in every scenario.
 	ORTThreads int
 	// Micro runs the Go micro-benchmarks with -benchtime BenchTime.
@@ -52,6 +58,9 @@ type Config struct {
 	ProbeCommand []string
 	// Command is the command line that produced the run, quoted in the document.
 	Command string
+	// Merge keeps the sections this run does not measure from the raw
+	// results file already there, so that one section can be rerun alone.
+	Merge bool
 	// From, when set, runs nothing: the document and the plot are made again
 	// from this raw results file (after a change to the template, say).
 	From string
@@ -65,8 +74,21 @@ func (c Config) Validate() error {
 	} else if _, err := os.Stat(filepath.Join(c.Repo, "bin", "edge-agent")); err != nil {
 		errs = append(errs, fmt.Errorf("--repo: %s has no bin/edge-agent: run `make build` first", c.Repo))
 	}
-	if len(c.Scenarios) == 0 {
-		errs = append(errs, errors.New("--scenarios: none selected"))
+	if len(c.Scenarios) == 0 && len(c.Multicam) == 0 {
+		errs = append(errs, errors.New("--scenarios, --multicam: nothing selected"))
+	}
+	for _, m := range c.Multicam {
+		if m.Cameras < 1 || m.Cameras > maxCameras {
+			errs = append(errs, fmt.Errorf("--multicam: %d cameras (want 1 to %d)", m.Cameras, maxCameras))
+		}
+	}
+	if len(c.Multicam) > 0 {
+		if c.MulticamORTThreads < 0 {
+			errs = append(errs, fmt.Errorf("--multicam-ort-threads: %d is negative", c.MulticamORTThreads))
+		}
+		if c.MulticamSources != SourcesRelay && c.MulticamSources != SourcesCamsim {
+			errs = append(errs, fmt.Errorf("--multicam-sources: %q (want %s or %s)", c.MulticamSources, SourcesRelay, SourcesCamsim))
+		}
 	}
 	if c.Duration < 5*time.Second {
 		errs = append(errs, fmt.Errorf("--duration: %v is too short to fit a trend (want at least 5s)", c.Duration))

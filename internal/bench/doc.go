@@ -5,6 +5,11 @@
 // from /proc, runs the Go micro-benchmarks of the hot path, and writes
 // docs/BENCHMARKS.md, the raw JSON and a PNG plot from what it measured.
 //
+// Its multi-camera section (multicam.go) runs N cameras in one agent against
+// N agents of one camera each, and reads each camera's frame rates from the
+// agents' per-camera log summaries and the agents' CPU and memory summed
+// over their processes.
+//
 // It measures the programs in bin/ as a user runs them and never imports the
 // agent, the models or the buses; only its probe (FrameProbe, a viewer) reads
 // video through the pipeline package, as edge-probe does. It does not judge

@@ -50,13 +50,20 @@ type sample struct {
 	at  time.Time
 	cpu map[string]time.Duration // by child name
 	box boxCPU
-	rss int64 // the agent's peak RSS so far
+	mem map[string]procMem // by child name, for the children asked
 }
 
-// takeSample reads every child's CPU time, the machine's and the agent's
-// peak RSS.
-func takeSample(children []*child, agent *child) (sample, error) {
-	s := sample{at: time.Now(), cpu: make(map[string]time.Duration, len(children))}
+// procMem is one process's memory at one moment, in bytes.
+type procMem struct {
+	PeakRSS int64 // VmHWM: the peak so far
+	RSS     int64 // VmRSS
+	PSS     int64 // Pss of smaps_rollup: shared pages divided among their users
+}
+
+// takeSample reads every child's CPU time, the machine's, and the memory of
+// the children in mem.
+func takeSample(children, mem []*child) (sample, error) {
+	s := sample{at: time.Now(), cpu: make(map[string]time.Duration, len(children)), mem: make(map[string]procMem, len(mem))}
 	for _, c := range children {
 		d, err := ProcCPU(c.pid())
 		if err != nil {
@@ -68,8 +75,12 @@ func takeSample(children []*child, agent *child) (sample, error) {
 	if s.box, err = readBoxCPU(); err != nil {
 		return sample{}, err
 	}
-	if s.rss, err = PeakRSS(agent.pid()); err != nil {
-		return sample{}, fmt.Errorf("%s: %w", agent.name, err)
+	for _, c := range mem {
+		m, err := ProcMem(c.pid())
+		if err != nil {
+			return sample{}, fmt.Errorf("%s: %w", c.name, err)
+		}
+		s.mem[c.name] = m
 	}
 	return s, nil
 }
@@ -84,6 +95,55 @@ func baseEnv() []string {
 		}
 	}
 	return env
+}
+
+// stage is one scenario's processes: each is a child of the harness, with its
+// output in the scenario's folder, stopped together at the end.
+type stage struct {
+	ctx context.Context
+	dir string
+	g   *group
+}
+
+// start starts a program of the scenario; stdout and stderr, when set, also
+// get its output.
+func (st *stage) start(name, path string, args, env []string, stdout, stderr io.Writer) (*child, error) {
+	c, err := startChild(st.ctx, childSpec{name: name, path: path, args: args, env: env, dir: st.dir,
+		logPath: filepath.Join(st.dir, name+".log"), stdout: stdout, stderr: stderr})
+	if err != nil {
+		return nil, err
+	}
+	return st.g.add(c), nil
+}
+
+// startMediaMTX starts MediaMTX on the RTSP port and RTP pair given, with
+// extraPaths (YAML, indented as entries of paths:) after the catch-all
+// path, and waits until it accepts connections.
+func (r *Runner) startMediaMTX(st *stage, rtspPort, rtpPort int, extraPaths string) (*child, error) {
+	conf := filepath.Join(st.dir, "mediamtx.yml")
+	text := mtxconf.Config(mtxconf.Options{RTSPPort: rtspPort, RTPPort: rtpPort}) + extraPaths
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		return nil, err
+	}
+	mtx, err := st.start("mediamtx", r.cfg.bin("mediamtx"), []string{conf}, baseEnv(), nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitTCP(st.ctx, fmt.Sprintf("127.0.0.1:%d", rtspPort), mtx, readyTimeout); err != nil {
+		return nil, err
+	}
+	return mtx, nil
+}
+
+// camsimArgs are edge-camsim's arguments to publish footage (relative to
+// the shared folder; empty: the synthetic marker scene) to url.
+func (r *Runner) camsimArgs(footage, url string) []string {
+	args := []string{"--source", "synthetic"}
+	if footage != "" {
+		args = []string{"--source", filepath.Join(r.cfg.Shared, footage), "--timecode"}
+	}
+	return append(args, "--url", url, "--fps", strconv.Itoa(cameraFPS),
+		"--size", fmt.Sprintf("%dx%d", cameraWidth, cameraHeight))
 }
 
 // measure starts MediaMTX, the camera simulator and the agent, waits for the
@@ -108,14 +168,14 @@ func (r *Runner) measure(ctx context.Context, sc Scenario, res *ScenarioResult) 
 		return err
 	}
 
-	g := newGroup()
+	st := &stage{ctx: ctx, dir: dir, g: newGroup()}
 	stopped := false
 	stopAll := func() {
 		if stopped {
 			return
 		}
 		stopped = true
-		if err := g.stopAll(); err != nil {
+		if err := st.g.stopAll(); err != nil {
 			r.log.Warn("a process did not stop cleanly", "scenario", sc.Name, "err", err)
 		}
 	}
@@ -127,38 +187,17 @@ func (r *Runner) measure(ctx context.Context, sc Scenario, res *ScenarioResult) 
 			err = fmt.Errorf("%w\nedge-agent's last output:\n%s", err, agent.tail(10))
 		}
 	}()
-	start := func(name, path string, args, env []string, stdout, stderr io.Writer) (*child, error) {
-		c, err := startChild(ctx, childSpec{name: name, path: path, args: args, env: env, dir: dir,
-			logPath: filepath.Join(dir, name+".log"), stdout: stdout, stderr: stderr})
-		if err != nil {
-			return nil, err
-		}
-		return g.add(c), nil
-	}
 
 	// MediaMTX on loopback ports picked now.
-	conf := filepath.Join(dir, "mediamtx.yml")
-	if err := os.WriteFile(conf, []byte(mtxconf.Config(mtxconf.Options{RTSPPort: rtspPort, RTPPort: rtpPort})), 0o600); err != nil {
-		return err
-	}
-	mtx, err := start("mediamtx", r.cfg.bin("mediamtx"), []string{conf}, baseEnv(), nil, nil)
+	mtx, err := r.startMediaMTX(st, rtspPort, rtpPort, "")
 	if err != nil {
-		return err
-	}
-	if err := waitTCP(ctx, fmt.Sprintf("127.0.0.1:%d", rtspPort), mtx, readyTimeout); err != nil {
 		return err
 	}
 
 	// The camera.
 	camURL := fmt.Sprintf("rtsp://127.0.0.1:%d/%s", rtspPort, benchCamera)
 	outURL := camURL + "-annotated"
-	camArgs := []string{"--source", "synthetic"}
-	if sc.Footage != "" {
-		camArgs = []string{"--source", filepath.Join(r.cfg.Shared, sc.Footage), "--timecode"}
-	}
-	camArgs = append(camArgs, "--url", camURL, "--fps", strconv.Itoa(cameraFPS),
-		"--size", fmt.Sprintf("%dx%d", cameraWidth, cameraHeight))
-	camsim, err := start("edge-camsim", r.cfg.bin("edge-camsim"), camArgs, baseEnv(), nil, nil)
+	camsim, err := st.start("edge-camsim", r.cfg.bin("edge-camsim"), r.camsimArgs(sc.Footage, camURL), baseEnv(), nil, nil)
 	if err != nil {
 		return err
 	}
@@ -180,7 +219,7 @@ func (r *Runner) measure(ctx context.Context, sc Scenario, res *ScenarioResult) 
 		// scenario's folder.
 		"XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
 	)
-	agent, err = start("edge-agent", r.cfg.bin("edge-agent"), nil, env, nil, nil)
+	agent, err = st.start("edge-agent", r.cfg.bin("edge-agent"), nil, env, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -195,58 +234,28 @@ func (r *Runner) measure(ctx context.Context, sc Scenario, res *ScenarioResult) 
 	if err != nil {
 		return err
 	}
-	if err := r.await(ctx, g, col.first, firstEventTimeout, "the agent's first event"); err != nil {
+	if err := r.await(ctx, st.g, col.first, firstEventTimeout, "the agent's first event"); err != nil {
 		return err
 	}
 	r.log.Info("agent running; warming up", "scenario", sc.Name, "warmup", r.cfg.Warmup)
-	if err := r.await(ctx, g, nil, r.cfg.Warmup, ""); err != nil {
+	if err := r.await(ctx, st.g, nil, r.cfg.Warmup, ""); err != nil {
 		return err
 	}
 
-	// The probe. The window starts once its connection has settled and lasts
-	// the duration; the counters are read at both ends.
-	frames := newFrameLog()
-	stdout := &lineWriter{fn: func(line string, _ time.Time) {
-		if f, ok := parseFrame(line); ok {
-			frames.add(f)
-		}
-	}}
 	probeURL := outURL
 	if sc.Direct {
 		probeURL = camURL
 	}
-	probeArgs := append(append([]string(nil), r.cfg.ProbeCommand[1:]...), "--url", probeURL)
-	probe, err := start("probe", r.cfg.ProbeCommand[0], probeArgs, baseEnv(), stdout, nil)
+	w, err := r.probeWindow(st, sc.Name, probeURL, []*child{mtx, camsim, agent}, []*child{agent})
 	if err != nil {
 		return err
 	}
-	if err := r.await(ctx, g, frames.first, firstEventTimeout, "a frame at the probe"); err != nil {
-		return err
-	}
-	r.log.Info("measuring", "scenario", sc.Name, "probe", probeURL, "settle", probeSettle)
-	children := []*child{mtx, camsim, agent, probe}
-	if err := r.await(ctx, g, nil, time.Until(frames.firstPulled().Add(probeSettle)), ""); err != nil {
-		return err
-	}
-	first, err := takeSample(children, agent)
-	if err != nil {
-		return err
-	}
-	if err := r.await(ctx, g, nil, r.cfg.Duration, ""); err != nil {
-		return err
-	}
-	last, err := takeSample(children, agent)
-	if err != nil {
-		return err
-	}
+	first, last, probe := w.first, w.last, w.probe
 	t0, t1 := first.at, last.at
-	if err := probe.stop(); err != nil {
-		return fmt.Errorf("probe: %w; last output:\n%s", err, probe.tail(20))
-	}
 
 	// The events of the window's last frames may still be on their way.
 	pctx, cancel := context.WithCancel(ctx)
-	_ = r.await(ctx, g, pollChan(pctx, func() bool { return col.publishedAfter(t1) }), lastEventTimeout, "")
+	_ = r.await(ctx, st.g, pollChan(pctx, func() bool { return col.publishedAfter(t1) }), lastEventTimeout, "")
 	cancel()
 	evs := col.window(t0, t1)
 	stopAll() // the agent's log is complete once it has exited
@@ -256,7 +265,7 @@ func (r *Runner) measure(ctx context.Context, sc Scenario, res *ScenarioResult) 
 	res.WindowS = round(wall.Seconds(), 2)
 	res.ModelInput, res.ONNXRuntime = log.Input, log.ORTVersion
 	res.AgentWarnings, res.AgentIssues = log.issuesIn(t0, t1)
-	res.GlassToGlass, res.Seconds = glassToGlass(frames.all(), t0, t1)
+	res.GlassToGlass, res.Seconds = glassToGlass(w.frames.all(), t0, t1)
 	res.Trend = secondsTrend(res.Seconds)
 	res.Events = summarizeEvents(evs, t0)
 	res.Events.DecodeErrors = col.decodeErrors()
@@ -277,7 +286,7 @@ func (r *Runner) measure(ctx context.Context, sc Scenario, res *ScenarioResult) 
 	res.CPU = CPU{Agent: pct(agent.name), Camsim: pct(camsim.name), MediaMTX: pct(mtx.name), Probe: pct(probe.name),
 		Box: cpuPercent(last.box.Busy-first.box.Busy, wall)}
 	res.CPU.Others = round(max(0, res.CPU.Box-res.CPU.Agent-res.CPU.Camsim-res.CPU.MediaMTX-res.CPU.Probe), 1)
-	res.AgentPeakRSS = round(float64(last.rss)/(1<<20), 1)
+	res.AgentPeakRSS = mib(last.mem[agent.name].PeakRSS)
 	if len(evs) == 0 {
 		return errors.New("no event from the agent during the window")
 	}
@@ -286,6 +295,58 @@ func (r *Runner) measure(ctx context.Context, sc Scenario, res *ScenarioResult) 
 	}
 	return nil
 }
+
+// window is what probeWindow measured: the counters at both ends of the
+// window and every frame the probe received.
+type window struct {
+	first, last sample
+	frames      *frameLog
+	probe       *child
+}
+
+// probeWindow starts the probe on url and measures the window: it starts
+// once the probe's connection has settled and lasts the duration; the CPU
+// counters of children and the probe, and the memory of mem, are read at
+// both ends. The probe is stopped before it returns.
+func (r *Runner) probeWindow(st *stage, name, url string, children, mem []*child) (window, error) {
+	ctx := st.ctx
+	w := window{frames: newFrameLog()}
+	stdout := &lineWriter{fn: func(line string, _ time.Time) {
+		if f, ok := parseFrame(line); ok {
+			w.frames.add(f)
+		}
+	}}
+	args := append(append([]string(nil), r.cfg.ProbeCommand[1:]...), "--url", url)
+	probe, err := st.start("probe", r.cfg.ProbeCommand[0], args, baseEnv(), stdout, nil)
+	if err != nil {
+		return window{}, err
+	}
+	w.probe = probe
+	if err := r.await(ctx, st.g, w.frames.first, firstEventTimeout, "a frame at the probe"); err != nil {
+		return window{}, err
+	}
+	r.log.Info("measuring", "scenario", name, "probe", url, "settle", probeSettle)
+	children = append(slices.Clone(children), probe)
+	if err := r.await(ctx, st.g, nil, time.Until(w.frames.firstPulled().Add(probeSettle)), ""); err != nil {
+		return window{}, err
+	}
+	if w.first, err = takeSample(children, mem); err != nil {
+		return window{}, err
+	}
+	if err := r.await(ctx, st.g, nil, r.cfg.Duration, ""); err != nil {
+		return window{}, err
+	}
+	if w.last, err = takeSample(children, mem); err != nil {
+		return window{}, err
+	}
+	if err := probe.stop(); err != nil {
+		return window{}, fmt.Errorf("probe: %w; last output:\n%s", err, probe.tail(20))
+	}
+	return w, nil
+}
+
+// mib is bytes in MiB, to one decimal.
+func mib(b int64) float64 { return round(float64(b)/(1<<20), 1) }
 
 // await waits until ready is closed (nil: until timeout, which is then the
 // expected outcome), failing when a child exits on its own, ctx ends or, with

@@ -11,9 +11,14 @@ import (
 )
 
 // microPackages are the packages whose benchmarks cover the hot path:
-// pre-processing, decoding and NMS, drawing (models), event hand-off (bus),
-// the time-code strip and the synthetic scene (the camera simulator's cost).
+// pre-processing, decoding and NMS, drawing, batched against sequential
+// inference (models), event hand-off (bus), the time-code strip and the
+// synthetic scene (the camera simulator's cost).
 var microPackages = []string{"./models/", "./bus/", "./internal/timecode/", "./internal/scene/"}
+
+// batchMicroPackages hold the batched-inference benchmarks the multi-camera
+// section runs alone (see batchMicroPattern).
+var batchMicroPackages = []string{"./models/"}
 
 // Micro is the outcome of the Go micro-benchmarks.
 type Micro struct {
@@ -41,11 +46,12 @@ type Metric struct {
 	Unit  string  `json:"unit"`
 }
 
-// runMicro runs the micro-benchmarks in repo. A package that fails to build or
-// a benchmark that fails is recorded, not fatal: the rest still count.
-func runMicro(ctx context.Context, repo, benchtime string) Micro {
-	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "1", "-benchtime", benchtime}
-	args = append(args, microPackages...)
+// runMicro runs the micro-benchmarks matching pattern (go test -bench) in
+// pkgs of repo. A package that fails to build or a benchmark that fails is
+// recorded, not fatal: the rest still count.
+func runMicro(ctx context.Context, repo, benchtime, pattern string, pkgs []string) Micro {
+	args := []string{"test", "-run", "^$", "-bench", pattern, "-benchmem", "-count", "1", "-benchtime", benchtime}
+	args = append(args, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = repo
 	out, err := cmd.CombinedOutput()

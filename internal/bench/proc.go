@@ -137,3 +137,35 @@ func cpuPercent(used, wall time.Duration) float64 {
 	}
 	return round(100*used.Seconds()/wall.Seconds(), 1)
 }
+
+// ProcMem returns the memory of process pid: its peak and current resident
+// set (VmHWM, VmRSS of /proc/<pid>/status) and its proportional set size
+// (Pss of /proc/<pid>/smaps_rollup), where each shared page, the ONNX
+// Runtime and GStreamer libraries' say, counts 1/n in each of the n
+// processes mapping it: RSS counts it whole in each.
+func ProcMem(pid int) (procMem, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return procMem{}, err
+	}
+	var m procMem
+	for _, f := range []struct {
+		key string
+		dst *int64
+	}{{"VmHWM", &m.PeakRSS}, {"VmRSS", &m.RSS}} {
+		kb, err := parseStatusKB(b, f.key)
+		if err != nil {
+			return procMem{}, fmt.Errorf("/proc/%d/status: %w", pid, err)
+		}
+		*f.dst = kb * 1024
+	}
+	if b, err = os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err != nil {
+		return procMem{}, err
+	}
+	kb, err := parseStatusKB(b, "Pss")
+	if err != nil {
+		return procMem{}, fmt.Errorf("/proc/%d/smaps_rollup: %w", pid, err)
+	}
+	m.PSS = kb * 1024
+	return m, nil
+}

@@ -46,6 +46,7 @@ type reportView struct {
 	Decomp        []decompRow
 	Analysis      []string
 	Micro         *microView
+	Multicam      *multicamView // nil when the section never ran
 }
 
 type scenarioLine struct{ Name, About, Note string }
@@ -136,6 +137,9 @@ func newReportView(res Results, links reportLinks) reportView {
 		}
 	}
 	v.Analysis = analyse(res)
+	if res.Multicam != nil {
+		v.Multicam = newMulticamView(res.Multicam)
+	}
 	if res.Micro != nil {
 		m := &microView{Command: res.Micro.Command, CPU: res.Micro.CPU, Problems: res.Micro.Problems}
 		for _, b := range res.Micro.Benchmarks {
@@ -163,6 +167,8 @@ var microAbout = map[string]string{
 	"Draw":                   "draw 10 boxes with labels on a 1280×720 frame",
 	"DetectYOLOX":            "whole Detect with yolox_nano (pre + ORT + post)",
 	"DetectYOLOv8":           "whole Detect with yolov8n_int8 (pre + ORT + post)",
+	"DetectSequential4":      "four 1280×720 frames as four Detect calls, dynamic-batch marker model, 1 thread",
+	"DetectBatch4":           "the same four frames as one DetectBatch of four",
 	"PublishEnqueue":         "the video loop's Publish while the broker is down",
 	"PublishAccepted":        "the video loop's Publish (hand-off to the bus goroutine)",
 	"SpoolAccept":            "the bus goroutine per event: policy + JSON marshal + outbox",

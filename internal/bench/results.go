@@ -12,6 +12,8 @@ type Results struct {
 	Settings  Settings         `json:"settings"`
 	Scenarios []ScenarioResult `json:"scenarios"`
 	Micro     *Micro           `json:"micro,omitempty"`
+	// Multicam is the multi-camera section; nil when it did not run.
+	Multicam *MulticamResults `json:"multicam,omitempty"`
 }
 
 // Settings are the parameters common to every scenario.

@@ -78,19 +78,52 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		res.Scenarios = append(res.Scenarios, sr)
 	}
+	if len(r.cfg.Multicam) > 0 {
+		mc, errs := r.runMulticam(ctx, len(res.Scenarios) > 0)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		failed = append(failed, errs...)
+		res.Multicam = mc
+	}
 	res.Machine.LoadEnd = loadAverage()
 	for _, s := range res.Scenarios {
 		if res.Machine.ONNXRuntime == "" && s.ok() {
 			res.Machine.ONNXRuntime = s.ONNXRuntime
 		}
 	}
+	if res.Machine.ONNXRuntime == "" && res.Multicam != nil {
+		res.Machine.ONNXRuntime = res.Multicam.ONNXRuntime
+	}
 	if r.cfg.Micro {
-		r.log.Info("running the micro-benchmarks", "packages", strings.Join(microPackages, " "), "benchtime", r.cfg.BenchTime)
-		m := runMicro(ctx, r.cfg.Repo, r.cfg.BenchTime)
+		// Every micro-benchmark with the latency section; only the batched
+		// pair for the multi-camera section alone.
+		pattern, pkgs := ".", microPackages
+		if len(r.cfg.Scenarios) == 0 {
+			pattern, pkgs = batchMicroPattern, batchMicroPackages
+		}
+		r.log.Info("running the micro-benchmarks", "packages", strings.Join(pkgs, " "), "bench", pattern, "benchtime", r.cfg.BenchTime)
+		m := runMicro(ctx, r.cfg.Repo, r.cfg.BenchTime, pattern, pkgs)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		res.Micro = &m
+		if len(r.cfg.Scenarios) > 0 {
+			res.Micro = &m
+		}
+		if res.Multicam != nil {
+			res.Multicam.Batch = batchCompare(m)
+			if res.Multicam.Batch == nil {
+				res.Multicam.BatchProblems = append([]string{fmt.Sprintf("Benchmark%s and Benchmark%s did not both report in %s",
+					benchSequential4, benchBatch4, strings.Join(batchMicroPackages, " "))}, m.Problems...)
+			}
+		}
+	}
+	if r.cfg.Merge {
+		prev, err := readResults(r.cfg.path(r.cfg.Raw))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		res = merge(prev, res, len(r.cfg.Scenarios) > 0, len(r.cfg.Multicam) > 0)
 	}
 	if err := r.write(res); err != nil {
 		return err
@@ -101,15 +134,24 @@ func (r *Runner) Run(ctx context.Context) error {
 // rerender writes the document and the plot again from a raw results file
 // (and the raw file, with what was read).
 func (r *Runner) rerender() error {
-	b, err := os.ReadFile(r.cfg.From)
+	res, err := readResults(r.cfg.From)
 	if err != nil {
 		return fmt.Errorf("rerender: %w", err)
 	}
+	return r.write(res)
+}
+
+// readResults reads a raw results file.
+func readResults(path string) (Results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Results{}, err
+	}
 	var res Results
 	if err := json.Unmarshal(b, &res); err != nil {
-		return fmt.Errorf("rerender %s: %w", r.cfg.From, err)
+		return Results{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return r.write(res)
+	return res, nil
 }
 
 // settings are the parameters the document states once.

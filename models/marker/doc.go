@@ -11,7 +11,9 @@
 // width and height from the variance). Its input and output are those of an
 // Ultralytics YOLOv8 export (input "images" [1,3,S,S], RGB 0..1, letterboxed;
 // output "output0" [1,4+K,N]) with the same metadata (names, imgsz, stride,
-// task, batch), so the agent runs it like any YOLO model. [Write] and
+// task, batch), so the agent runs it like any YOLO model. With
+// [Options].DynamicBatch its batch dimension is symbolic instead of 1, as in a
+// dynamic Ultralytics export, so one run can take several frames. [Write] and
 // [WriteFile] produce it, byte for byte the same on every run.
 //
 // It is not a learned detector and does not generalise: it sees only the

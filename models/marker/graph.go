@@ -1,5 +1,7 @@
 package marker
 
+import "fmt"
+
 // This file builds the detector's graph: colour masks, their moments, and the
 // YOLOv8-layout output.
 
@@ -85,7 +87,8 @@ func (b *builder) int64s(name string, dims []int64, v ...int64) string {
 }
 
 // detectorGraph returns the marker detector's graph for an input of
-// [1,3,size,size].
+// [1,3,size,size], or of [batch,3,size,size] with a symbolic batch dimension
+// when batched is set.
 //
 // For each reference colour k (K = 4 of them, all at once by broadcasting):
 //
@@ -109,10 +112,24 @@ func (b *builder) int64s(name string, dims []int64, v ...int64) string {
 // The output is [1,4+K,N] in the Ultralytics YOLOv8 layout: rows cx, cy, w,
 // h, then one score row per class; anchor k < K holds colour k's box and its
 // score in row 4+k (zero in the other class rows), anchors K..N-1 are zero.
-func detectorGraph(size, anchors int) graph {
+//
+// Batched, the same nodes work on one more leading axis: the images are
+// unsqueezed to [B,1,3,S,S] so that the colours broadcast over axis 1, every
+// reduction and concatenation moves one axis right, and the unused anchors
+// are added by padding (a constant initializer cannot have the symbolic batch
+// size that Concat would need). Each frame's values go through the same
+// operations as a lone frame's, so a batch gives each frame the output it
+// would get alone (TestBatchEqualsSingleRuns).
+func detectorGraph(size, anchors int, batched bool) graph {
 	const k = numClasses
 	s := int64(size)
 	b := &builder{}
+	// a shifts the axes of the fixed graph right by one in the batched one.
+	a := int64(0)
+	if batched {
+		a = 1
+	}
+	axis := func(n int64) string { return fmt.Sprintf("axis%d", n+a) }
 
 	// Constants.
 	colors := Colors()
@@ -138,27 +155,40 @@ func detectorGraph(size, anchors int) graph {
 		eye[i*k+i] = 1
 	}
 	b.floats("eye", []int64{k, k}, eye...)
-	b.floats("unused_anchors", []int64{4 + k, int64(anchors - k)}, make([]float32, (4+k)*(anchors-k))...)
-	b.int64s("axis0", []int64{1}, 0)
+	if batched {
+		// Pad the [B,4+K,K] anchors with N-K zero anchors on the last axis.
+		b.int64s("unused_pads", []int64{6}, 0, 0, 0, 0, 0, int64(anchors-k))
+	} else {
+		b.floats("unused_anchors", []int64{4 + k, int64(anchors - k)}, make([]float32, (4+k)*(anchors-k))...)
+		b.int64s("axis0", []int64{1}, 0)
+	}
 	b.int64s("axis1", []int64{1}, 1)
 	b.int64s("axis2", []int64{1}, 2)
+	if batched {
+		b.int64s("axis3", []int64{1}, 3)
+	}
 
 	// Masks: [1,3,S,S] - [K,3,1,1] broadcasts to [K,3,S,S]; the largest
-	// channel distance must be under the tolerance.
-	b.op("Sub", "diff", []string{"images", "ref"})
+	// channel distance must be under the tolerance. Batched, [B,1,3,S,S] -
+	// [K,3,1,1] broadcasts to [B,K,3,S,S].
+	images := "images"
+	if batched {
+		images = b.op("Unsqueeze", "images_k", []string{"images", "axis1"})
+	}
+	b.op("Sub", "diff", []string{images, "ref"})
 	b.op("Abs", "dist", []string{"diff"})
-	b.op("ReduceMax", "max_dist", []string{"dist"}, intsAttr("axes", 1), intAttr("keepdims", 0)) // [K,S,S]
+	b.op("ReduceMax", "max_dist", []string{"dist"}, intsAttr("axes", 1+a), intAttr("keepdims", 0)) // [K,S,S]
 	b.op("Less", "hit", []string{"max_dist", "tolerance"})
 	b.op("Cast", "mask", []string{"hit"}, intAttr("to", int64(typeFloat)))
 
-	// Profiles and area: [K,S] and [K,1].
-	b.op("ReduceSum", "col", []string{"mask", "axis1"}, intAttr("keepdims", 0)) // Σ over y: index x
-	b.op("ReduceSum", "row", []string{"mask", "axis2"}, intAttr("keepdims", 0)) // Σ over x: index y
-	b.op("ReduceSum", "m0", []string{"col", "axis1"}, intAttr("keepdims", 1))
+	// Profiles and area: [K,S] and [K,1] ([B,K,S] and [B,K,1] batched).
+	b.op("ReduceSum", "col", []string{"mask", axis(1)}, intAttr("keepdims", 0)) // Σ over y: index x
+	b.op("ReduceSum", "row", []string{"mask", axis(2)}, intAttr("keepdims", 0)) // Σ over x: index y
+	b.op("ReduceSum", "m0", []string{"col", axis(1)}, intAttr("keepdims", 1))
 	b.op("Add", "den", []string{"m0", "epsilon"})
 
-	cx, w := b.axisMoments("x", "col")
-	cy, h := b.axisMoments("y", "row")
+	cx, w := b.axisMoments("x", "col", axis(1))
+	cy, h := b.axisMoments("y", "row", axis(1))
 
 	// Score: area factor times fill ratio. w·h >= 1, so the ratio is finite.
 	b.op("Mul", "box_area", []string{w, h})
@@ -170,37 +200,47 @@ func detectorGraph(size, anchors int) graph {
 
 	// Output: [K,4] boxes and the [K,K] diagonal of scores side by side,
 	// transposed to [4+K,K], padded with zero anchors to [4+K,N], batched.
-	b.op("Concat", "boxes", []string{cx, cy, w, h}, intAttr("axis", 1))
+	// Batched, the same with the batch axis in front throughout.
+	b.op("Concat", "boxes", []string{cx, cy, w, h}, intAttr("axis", 1+a))
 	b.op("Mul", "class_scores", []string{"score", "eye"})
-	b.op("Concat", "anchors", []string{"boxes", "class_scores"}, intAttr("axis", 1))
-	b.op("Transpose", "channels", []string{"anchors"}, intsAttr("perm", 1, 0))
-	b.op("Concat", "padded", []string{"channels", "unused_anchors"}, intAttr("axis", 1))
-	b.op("Unsqueeze", "output0", []string{"padded", "axis0"})
+	b.op("Concat", "anchors", []string{"boxes", "class_scores"}, intAttr("axis", 1+a))
+	batch := int64(1)
+	if batched {
+		b.op("Transpose", "channels", []string{"anchors"}, intsAttr("perm", 0, 2, 1))
+		b.op("Pad", "output0", []string{"channels", "unused_pads"})
+		batch = -1
+	} else {
+		b.op("Transpose", "channels", []string{"anchors"}, intsAttr("perm", 1, 0))
+		b.op("Concat", "padded", []string{"channels", "unused_anchors"}, intAttr("axis", 1))
+		b.op("Unsqueeze", "output0", []string{"padded", "axis0"})
+	}
 
 	b.g.name = "marker"
 	b.g.doc = "Colour-marker detector computed in closed form from colour masks and their moments; no trained weights."
 	b.g.inputs = []valueInfo{{
-		name: "images", elemType: typeFloat, shape: []int64{1, 3, s, s},
+		name: "images", elemType: typeFloat, shape: []int64{batch, 3, s, s},
 		doc: "RGB, 0..1, letterboxed top-left with 114/255 padding",
 	}}
 	b.g.outputs = []valueInfo{{
-		name: "output0", elemType: typeFloat, shape: []int64{1, 4 + k, int64(anchors)},
+		name: "output0", elemType: typeFloat, shape: []int64{batch, 4 + k, int64(anchors)},
 		doc: "YOLOv8 layout: cx, cy, w, h in input pixels, then one score row per class",
 	}}
 	return b.g
 }
 
 // axisMoments adds the nodes that compute, from a [K,S] profile of the masks
-// along one axis, each colour's centre (Σ p·(x+0.5) / (m0+ε)) and extent
-// (sqrt(12·variance + 1)) on that axis, both [K,1], and returns their names.
-func (b *builder) axisMoments(axis, profile string) (centre, extent string) {
+// along one axis ([B,K,S] batched), each colour's centre (Σ p·(x+0.5) /
+// (m0+ε)) and extent (sqrt(12·variance + 1)) on that axis, both [K,1] ([B,K,1]),
+// and returns their names. last names the initializer holding the profile's
+// last axis.
+func (b *builder) axisMoments(axis, profile, last string) (centre, extent string) {
 	n := func(s string) string { return s + "_" + axis }
 	b.op("MatMul", n("sum"), []string{profile, "centres"})
 	centre = b.op("Div", n("c"), []string{n("sum"), "den"})
 	b.op("Sub", n("offset"), []string{"centres_row", centre}) // [K,S]
 	b.op("Mul", n("offset_sq"), []string{n("offset"), n("offset")})
 	b.op("Mul", n("weighted_sq"), []string{profile, n("offset_sq")})
-	b.op("ReduceSum", n("sum_sq"), []string{n("weighted_sq"), "axis1"}, intAttr("keepdims", 1))
+	b.op("ReduceSum", n("sum_sq"), []string{n("weighted_sq"), last}, intAttr("keepdims", 1))
 	b.op("Div", n("var"), []string{n("sum_sq"), "den"})
 	b.op("Mul", n("var12"), []string{n("var"), "twelve"})
 	b.op("Add", n("var12_1"), []string{n("var12"), "one"})

@@ -94,49 +94,77 @@ func TestToleranceMargins(t *testing.T) {
 	}
 }
 
-// TestGraphWellFormed checks the graph without running it: only standard
-// operators, every input defined before it is used, unique outputs, the
-// graph's output produced, and the exact sequence of operators.
+// TestGraphWellFormed checks the graph without running it, fixed and
+// batched: only standard operators, every input defined before it is used,
+// unique outputs, the graph's output produced, the exact sequence of
+// operators, and the input and output shapes.
 func TestGraphWellFormed(t *testing.T) {
-	g := detectorGraph(DefaultSize, defaultAnchors)
-	defined := map[string]bool{}
-	for _, in := range g.inputs {
-		defined[in.name] = true
-	}
-	for _, it := range g.initializers {
-		if defined[it.name] {
-			t.Errorf("initializer %q defined twice", it.name)
-		}
-		defined[it.name] = true
-	}
-	var ops []string
-	for _, n := range g.nodes {
-		ops = append(ops, n.opType)
-		if n.domain != "" {
-			t.Errorf("node %s: domain %q, want the default", n.name, n.domain)
-		}
-		for _, in := range n.inputs {
-			if !defined[in] {
-				t.Errorf("node %s (%s): input %q not defined before it", n.name, n.opType, in)
-			}
-		}
-		for _, out := range n.outputs {
-			if defined[out] {
-				t.Errorf("node %s: output %q defined twice", n.name, out)
-			}
-			defined[out] = true
-		}
-	}
-	if !defined["output0"] {
-		t.Error("output0 is not produced")
-	}
 	moments := []string{"MatMul", "Div", "Sub", "Mul", "Mul", "ReduceSum", "Div", "Mul", "Add", "Sqrt"}
-	want := slices.Concat(
-		[]string{"Sub", "Abs", "ReduceMax", "Less", "Cast", "ReduceSum", "ReduceSum", "ReduceSum", "Add"},
-		moments, moments,
-		[]string{"Mul", "Div", "Clip", "Mul", "Min", "Mul", "Concat", "Mul", "Concat", "Transpose", "Concat", "Unsqueeze"},
-	)
-	if !slices.Equal(ops, want) {
-		t.Errorf("operators\n%v\nwant\n%v", ops, want)
+	masks := []string{"Sub", "Abs", "ReduceMax", "Less", "Cast", "ReduceSum", "ReduceSum", "ReduceSum", "Add"}
+	score := []string{"Mul", "Div", "Clip", "Mul", "Min", "Mul", "Concat", "Mul", "Concat", "Transpose"}
+	tests := []struct {
+		name         string
+		batched      bool
+		ops          []string
+		input, outpt []int64
+	}{
+		{"fixed", false, slices.Concat(masks, moments, moments, score, []string{"Concat", "Unsqueeze"}),
+			[]int64{1, 3, 640, 640}, []int64{1, 8, 16}},
+		// The images are unsqueezed to [B,1,3,S,S] first; the unused anchors
+		// come from a Pad instead of a Concat and an Unsqueeze.
+		{"batched", true, slices.Concat([]string{"Unsqueeze"}, masks, moments, moments, score, []string{"Pad"}),
+			[]int64{-1, 3, 640, 640}, []int64{-1, 8, 16}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := detectorGraph(DefaultSize, defaultAnchors, tt.batched)
+			defined := map[string]bool{}
+			for _, in := range g.inputs {
+				defined[in.name] = true
+			}
+			for _, it := range g.initializers {
+				if defined[it.name] {
+					t.Errorf("initializer %q defined twice", it.name)
+				}
+				defined[it.name] = true
+			}
+			used := map[string]bool{}
+			var ops []string
+			for _, n := range g.nodes {
+				ops = append(ops, n.opType)
+				if n.domain != "" {
+					t.Errorf("node %s: domain %q, want the default", n.name, n.domain)
+				}
+				for _, in := range n.inputs {
+					used[in] = true
+					if !defined[in] {
+						t.Errorf("node %s (%s): input %q not defined before it", n.name, n.opType, in)
+					}
+				}
+				for _, out := range n.outputs {
+					if defined[out] {
+						t.Errorf("node %s: output %q defined twice", n.name, out)
+					}
+					defined[out] = true
+				}
+			}
+			if !defined["output0"] {
+				t.Error("output0 is not produced")
+			}
+			for _, it := range g.initializers {
+				if !used[it.name] {
+					t.Errorf("initializer %q is not used", it.name)
+				}
+			}
+			if !slices.Equal(ops, tt.ops) {
+				t.Errorf("operators\n%v\nwant\n%v", ops, tt.ops)
+			}
+			if len(g.inputs) != 1 || !slices.Equal(g.inputs[0].shape, tt.input) {
+				t.Errorf("inputs %+v, want one of shape %v", g.inputs, tt.input)
+			}
+			if len(g.outputs) != 1 || !slices.Equal(g.outputs[0].shape, tt.outpt) {
+				t.Errorf("outputs %+v, want one of shape %v", g.outputs, tt.outpt)
+			}
+		})
 	}
 }

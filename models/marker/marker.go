@@ -30,6 +30,12 @@ type Options struct {
 	// make the layout ambiguous from its shape, which is what the agent's
 	// tests of a model it must refuse need; at least K (4).
 	Anchors int
+	// DynamicBatch makes the first dimension of the input and output
+	// symbolic ("batch", as in a dynamic Ultralytics export): one run then
+	// takes any number of frames, [B,3,S,S] in and [B,4+K,N] out, and gives
+	// each frame the output it would get alone. False gives the fixed
+	// [1,3,S,S] and [1,4+K,N].
+	DynamicBatch bool
 }
 
 // size returns the input side the options ask for, or an error.
@@ -125,7 +131,7 @@ func encode(opts Options) ([]byte, error) {
 		producerVersion: modelVersion,
 		modelVersion:    1,
 		doc:             description,
-		graph:           detectorGraph(size, anchors),
+		graph:           detectorGraph(size, anchors, opts.DynamicBatch),
 		opsets:          []opset{{version: opsetVersion}},
 		metadata:        metadata(size),
 	}

@@ -75,18 +75,29 @@ type runner struct {
 
 func newRunner(tb testing.TB, size int) *runner {
 	tb.Helper()
+	return newBatchRunner(tb, Options{Size: size}, 1)
+}
+
+// newBatchRunner is newRunner for the model opts describe, on tensors of
+// batch frames ([batch,3,S,S] in, [batch,4+K,N] out).
+func newBatchRunner(tb testing.TB, opts Options, batch int) *runner {
+	tb.Helper()
 	needORT(tb)
 	path := filepath.Join(tb.TempDir(), "markers.onnx")
-	if err := WriteFile(path, Options{Size: size}); err != nil {
+	if err := WriteFile(path, opts); err != nil {
 		tb.Fatal(err)
 	}
-	s := int64(size)
-	in, err := ort.NewEmptyTensor[float32](ort.NewShape(1, 3, s, s))
+	size, err := opts.size()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, n := int64(size), int64(batch)
+	in, err := ort.NewEmptyTensor[float32](ort.NewShape(n, 3, s, s))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { in.Destroy() })
-	out, err := ort.NewEmptyTensor[float32](ort.NewShape(1, 4+numClasses, defaultAnchors))
+	out, err := ort.NewEmptyTensor[float32](ort.NewShape(n, 4+numClasses, defaultAnchors))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -385,13 +396,19 @@ func BenchmarkMarkerModel(b *testing.B) {
 
 // TestModelMetadataInORT checks what ONNX Runtime reads back from the file:
 // the producer, the custom metadata the agent parses, and the input and
-// output shapes, for the default and a smaller size.
+// output shapes, for the default and a smaller size, fixed and with a
+// dynamic batch (which ONNX Runtime reports as -1).
 func TestModelMetadataInORT(t *testing.T) {
 	needORT(t)
-	for _, size := range []int{DefaultSize, 320} {
-		t.Run(fmt.Sprint(size), func(t *testing.T) {
+	for _, opts := range []Options{{}, {Size: 320}, {DynamicBatch: true}} {
+		size, _ := opts.size()
+		batch := int64(1)
+		if opts.DynamicBatch {
+			batch = -1
+		}
+		t.Run(fmt.Sprintf("%d batch %d", size, batch), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "m.onnx")
-			if err := WriteFile(path, Options{Size: size}); err != nil {
+			if err := WriteFile(path, opts); err != nil {
 				t.Fatal(err)
 			}
 			data, err := os.ReadFile(path)
@@ -424,13 +441,78 @@ func TestModelMetadataInORT(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := int64(size)
-			if len(ins) != 1 || ins[0].Name != "images" || !slices.Equal(ins[0].Dimensions, ort.NewShape(1, 3, s, s)) {
-				t.Errorf("inputs %v, want images [1 3 %d %d]", ins, size, size)
+			if len(ins) != 1 || ins[0].Name != "images" || !slices.Equal(ins[0].Dimensions, ort.NewShape(batch, 3, s, s)) {
+				t.Errorf("inputs %v, want images [%d 3 %d %d]", ins, batch, size, size)
 			}
-			if len(outs) != 1 || outs[0].Name != "output0" || !slices.Equal(outs[0].Dimensions, ort.NewShape(1, 8, 16)) {
-				t.Errorf("outputs %v, want output0 [1 8 16]", outs)
+			if len(outs) != 1 || outs[0].Name != "output0" || !slices.Equal(outs[0].Dimensions, ort.NewShape(batch, 8, 16)) {
+				t.Errorf("outputs %v, want output0 [%d 8 16]", outs, batch)
 			}
 		})
+	}
+}
+
+// TestBatchEqualsSingleRuns runs the dynamic-batch model on four frames at
+// once (different sizes, so different letterboxes; clean and degraded) and
+// checks that each frame's output is exactly, bit for bit, what the fixed
+// model gives for that frame alone, and that it finds the painted markers.
+// It also runs the dynamic model on one frame and on two. (Different batch
+// sizes on one session are tested with the Detector in package models.)
+func TestBatchEqualsSingleRuns(t *testing.T) {
+	const size = 320 // keeps the [4,K,3,S,S] masks small
+	single := newRunner(t, size)
+	batch := newBatchRunner(t, Options{Size: size, DynamicBatch: true}, 4)
+	one := newBatchRunner(t, Options{Size: size, DynamicBatch: true}, 1)
+	frames := []struct {
+		w, h    int
+		markers []rect
+		degrade bool
+	}{
+		{1280, 720, []rect{{0, 100, 100, 120, 90}, {2, 900, 380, 300, 200}}, false},
+		{640, 480, []rect{{1, 50, 60, 80, 120}, {3, 420, 300, 150, 100}}, true},
+		{720, 1280, []rect{{2, 300, 600, 64, 64}, {0, 400, 200, 120, 300}}, false},
+		{800, 800, nil, true}, // background only
+	}
+	plane := 3 * size * size
+	outLen := (4 + numClasses) * defaultAnchors
+	want := make([][]float32, len(frames))
+	for i, fr := range frames {
+		f := background(fr.w, fr.h, uint64(40+i))
+		f.paint(fr.markers)
+		if fr.degrade {
+			f = f.degrade(uint64(40 + i))
+		}
+		out, lb := single.detect(t, f)
+		want[i] = slices.Clone(out)
+		copy(batch.in.GetData()[i*plane:], single.in.GetData())
+		checkOutput(t, out, lb, fr.markers, 0.9)
+
+		copy(one.in.GetData(), single.in.GetData())
+		if err := one.sess.Run(); err != nil {
+			t.Fatal(err)
+		}
+		if got := one.out.GetData(); !slices.Equal(got, want[i]) {
+			t.Errorf("frame %d: dynamic model on one frame\n%v\nwant\n%v", i, got, want[i])
+		}
+	}
+	if err := batch.sess.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range frames {
+		if got := batch.out.GetData()[i*outLen : (i+1)*outLen]; !slices.Equal(got, want[i]) {
+			t.Errorf("frame %d of 4\n%v\nwant\n%v", i, got, want[i])
+		}
+	}
+
+	// The first two frames on tensors of two.
+	two := newBatchRunner(t, Options{Size: size, DynamicBatch: true}, 2)
+	copy(two.in.GetData(), batch.in.GetData()[:2*plane])
+	if err := two.sess.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if got := two.out.GetData()[i*outLen : (i+1)*outLen]; !slices.Equal(got, want[i]) {
+			t.Errorf("frame %d of 2\n%v\nwant\n%v", i, got, want[i])
+		}
 	}
 }
 

@@ -88,7 +88,12 @@ const (
 	tensorTypeShape    protowire.Number = 2
 	shapeDim           protowire.Number = 1
 	dimValue           protowire.Number = 1
+	dimParam           protowire.Number = 2
 )
+
+// batchParam is the name of the symbolic batch dimension (dim_param), as
+// Ultralytics names it in a dynamic export.
+const batchParam = "batch"
 
 // dataType is a TensorProto.DataType.
 type dataType int32
@@ -179,7 +184,8 @@ type tensor struct {
 	doc      string
 }
 
-// valueInfo is an ONNX ValueInfoProto of a tensor with a fixed shape.
+// valueInfo is an ONNX ValueInfoProto of a tensor. A dimension of -1 in
+// shape is the symbolic dimension batchParam; the others are fixed.
 type valueInfo struct {
 	name     string
 	elemType dataType
@@ -300,6 +306,10 @@ func (t *tensor) marshal() []byte {
 func (v valueInfo) marshal() []byte {
 	var shape []byte
 	for _, d := range v.shape {
+		if d < 0 {
+			shape = appendMessage(shape, shapeDim, appendRepeatedString(nil, dimParam, batchParam))
+			continue
+		}
 		shape = appendMessage(shape, shapeDim, appendInt(nil, dimValue, d))
 	}
 	var tt []byte

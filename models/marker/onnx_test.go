@@ -219,7 +219,7 @@ func TestWriteModelFields(t *testing.T) {
 }
 
 // TestWriteDeterministic: the same options give the same bytes, another size
-// other bytes.
+// or a dynamic batch other bytes.
 func TestWriteDeterministic(t *testing.T) {
 	write := func(size int) []byte {
 		var buf bytes.Buffer
@@ -234,5 +234,15 @@ func TestWriteDeterministic(t *testing.T) {
 	}
 	if bytes.Equal(a, c) {
 		t.Error("sizes 640 and 320 give the same bytes")
+	}
+	var d, e bytes.Buffer
+	if err := Write(&d, Options{DynamicBatch: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(&e, Options{DynamicBatch: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d.Bytes(), e.Bytes()) || bytes.Equal(a, d.Bytes()) {
+		t.Error("dynamic-batch writes differ from one another, or equal the fixed model")
 	}
 }

@@ -41,9 +41,10 @@ test: setup
 test-short: setup
 	$(GO) test -short -count=1 ./...
 
-# Latency benchmark on this machine (about 11 minutes; run it when nothing else
-# does): writes docs/BENCHMARKS.md, docs/bench/results.json and
-# docs/bench/latency.png. BENCH_FLAGS=--short makes a 3-minute smoke run.
+# Latency and multi-camera benchmarks on this machine (about 20 minutes; run it
+# when nothing else does): writes docs/BENCHMARKS.md, docs/bench/results.json and
+# docs/bench/latency.png. BENCH_FLAGS=--short makes a smoke run,
+# BENCH_FLAGS="--only multicam" runs the multi-camera section alone.
 bench: build
 	bin/edge-bench $(BENCH_FLAGS)
 

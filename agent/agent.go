@@ -80,16 +80,21 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		return rt.Load(models.Options{Path: path, Format: format, LabelsPath: cfg.LabelsPath,
 			Threads: cfg.ORTThreads, Provider: cfg.ORTProvider, MaxBatch: cfg.BatchMax})
 	}, builtinModel, cfg.BatchWait)
-	for _, cs := range spec.Cameras {
-		sm, err := a.pool.acquire(cs.Model)
+	if err := a.loadModels(spec); err != nil {
+		if saved.empty() {
+			a.Close()
+			return nil, err
+		}
+		// What commands saved no longer loads (a model gone or changed on
+		// disk, classes it lacks): run the environment's and the file's.
+		log.Error("saved settings no longer apply; running the environment's and the config file's", "err", err)
+		a.saved = &overlay{Version: overlayVersion, Revision: saved.Revision}
+		if a.initial, err = buildSpec(cfg, a.file, nil); err == nil {
+			err = a.loadModels(a.initial)
+		}
 		if err != nil {
 			a.Close()
-			return nil, fmt.Errorf("camera %q: %w", cs.Name, err)
-		}
-		a.preload = append(a.preload, sm)
-		if _, err := sm.det.KeepMask(cs.Classes); err != nil {
-			a.Close()
-			return nil, fmt.Errorf("camera %q: classes: %w", cs.Name, err)
+			return nil, err
 		}
 	}
 
@@ -129,6 +134,30 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		a.mgr.sinks = []Sink{opts.Sink}
 	}
 	return a, nil
+}
+
+// loadModels loads every model the spec needs and checks each camera's
+// classes against its model. The models stay held until Run applied the
+// spec; on failure none is held.
+func (a *Agent) loadModels(spec Spec) error {
+	for _, cs := range spec.Cameras {
+		sm, err := a.pool.acquire(cs.Model)
+		if err == nil {
+			a.preload = append(a.preload, sm)
+			_, err = sm.det.KeepMask(cs.Classes)
+			if err != nil {
+				err = fmt.Errorf("classes: %w", err)
+			}
+		}
+		if err != nil {
+			for _, sm := range a.preload {
+				a.pool.release(sm)
+			}
+			a.preload = nil
+			return fmt.Errorf("camera %q: %w", cs.Name, err)
+		}
+	}
+	return nil
 }
 
 func busStats(stats func() bus.Stats) func() metrics.BusStats {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"edge-agent/bus"
+	"edge-agent/internal/backoff"
 	"edge-agent/models"
 	"edge-agent/pipeline"
 )
@@ -86,6 +87,7 @@ type camera struct {
 	reportEvery  time.Duration
 	retryMin     time.Duration
 	retryMax     time.Duration
+	retryJitter  float64 // fraction of each retry delay drawn at random (0: exact delays)
 
 	cur     atomic.Pointer[camSettings]
 	frameMu sync.Mutex
@@ -107,7 +109,7 @@ type camera struct {
 // waiting for once per outage, not once per attempt.
 func (c *camera) run(ctx context.Context) {
 	c.setState(stateConnecting, nil)
-	bo := newBackoff(c.retryMin, c.retryMax)
+	bo := backoff.Backoff{Min: c.retryMin, Max: c.retryMax, Jitter: c.retryJitter}
 	attempts := 0
 	for ctx.Err() == nil {
 		processed, err := c.connect(ctx)

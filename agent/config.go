@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,6 +52,7 @@ type Config struct {
 	ORTLibrary  string `envconfig:"ORT_LIB" desc:"ONNX Runtime shared library (default: lib/libonnxruntime.so.1 beside the executable, else the system's)"`
 	ORTThreads  int    `envconfig:"ORT_THREADS" default:"0" desc:"ONNX Runtime intra-op threads (0 lets it choose)"`
 	ORTProvider string `envconfig:"ORT_PROVIDER" default:"cpu" desc:"execution provider: cpu, cuda or tensorrt"`
+	ModelLanes  int    `envconfig:"MODEL_LANES" default:"0" desc:"frames one shared model session runs at once, for the cameras that share it (0: one per core when EDGE_ORT_THREADS is set, else 1)"`
 
 	OutputURL         string `envconfig:"OUTPUT_URL" desc:"annotated stream of EDGE_CAMERA_URL's camera (default rtsp://127.0.0.1:8554/<camera>-annotated, as for every camera; none disables it for every camera)"`
 	OutputBitrateKbps int    `envconfig:"OUTPUT_BITRATE_KBPS" default:"2000" desc:"annotated stream bit rate in kbit/s"`
@@ -151,6 +153,9 @@ func (c Config) Validate() error {
 	default:
 		bad("ORT_PROVIDER", "must be cpu, cuda or tensorrt, got %q", c.ORTProvider)
 	}
+	if c.ModelLanes < 0 || c.ModelLanes > 64 {
+		bad("MODEL_LANES", "must be between 0 and 64, got %d", c.ModelLanes)
+	}
 	if c.BatchMax < 1 || c.BatchMax > 64 {
 		bad("BATCH_MAX", "must be between 1 and 64, got %d", c.BatchMax)
 	}
@@ -233,6 +238,19 @@ are saved in EDGE_STATE_DIR/config.json and override them at start.
 VARIABLE	DEFAULT	MEANING
 {{range .}}{{usage_key .}}	{{usage_default .}}	{{usage_description .}}
 {{end}}`
+
+// lanes is how many frames a shared model runs at once: EDGE_MODEL_LANES,
+// or by default one per core when each run has a set number of threads
+// (ONNX Runtime left to choose uses every core for one run).
+func (c Config) lanes() int {
+	switch {
+	case c.ModelLanes > 0:
+		return c.ModelLanes
+	case c.ORTThreads > 0:
+		return max(1, runtime.NumCPU()/c.ORTThreads)
+	}
+	return 1
+}
 
 // natsConfig is the NATS client's configuration: EDGE_NATS_* plus the
 // settings it shares with the rest of the agent.

@@ -148,6 +148,7 @@ func buildSpec(cfg Config, file *configFile, saved *overlay) (Spec, error) {
 		where     string
 		key       func(string) string
 		outputSet bool
+		removed   bool // by a command: checked, not run
 	}
 	var entries []entry
 	if cfg.CameraURL != "" {
@@ -193,15 +194,13 @@ func buildSpec(cfg Config, file *configFile, saved *overlay) (Spec, error) {
 		for _, n := range saved.Removed {
 			removed[n] = true
 		}
-		kept := entries[:0]
-		for _, e := range entries {
-			if !removed[e.spec.Name] {
-				kept = append(kept, e)
-			}
-		}
-		entries = kept
 		for i := range entries {
 			e := &entries[i]
+			if removed[e.spec.Name] {
+				// Still checked below: a file is valid whole or not at all.
+				e.removed = true
+				continue
+			}
 			p := saved.camera(e.spec.Name)
 			if !saved.Defaults.empty() || p != nil {
 				// Its settings are now partly the commands': name it by
@@ -220,7 +219,7 @@ func buildSpec(cfg Config, file *configFile, saved *overlay) (Spec, error) {
 			}
 		}
 		for _, p := range saved.Cameras {
-			if p.URL == nil || p.Name == nil || slices.ContainsFunc(entries, func(e entry) bool { return e.spec.Name == *p.Name }) {
+			if p.URL == nil || p.Name == nil || slices.ContainsFunc(entries, func(e entry) bool { return e.spec.Name == *p.Name && !e.removed }) {
 				continue // a change to a camera of the layers below, applied above
 			}
 			// A camera a command added: the defaults below, then its own.
@@ -243,6 +242,9 @@ func buildSpec(cfg Config, file *configFile, saved *overlay) (Spec, error) {
 			e.key = yamlKey
 		}
 		c.validate(where, e.key, &errs)
+		if e.removed {
+			continue
+		}
 		if names[c.Name] {
 			errs.add(where+e.key("name"), "two cameras are named %q", c.Name)
 		}

@@ -186,6 +186,7 @@ func (m *manager) startWorker(s *camSettings) {
 		reportEvery: m.report,
 		retryMin:    500 * time.Millisecond,
 		retryMax:    10 * time.Second,
+		retryJitter: 0.2,
 		req:         newInferRequest(m.nextID),
 		filter:      newPublishFilter(),
 	}

@@ -145,23 +145,30 @@ func greyFrame() models.Image {
 // most one request in it at a time, for its newest frame: nothing stale
 // queues. Requests take turns in round-robin order of the cameras, so no
 // camera starves; the camera whose turn it is runs the model in its own
-// goroutine. When the model takes batches, the turn runs every waiting
+// goroutine. Up to lanes turns run at once (the session's lanes: one copy
+// of the weights, several frames in flight, so a shared model can use
+// every core). When the model takes batches, a turn runs every waiting
 // request (up to the model's batch size) in one call.
 type sharedModel struct {
 	key       poolKey
 	det       modelDetector
 	info      models.Info
 	maxBatch  int
+	lanes     int
 	batchWait time.Duration
 	refs      int // guarded by the pool's mutex
 
 	mu      sync.Mutex
-	busy    bool // a turn is running
+	running int // turns running
 	waiting []*inferRequest
 	last    int           // the camera served last
 	arrived chan struct{} // a request joined the queue (for the batch wait)
+	free    []*turnScratch
+}
 
-	// Used by the turn's holder only.
+// turnScratch is what one running turn uses; there is one per lane, so a
+// turn allocates nothing.
+type turnScratch struct {
 	batch []*inferRequest
 	imgs  []models.Image
 	ths   []models.Thresholds
@@ -169,14 +176,26 @@ type sharedModel struct {
 	timer *time.Timer
 }
 
+// laned is a model that runs several frames at once: models.Detector.
+type laned interface{ Lanes() int }
+
 func newSharedModel(key poolKey, det modelDetector, batchWait time.Duration) *sharedModel {
 	n := max(det.MaxBatch(), 1)
-	return &sharedModel{
-		key: key, det: det, info: det.Info(), maxBatch: n, batchWait: batchWait, last: -1,
-		arrived: make(chan struct{}, 1),
-		batch:   make([]*inferRequest, 0, n), imgs: make([]models.Image, 0, n),
-		ths: make([]models.Thresholds, 0, n), dsts: make([][]models.Detection, 0, n),
+	lanes := 1
+	if l, ok := det.(laned); ok {
+		lanes = max(l.Lanes(), 1)
 	}
+	m := &sharedModel{
+		key: key, det: det, info: det.Info(), maxBatch: n, lanes: lanes, batchWait: batchWait, last: -1,
+		arrived: make(chan struct{}, 1),
+	}
+	for range lanes {
+		m.free = append(m.free, &turnScratch{
+			batch: make([]*inferRequest, 0, n), imgs: make([]models.Image, 0, n),
+			ths: make([]models.Thresholds, 0, n), dsts: make([][]models.Detection, 0, n),
+		})
+	}
+	return m
 }
 
 // inferRequest is one camera's frame for the model, and its answer. Each
@@ -201,7 +220,7 @@ func newInferRequest(cam int) *inferRequest {
 func (m *sharedModel) detect(r *inferRequest) {
 	r.served = false
 	m.mu.Lock()
-	if m.busy {
+	if m.running >= m.lanes {
 		m.waiting = append(m.waiting, r)
 		select {
 		case m.arrived <- struct{}{}:
@@ -213,7 +232,7 @@ func (m *sharedModel) detect(r *inferRequest) {
 			return
 		}
 	} else {
-		m.busy = true
+		m.running++
 		m.mu.Unlock()
 	}
 	m.turn(r)
@@ -222,21 +241,26 @@ func (m *sharedModel) detect(r *inferRequest) {
 // turn runs r (and, for a batch model, the requests waiting) and hands the
 // turn on to the next camera in round-robin order.
 func (m *sharedModel) turn(r *inferRequest) {
-	m.batch = append(m.batch[:0], r)
+	m.mu.Lock()
+	ts := m.free[len(m.free)-1]
+	m.free = m.free[:len(m.free)-1]
+	m.mu.Unlock()
+
+	ts.batch = append(ts.batch[:0], r)
 	if m.maxBatch > 1 {
-		m.gather()
+		m.gather(ts)
 	}
-	if len(m.batch) == 1 {
+	if len(ts.batch) == 1 {
 		r.dets, r.tm, r.err = m.det.Detect(r.img, r.th, r.dets[:0])
 	} else {
-		m.imgs, m.ths, m.dsts = m.imgs[:0], m.ths[:0], m.dsts[:0]
-		for _, q := range m.batch {
-			m.imgs = append(m.imgs, q.img)
-			m.ths = append(m.ths, q.th)
-			m.dsts = append(m.dsts, q.dets[:0])
+		ts.imgs, ts.ths, ts.dsts = ts.imgs[:0], ts.ths[:0], ts.dsts[:0]
+		for _, q := range ts.batch {
+			ts.imgs = append(ts.imgs, q.img)
+			ts.ths = append(ts.ths, q.th)
+			ts.dsts = append(ts.dsts, q.dets[:0])
 		}
-		dsts, tm, err := m.det.DetectBatch(m.imgs, m.ths, m.dsts)
-		for i, q := range m.batch {
+		dsts, tm, err := m.det.DetectBatch(ts.imgs, ts.ths, ts.dsts)
+		for i, q := range ts.batch {
 			q.tm, q.err = tm, err
 			if err == nil {
 				q.dets = dsts[i]
@@ -244,13 +268,14 @@ func (m *sharedModel) turn(r *inferRequest) {
 		}
 	}
 	m.mu.Lock()
-	m.last = m.batch[len(m.batch)-1].cam
+	m.last = ts.batch[len(ts.batch)-1].cam
 	next := m.pickLocked()
 	if next == nil {
-		m.busy = false
+		m.running--
 	}
+	m.free = append(m.free, ts)
 	m.mu.Unlock()
-	for _, q := range m.batch[1:] {
+	for _, q := range ts.batch[1:] {
 		q.served = true
 		q.wake <- struct{}{}
 	}
@@ -259,21 +284,21 @@ func (m *sharedModel) turn(r *inferRequest) {
 	}
 }
 
-// gather adds waiting requests to the batch, up to the model's batch size,
-// waiting up to batchWait for more when the batch is not full.
-func (m *sharedModel) gather() {
+// gather adds waiting requests to the turn's batch, up to the model's
+// batch size, waiting up to batchWait for more when it is not full.
+func (m *sharedModel) gather(ts *turnScratch) {
 	var deadline time.Time
 	for {
 		m.mu.Lock()
-		for len(m.batch) < m.maxBatch {
+		for len(ts.batch) < m.maxBatch {
 			q := m.pickLocked()
 			if q == nil {
 				break
 			}
-			m.batch = append(m.batch, q)
+			ts.batch = append(ts.batch, q)
 		}
 		m.mu.Unlock()
-		if len(m.batch) >= m.maxBatch || m.batchWait <= 0 {
+		if len(ts.batch) >= m.maxBatch || m.batchWait <= 0 {
 			return
 		}
 		now := time.Now()
@@ -284,15 +309,15 @@ func (m *sharedModel) gather() {
 		if left <= 0 {
 			return
 		}
-		if m.timer == nil {
-			m.timer = time.NewTimer(left)
+		if ts.timer == nil {
+			ts.timer = time.NewTimer(left)
 		} else {
-			m.timer.Reset(left)
+			ts.timer.Reset(left)
 		}
 		select {
 		case <-m.arrived:
-			m.timer.Stop()
-		case <-m.timer.C:
+			ts.timer.Stop()
+		case <-ts.timer.C:
 			return
 		}
 	}

@@ -17,6 +17,7 @@ type fakeModel struct {
 	maxBatch int
 	gate     chan struct{} // when set, each run waits for a value from it
 	cost     time.Duration // how long each run takes
+	lanes    int           // runs at once
 	mu       sync.Mutex
 	runs     [][]int // the width of each image of each run: the test's camera ids
 	entered  int     // runs begun
@@ -57,6 +58,7 @@ func (f *fakeModel) DetectBatch(imgs []models.Image, th []models.Thresholds, dst
 }
 
 func (f *fakeModel) MaxBatch() int { return max(f.maxBatch, 1) }
+func (f *fakeModel) Lanes() int    { return max(f.lanes, 1) }
 func (f *fakeModel) Info() models.Info {
 	return models.Info{Name: f.name, SHA256: strings.Repeat("a", 64)}
 }
@@ -326,5 +328,35 @@ func TestSharedModelDetectAllocatesNothing(t *testing.T) {
 	via := testing.AllocsPerRun(100, func() { m.detect(r) })
 	if via > direct {
 		t.Errorf("detect through the scheduler: %.0f allocations, a direct call %.0f", via, direct)
+	}
+}
+
+func TestSharedModelLanes(t *testing.T) {
+	// Two lanes: cameras 1 and 2 run at once, camera 3 waits for a lane.
+	fm := &fakeModel{maxBatch: 1, lanes: 2, gate: make(chan struct{})}
+	m := newSharedModel(poolKey{}, fm, 0)
+	var wg sync.WaitGroup
+	reqs := make([]*inferRequest, 3)
+	for i := range reqs {
+		r := newInferRequest(i + 1)
+		r.img = frameFor(i + 1)
+		reqs[i] = r
+	}
+	wg.Go(func() { m.detect(reqs[0]) })
+	wg.Go(func() { m.detect(reqs[1]) })
+	fm.waitEntered(t, 2) // both inside the model together
+	wg.Go(func() { m.detect(reqs[2]) })
+	waitWaiting(t, m, 1)
+	for range 3 {
+		fm.gate <- struct{}{}
+	}
+	wg.Wait()
+	for i, r := range reqs {
+		if len(r.dets) != 1 || r.dets[0].ClassID != i+1 {
+			t.Errorf("camera %d got %+v", i+1, r.dets)
+		}
+	}
+	if m.running != 0 || len(m.free) != 2 {
+		t.Errorf("after the runs: %d running, %d free lanes; want 0 and 2", m.running, len(m.free))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -137,46 +138,18 @@ type cameraPatch struct {
 	Encoder           *string   `yaml:"encoder,omitempty" json:"encoder,omitempty"`
 }
 
-// merge returns p with the fields set in q replacing its own.
+// merge returns p with the fields set in q replacing its own. Every field
+// is a pointer, nil when not set: merge and without go over them all, so a
+// new setting cannot be forgotten here.
 func (p cameraPatch) merge(q cameraPatch) cameraPatch {
-	set := func(dst **string, src *string) {
-		if src != nil {
-			*dst = src
+	pv, qv := reflect.ValueOf(&p).Elem(), reflect.ValueOf(q)
+	for i := range qv.NumField() {
+		if f := qv.Field(i); !f.IsNil() {
+			pv.Field(i).Set(f)
 		}
 	}
-	set(&p.Name, q.Name)
-	set(&p.URL, q.URL)
-	set(&p.OutputURL, q.OutputURL)
-	set(&p.Model, q.Model)
-	set(&p.ModelSHA256, q.ModelSHA256)
-	set(&p.Format, q.Format)
-	set(&p.Publish, q.Publish)
-	set(&p.RTSPTransport, q.RTSPTransport)
-	set(&p.Decoder, q.Decoder)
-	set(&p.IngestPolicy, q.IngestPolicy)
-	set(&p.CaptureClock, q.CaptureClock)
-	set(&p.StallTimeout, q.StallTimeout)
-	set(&p.Encoder, q.Encoder)
 	if q.Model != nil && q.ModelSHA256 == nil {
 		p.ModelSHA256 = nil // a digest pins the model it came with, not the next one
-	}
-	if q.Confidence != nil {
-		p.Confidence = q.Confidence
-	}
-	if q.IoU != nil {
-		p.IoU = q.IoU
-	}
-	if q.Classes != nil {
-		p.Classes = q.Classes
-	}
-	if q.RTSPLatencyMS != nil {
-		p.RTSPLatencyMS = q.RTSPLatencyMS
-	}
-	if q.OutputBitrateKbps != nil {
-		p.OutputBitrateKbps = q.OutputBitrateKbps
-	}
-	if q.OutputFPS != nil {
-		p.OutputFPS = q.OutputFPS
 	}
 	return p
 }
@@ -184,24 +157,14 @@ func (p cameraPatch) merge(q cameraPatch) cameraPatch {
 // without returns p less the fields set in q: what a camera's own layer
 // keeps once a command set those fields for every camera.
 func (p cameraPatch) without(q cameraPatch) cameraPatch {
-	clearIf := func(dst **string, src *string) {
-		if src != nil {
-			*dst = nil
+	pv, qv := reflect.ValueOf(&p).Elem(), reflect.ValueOf(q)
+	for i := range qv.NumField() {
+		if !qv.Field(i).IsNil() {
+			pv.Field(i).SetZero()
 		}
 	}
-	clearIf(&p.OutputURL, q.OutputURL)
-	clearIf(&p.Model, q.Model)
-	clearIf(&p.ModelSHA256, q.Model)
-	clearIf(&p.Format, q.Format)
-	clearIf(&p.Publish, q.Publish)
-	if q.Confidence != nil {
-		p.Confidence = nil
-	}
-	if q.IoU != nil {
-		p.IoU = nil
-	}
-	if q.Classes != nil {
-		p.Classes = nil
+	if q.Model != nil {
+		p.ModelSHA256 = nil
 	}
 	return p
 }

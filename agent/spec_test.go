@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"edge-agent/bus"
 	"edge-agent/models"
+	"edge-agent/models/marker"
 	"edge-agent/pipeline"
 )
 
@@ -347,3 +349,44 @@ func TestSavedStateRoundTripAndVersions(t *testing.T) {
 		t.Errorf("loadState(version 99) = %v", err)
 	}
 }
+
+func TestSavedStateThatNoLongerLoadsIsSetAside(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads models with ONNX Runtime")
+	}
+	dir := t.TempDir()
+	if err := marker.WriteFile(filepath.Join(dir, "m.onnx"), marker.Options{Size: 320}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		saved cameraPatch
+	}{
+		// The file changed since load_model pinned it.
+		{"model changed", cameraPatch{Model: ptr("m.onnx"), ModelSHA256: ptr(strings.Repeat("0", 64))}},
+		// set_classes kept labels the model in force does not have.
+		{"classes of another model", cameraPatch{Classes: &[]string{"unicorn"}}},
+		// The model was deleted.
+		{"model gone", cameraPatch{Model: ptr("gone.onnx")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := integrationConfig(t, "testsrc", OutputDisabled, "")
+			cfg.ModelDir, cfg.NATS.URL = dir, OutputDisabled
+			if err := saveState(cfg.StateDir, &overlay{Revision: 9, Defaults: tt.saved}); err != nil {
+				t.Fatal(err)
+			}
+			a, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+			if err != nil {
+				t.Fatalf("New = %v: saved settings must never stop the agent from starting", err)
+			}
+			defer a.Close()
+			c := a.initial.Cameras[0]
+			if c.Model.Name != "" || len(c.Classes) != 0 || !a.saved.empty() || a.saved.Revision != 9 {
+				t.Errorf("running %+v with saved %+v; want the environment's built-in model, every class, revision 9 kept", c, a.saved)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -40,6 +40,11 @@ const overlayVersion = 2
 
 const stateFile = "config.json"
 
+// empty reports whether the layer changes nothing (also for nil).
+func (o *overlay) empty() bool {
+	return o == nil || o.Defaults.empty() && o.Defaults.Name == nil && len(o.Cameras) == 0 && len(o.Removed) == 0
+}
+
 // camera returns the named camera's patch, or nil.
 func (o *overlay) camera(name string) *cameraPatch {
 	for i := range o.Cameras {

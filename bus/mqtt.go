@@ -302,6 +302,7 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 		gen      uint64 // connection whose setup is done (0: none yet)
 		rs       = newRetainedSent()
 		failures int
+		retry    = newRetryBackoff()
 		qos      = m.cfg.QoS.Level()
 	)
 	pause := func(d time.Duration) {
@@ -385,6 +386,7 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 				m.sp.out.ack(1)
 				m.sp.published.Add(1)
 				failures = 0
+				retry.Reset()
 			case err != nil && head.mid == 0:
 				// Paho refused it (not connected, no packet id): it is not in
 				// its store, so send it, and what followed, again.
@@ -393,7 +395,7 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 					m.log.Warn("publish failed; retrying in order", "err", err, "failures", failures)
 				}
 				inflight = inflight[:0]
-				pause(backoff(failures, 5*time.Second))
+				pause(retry.Next())
 			default:
 				// Sent on a connection that is gone (or timed out on the way
 				// out): paho resends it from its store once connected again,

@@ -334,6 +334,7 @@ func (n *NATS) send(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) 
 		inflight []natsInFlight
 		lastID   string // the last event known to be in the stream; "" sends the next one unchecked
 		failures int    // consecutive failures
+		retry    = newRetryBackoff()
 		streamOK bool
 	)
 	wait := func(d time.Duration) {
@@ -363,7 +364,7 @@ func (n *NATS) send(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) 
 		if !streamOK {
 			if err := n.ensureStream(ctx, js); err != nil {
 				fail("stream "+n.cfg.Stream, err)
-				wait(backoff(failures, 5*time.Second))
+				wait(retry.Next())
 				continue
 			}
 			streamOK = true
@@ -408,6 +409,7 @@ func (n *NATS) send(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) 
 			if failures > 0 {
 				n.log.Info("delivering again", "after_failures", failures, "pending", n.sp.out.len())
 				failures = 0
+				retry.Reset()
 			}
 		case err := <-head.fut.Err():
 			var apiErr *jetstream.APIError
@@ -422,7 +424,7 @@ func (n *NATS) send(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) 
 				continue
 			}
 			fail("publish", err)
-			wait(backoff(failures, 5*time.Second))
+			wait(retry.Next())
 		case <-n.sp.out.added:
 		case <-n.sp.statusC:
 		case <-n.connC:

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"edge-agent/internal/backoff"
 )
 
 // Stats are a client's counters since it was created.
@@ -252,12 +254,8 @@ func (s *spool) waitDrained(timeout time.Duration) {
 	}
 }
 
-// backoff is the pause before retrying after the n-th consecutive failure:
-// 100ms doubling up to max.
-func backoff(n int, max time.Duration) time.Duration {
-	d := 100 * time.Millisecond
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)
+// newRetryBackoff is the pause before resending after a failed publish: 100ms doubling
+// up to 5s, less up to 20% jitter. Reset it after a publish that worked.
+func newRetryBackoff() *backoff.Backoff {
+	return &backoff.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
 }

@@ -111,12 +111,19 @@ func TestSpoolPublishesEveryEvent(t *testing.T) {
 	validate(t, "detection.v1.json", rec.data)
 }
 
-func TestBackoff(t *testing.T) {
-	// 100ms doubling: 100, 200, 400, 800, 1600, 3200, then capped at 5s.
+func TestRetryBackoff(t *testing.T) {
+	// 100ms doubling: 100, 200, 400, 800, 1600, 3200, then capped at 5s; each less
+	// up to 20% jitter; after Reset, from 100ms again.
 	want := []time.Duration{100, 200, 400, 800, 1600, 3200, 5000, 5000}
-	for i, w := range want {
-		if got := backoff(i+1, 5*time.Second); got != w*time.Millisecond {
-			t.Errorf("backoff(%d) = %s, want %s", i+1, got, w*time.Millisecond)
+	b := newRetryBackoff()
+	for round := range 2 {
+		for i, w := range want {
+			hi := w * time.Millisecond
+			lo := hi * 8 / 10
+			if got := b.Next(); got < lo || got > hi {
+				t.Errorf("round %d: retry %d waits %s, want in [%s, %s]", round, i+1, got, lo, hi)
+			}
 		}
+		b.Reset()
 	}
 }

@@ -1,7 +1,10 @@
 package models
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -204,4 +207,45 @@ func BenchmarkDetectBatch4(b *testing.B) {
 		_, _, err := d.DetectBatch(imgs, ths, dst)
 		return err
 	})
+}
+
+// BenchmarkDetectLanes runs yolox_nano with one ONNX Runtime thread on frame
+// 200 of vtest.avi from two goroutines at once (two cameras sharing one
+// detector), over one lane (the calls take turns) and over two (they run
+// together on the one session). ns/op is wall time per frame, both
+// goroutines together: on two idle cores two lanes should come near half of
+// one lane's.
+func BenchmarkDetectLanes(b *testing.B) {
+	const goroutines = 2
+	for _, lanes := range []int{1, 2} {
+		b.Run(fmt.Sprintf("lanes=%d", lanes), func(b *testing.B) {
+			rt := testRuntime(b)
+			frame := testFrame(b)
+			d := load(b, rt, Options{Path: sharedFile(b, yoloxNano), Threads: 1, Lanes: lanes})
+			th := Thresholds{Confidence: 0.3, IoU: 0.45}
+			dsts := make([][]Detection, goroutines)
+			var wg sync.WaitGroup
+			for g := range goroutines { // warm every lane up
+				wg.Go(func() { dsts[g], _, _ = d.Detect(frame, th, nil) })
+			}
+			wg.Wait()
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			for g := range goroutines {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						var err error
+						if dsts[g], _, err = d.Detect(frame, th, dsts[g]); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
+		})
+	}
 }

@@ -72,53 +72,75 @@ type Info struct {
 	// the model's batch dimension is dynamic and Options.MaxBatch asked for
 	// more.
 	MaxBatch int
+	// Lanes is how many Detect or DetectBatch calls can run at the same
+	// time (Options.Lanes, at least 1).
+	Lanes int
 }
 
-// session runs a model on its pre-allocated input and output tensors.
+// session runs a model on pre-allocated input and output tensors, in lanes:
+// each lane has tensors of its own, and runs of different lanes may overlap.
 // Detector uses it; the ONNX Runtime one lives in session.go, tests use fakes.
 type session interface {
-	// Tensors returns the input and output tensors' data for the largest
-	// batch the session runs (Info.MaxBatch frames, 1 without batching): the
-	// input is one planar 3 x H x W slot per frame, the output one slot of
-	// the layout's size per frame, slots one after another. They stay the
-	// same slices for the session's life.
-	Tensors() (in, out []float32)
-	// Run runs the model on the first n input slots (1 <= n <= the largest
-	// batch), filling the first n output slots.
-	Run(n int) error
+	// Tensors returns lane l's input and output tensors' data for the
+	// largest batch the session runs (Info.MaxBatch frames, 1 without
+	// batching): the input is one planar 3 x H x W slot per frame, the
+	// output one slot of the layout's size per frame, slots one after
+	// another. They stay the same slices for the session's life.
+	Tensors(lane int) (in, out []float32)
+	// Run runs the model on the first n input slots of lane l (1 <= n <= the
+	// largest batch), filling the first n output slots of that lane. It may
+	// be called for different lanes at the same time, never twice at once
+	// for one lane.
+	Run(lane, n int) error
 	Close() error
 }
 
 // Detector finds objects in frames with one model. Create it with
-// [Runtime.Load]. Detect and DetectBatch are meant to be called from one
-// goroutine at a time: calls are serialised, and reuse the detector's
-// buffers.
+// [Runtime.Load]. Its methods are safe for concurrent use: up to Lanes
+// (Options.Lanes) Detect and DetectBatch calls run at the same time, each on
+// a lane of its own (its own input and output buffers, letterbox geometry
+// and decoding scratch) over the one model session; a call beyond that waits
+// for a lane to come free.
 type Detector struct {
-	mu     sync.Mutex
+	// mu is read-held by each Detect and DetectBatch call for its whole
+	// length, so Close, which write-holds it, waits for running calls and
+	// no call starts on a closed session.
+	mu     sync.RWMutex
 	closed bool
 
 	info    Info
 	sess    session
-	in, out []float32 // MaxBatch slots each, inSlot and outSlot values long
 	inSlot  int
 	outSlot int
+
+	// The free lanes: a call takes a token from slots (waiting when every
+	// lane is busy), then the last lane freed, so that calls one at a time
+	// keep using one warm lane.
+	slots  chan struct{}
+	freeMu sync.Mutex
+	free   []*lane
+
+	onClose func() // tells the Runtime this detector is gone; may be nil
+}
+
+// lane is what one call uses: a lane of the session and the scratch that
+// goes with it.
+type lane struct {
+	id      int
+	in, out []float32   // MaxBatch slots each, inSlot and outSlot values long
 	lbs     []letterbox // one per slot: each keeps its own frame's geometry
 	dec     decoder
 	cands   []candidate
-	onClose func() // tells the Runtime this detector is gone; may be nil
 }
 
 // newDetector returns a Detector running sess, whose model is described by
 // info (InputWidth, InputHeight, Labels one per class, MaxBatch the session's
-// largest batch, 0 meaning 1) and lay.
+// largest batch and Lanes its number of lanes, 0 meaning 1 for both) and lay.
 func newDetector(sess session, info Info, lay layout) (*Detector, error) {
 	w, h := info.InputWidth, info.InputHeight
 	info.MaxBatch = max(info.MaxBatch, 1)
+	info.Lanes = max(info.Lanes, 1)
 	batch := info.MaxBatch
-	in, out := sess.Tensors()
-	if len(in) < batch*3*w*h {
-		return nil, fmt.Errorf("%w: input tensor has %d values, want %dx3x%dx%d", ErrUnsupportedModel, len(in), batch, h, w)
-	}
 	if len(info.Labels) != lay.classes {
 		return nil, fmt.Errorf("%d labels for %d classes", len(info.Labels), lay.classes)
 	}
@@ -126,40 +148,78 @@ func newDetector(sess session, info Info, lay layout) (*Detector, error) {
 		info:   info,
 		sess:   sess,
 		inSlot: 3 * w * h,
-		in:     in[:batch*3*w*h],
-		lbs:    make([]letterbox, batch),
-		cands:  make([]candidate, 0, maxCandidates),
+		slots:  make(chan struct{}, info.Lanes),
+		free:   make([]*lane, info.Lanes),
 	}
 	var lb letterbox
+	var newDecoder func() decoder
 	switch lay.format {
 	case FormatYOLOv8:
-		d.dec = newYOLOv8Decoder(lay.anchors, lay.classes)
+		newDecoder = func() decoder { return newYOLOv8Decoder(lay.anchors, lay.classes) }
 		lb = newLetterbox(w, h, false, 1.0/255, false)
 		d.outSlot = lay.anchors * (4 + lay.classes)
 	case FormatYOLOv5:
-		d.dec = &yolov5Decoder{anchors: lay.anchors, classes: lay.classes}
+		newDecoder = func() decoder { return &yolov5Decoder{anchors: lay.anchors, classes: lay.classes} }
 		lb = newLetterbox(w, h, false, 1.0/255, false)
 		d.outSlot = lay.anchors * (5 + lay.classes)
 	case FormatYOLOX:
 		if n := gridAnchors(w, h); n != lay.anchors {
 			return nil, fmt.Errorf("%w: yolox wants %d anchors for %dx%d, got %d", ErrUnsupportedFormat, n, w, h, lay.anchors)
 		}
-		d.dec = newYOLOXDecoder(w, h, lay.classes)
+		newDecoder = func() decoder { return newYOLOXDecoder(w, h, lay.classes) }
 		lb = newLetterbox(w, h, true, 1, false)
 		d.outSlot = lay.anchors * (5 + lay.classes)
 	default:
 		return nil, fmt.Errorf("%w %q", ErrUnsupportedFormat, string(lay.format))
 	}
-	if len(out) < batch*d.outSlot {
-		return nil, fmt.Errorf("%w: output tensor has %d values, want %d", ErrUnsupportedModel, len(out), batch*d.outSlot)
+	// Lane 0 last on the free stack: a lone caller uses it.
+	for i := range info.Lanes {
+		in, out := sess.Tensors(i)
+		if len(in) < batch*d.inSlot {
+			return nil, fmt.Errorf("%w: input tensor has %d values, want %dx3x%dx%d", ErrUnsupportedModel, len(in), batch, h, w)
+		}
+		if len(out) < batch*d.outSlot {
+			return nil, fmt.Errorf("%w: output tensor has %d values, want %d", ErrUnsupportedModel, len(out), batch*d.outSlot)
+		}
+		l := &lane{
+			id:    i,
+			in:    in[:batch*d.inSlot],
+			out:   out[:batch*d.outSlot],
+			lbs:   make([]letterbox, batch),
+			dec:   newDecoder(),
+			cands: make([]candidate, 0, maxCandidates),
+		}
+		for j := range l.lbs {
+			l.lbs[j] = lb
+		}
+		d.free[info.Lanes-1-i] = l
 	}
-	for i := range d.lbs {
-		d.lbs[i] = lb
-	}
-	d.out = out[:batch*d.outSlot]
 	d.info.Format = lay.format
 	return d, nil
 }
+
+// acquire returns a free lane, waiting for one if every lane is busy. The
+// caller must read-hold d.mu, and give the lane back with release.
+func (d *Detector) acquire() *lane {
+	d.slots <- struct{}{}
+	d.freeMu.Lock()
+	l := d.free[len(d.free)-1]
+	d.free = d.free[:len(d.free)-1]
+	d.freeMu.Unlock()
+	return l
+}
+
+// release gives back a lane that acquire returned.
+func (d *Detector) release(l *lane) {
+	d.freeMu.Lock()
+	d.free = append(d.free, l) // within the capacity it was made with
+	d.freeMu.Unlock()
+	<-d.slots
+}
+
+// Lanes returns how many Detect or DetectBatch calls can run at the same
+// time (Options.Lanes, at least 1).
+func (d *Detector) Lanes() int { return d.info.Lanes }
 
 // MaxBatch returns how many frames one DetectBatch call can take: 1 for a
 // model with a fixed batch dimension, whatever Options.MaxBatch said.
@@ -209,27 +269,30 @@ func (d *Detector) KeepMask(labels []string) ([]bool, error) {
 
 // Detect finds objects in img. It appends them to dst[:0], best first, with
 // boxes in img's pixels clipped to the image, and returns the time each stage
-// took. Once warmed up on a frame size it allocates nothing.
+// took (not counting a wait for a free lane). Once warmed up on a frame size
+// (on the lane it runs on) it allocates nothing.
 func (d *Detector) Detect(img Image, th Thresholds, dst []Detection) ([]Detection, Timings, error) {
 	dst = dst[:0]
 	var tm Timings
 	if !img.valid() {
 		return dst, tm, invalidImage(img)
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	if d.closed {
 		return dst, tm, &ModelError{Path: d.info.Path, Op: "run", Err: ErrClosed}
 	}
+	l := d.acquire()
+	defer d.release(l)
 
 	t0 := time.Now()
-	d.lbs[0].run(img, d.in[:d.inSlot])
+	l.lbs[0].run(img, l.in[:d.inSlot])
 	t1 := time.Now()
-	if err := d.sess.Run(1); err != nil {
+	if err := d.sess.Run(l.id, 1); err != nil {
 		return dst, tm, &ModelError{Path: d.info.Path, Op: "run", Err: err}
 	}
 	t2 := time.Now()
-	dst = d.collect(0, img, th, dst)
+	dst = d.collect(l, 0, img, th, dst)
 	t3 := time.Now()
 	tm = Timings{Preprocess: t1.Sub(t0), Inference: t2.Sub(t1), Postprocess: t3.Sub(t2)}
 	return dst, tm, nil
@@ -242,8 +305,9 @@ func (d *Detector) Detect(img Image, th Thresholds, dst []Detection) ([]Detectio
 // detections decoded with its own thresholds and mapped back to its own
 // pixels. The detections of imgs[i] are appended to dst[i][:0] and returned
 // as element i of the result, which reuses dst (grown to len(imgs) if it is
-// shorter). The timings are for the whole call. Once warmed up on the frame
-// sizes of each slot, and with dst long enough, it allocates nothing.
+// shorter). The timings are for the whole call (not counting a wait for a
+// free lane). Once warmed up on the frame sizes of each slot (on the lane it
+// runs on), and with dst long enough, it allocates nothing.
 //
 // A wrong number of images or of thresholds is an error wrapping
 // ErrBatchSize; an invalid image one wrapping ErrInvalidImage that names its
@@ -266,23 +330,25 @@ func (d *Detector) DetectBatch(imgs []Image, th []Thresholds, dst [][]Detection)
 		dst = append(dst[:cap(dst)], make([][]Detection, n-cap(dst))...)
 	}
 	dst = dst[:n]
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	if d.closed {
 		return dst[:0], tm, &ModelError{Path: d.info.Path, Op: "run", Err: ErrClosed}
 	}
+	l := d.acquire()
+	defer d.release(l)
 
 	t0 := time.Now()
 	for i, img := range imgs {
-		d.lbs[i].run(img, d.in[i*d.inSlot:(i+1)*d.inSlot])
+		l.lbs[i].run(img, l.in[i*d.inSlot:(i+1)*d.inSlot])
 	}
 	t1 := time.Now()
-	if err := d.sess.Run(n); err != nil {
+	if err := d.sess.Run(l.id, n); err != nil {
 		return dst[:0], tm, &ModelError{Path: d.info.Path, Op: "run", Err: err}
 	}
 	t2 := time.Now()
 	for i, img := range imgs {
-		dst[i] = d.collect(i, img, th[i], dst[i][:0])
+		dst[i] = d.collect(l, i, img, th[i], dst[i][:0])
 	}
 	t3 := time.Now()
 	tm = Timings{Preprocess: t1.Sub(t0), Inference: t2.Sub(t1), Postprocess: t3.Sub(t2)}
@@ -295,14 +361,14 @@ func invalidImage(img Image) error {
 	return fmt.Errorf("%w: %dx%d, stride %d, %d bytes", ErrInvalidImage, img.Width, img.Height, img.Stride, len(img.Pix))
 }
 
-// collect decodes output slot i, which holds the model's answer for img
-// letterboxed by d.lbs[i], with th, and appends the detections left after
-// non-maximum suppression to dst, in img's pixels and clipped to it.
-func (d *Detector) collect(i int, img Image, th Thresholds, dst []Detection) []Detection {
-	lb := &d.lbs[i]
-	d.cands = d.dec.decode(d.out[i*d.outSlot:(i+1)*d.outSlot], th, d.cands[:0])
+// collect decodes output slot i of lane l, which holds the model's answer
+// for img letterboxed by l.lbs[i], with th, and appends the detections left
+// after non-maximum suppression to dst, in img's pixels and clipped to it.
+func (d *Detector) collect(l *lane, i int, img Image, th Thresholds, dst []Detection) []Detection {
+	lb := &l.lbs[i]
+	l.cands = l.dec.decode(l.out[i*d.outSlot:(i+1)*d.outSlot], th, l.cands[:0])
 	w, h := float32(img.Width), float32(img.Height)
-	for _, c := range nms(d.cands, th.IoU) {
+	for _, c := range nms(l.cands, th.IoU) {
 		x1, y1 := lb.toSource(c.x1, c.y1)
 		x2, y2 := lb.toSource(c.x2, c.y2)
 		x1, y1 = min(max(x1, 0), w), min(max(y1, 0), h)
@@ -320,7 +386,9 @@ func (d *Detector) collect(i int, img Image, th Thresholds, dst []Detection) []D
 	return dst
 }
 
-// Close releases the model's session. It is idempotent; Detect fails after it.
+// Close releases the model's session, after waiting for the Detect and
+// DetectBatch calls under way (a call waiting for a lane runs first). It is
+// idempotent; Detect and DetectBatch fail with ErrClosed after it.
 func (d *Detector) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()

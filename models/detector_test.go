@@ -2,9 +2,15 @@ package models
 
 import (
 	"errors"
+	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // tinyDetector returns a Detector for a 2-class YOLOv8 model with a 32x32
@@ -385,5 +391,256 @@ func TestDetectBatchUnbatched(t *testing.T) {
 	}
 	if len(fake.in) != 3*32*32 {
 		t.Errorf("unbatched input of %d values, want one frame", len(fake.in))
+	}
+}
+
+// lanesDetector returns a Detector like tinyDetector's (or batchDetector's,
+// for batch above 1) with the given number of lanes, whose fake session runs
+// run on the lane's buffers.
+func lanesDetector(t *testing.T, lanes, batch int, run func(in, out []float32) error) (*Detector, *fakeSession) {
+	t.Helper()
+	const slot = 6 * 21 // tinyV8's output
+	n := max(lanes, 1) * max(batch, 1)
+	fake := &fakeSession{in: make([]float32, n*3*32*32), out: make([]float32, n*slot), lanes: lanes, run: run}
+	d, err := newDetector(fake, Info{
+		Name: "tiny.onnx", Path: "testdata/tiny.onnx", InputWidth: 32, InputHeight: 32,
+		Labels: []string{"person", "car"}, MaxBatch: batch, Lanes: lanes,
+	}, layout{FormatYOLOv8, 21, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, fake
+}
+
+// echoRed is a fake model for tiny detectors of any batch: for each frame
+// slot of the lane it finds a person at input (4,2)-(12,6) scoring the red
+// level of the slot's top-left input pixel. Its answer depends on the
+// frame each slot holds, so a lane reading another lane's input, or a call
+// decoding another lane's output, shows.
+func echoRed(in, out []float32) error {
+	const inSlot, outSlot, anchors = 3 * 32 * 32, 6 * 21, 21
+	for i := range len(in) / inSlot {
+		o := out[i*outSlot : (i+1)*outSlot]
+		clear(o)
+		// Channel c of anchor 0 is at c*anchors: cx 8, cy 4, w 8, h 4, person.
+		o[0], o[anchors], o[2*anchors], o[3*anchors] = 8, 4, 8, 4
+		o[4*anchors] = in[i*inSlot]
+	}
+	return nil
+}
+
+func TestLanes(t *testing.T) {
+	for _, tt := range []struct{ lanes, want int }{{0, 1}, {1, 1}, {3, 3}} {
+		d, _ := lanesDetector(t, tt.lanes, 1, nil)
+		if d.Lanes() != tt.want || d.Info().Lanes != tt.want {
+			t.Errorf("Options.Lanes %d: Lanes() = %d, Info().Lanes = %d; want %d", tt.lanes, d.Lanes(), d.Info().Lanes, tt.want)
+		}
+	}
+	// Each lane's tensors are checked, not only the first's.
+	fake := &fakeSession{in: make([]float32, 2*3*32*32-2), out: make([]float32, 2*6*21), lanes: 2}
+	_, err := newDetector(fake, Info{InputWidth: 32, InputHeight: 32, Labels: []string{"a", "b"}, Lanes: 2}, layout{FormatYOLOv8, 21, 2})
+	if err == nil || !strings.Contains(err.Error(), "input tensor has 3071 values, want 1x3x32x32") {
+		t.Errorf("a lane short of input: %v", err)
+	}
+}
+
+// TestDetectLanesRunTogether starts several Detect calls on a detector whose
+// model blocks until released, and counts the calls inside the model once
+// every goroutine is blocked (synctest.Wait): as many as there are lanes, or
+// calls if fewer; the others wait for a lane. Released, every call finishes.
+func TestDetectLanesRunTogether(t *testing.T) {
+	tests := []struct{ lanes, calls, together int }{
+		{0, 2, 1}, // Lanes 0 is one lane: one call at a time
+		{1, 2, 1},
+		{2, 2, 2},
+		{2, 3, 2}, // the third waits
+		{3, 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d lanes, %d calls", tt.lanes, tt.calls), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				release := make(chan struct{})
+				var mu sync.Mutex
+				inside, most := 0, 0
+				d, _ := lanesDetector(t, tt.lanes, 1, func(in, out []float32) error {
+					mu.Lock()
+					inside++
+					most = max(most, inside)
+					mu.Unlock()
+					<-release
+					mu.Lock()
+					inside--
+					mu.Unlock()
+					return echoRed(in, out)
+				})
+				img := solidImage(64, 32, 255, 0, 0)
+				th := Thresholds{Confidence: 0.3, IoU: 0.45}
+				results := make(chan error, tt.calls)
+				for range tt.calls {
+					go func() {
+						dets, _, err := d.Detect(img, th, nil)
+						if err == nil && len(dets) != 1 {
+							err = fmt.Errorf("%d detections, want 1", len(dets))
+						}
+						results <- err
+					}()
+				}
+				synctest.Wait() // each call is in the model or waiting for a lane
+				mu.Lock()
+				now := inside
+				mu.Unlock()
+				if now != tt.together {
+					t.Errorf("%d calls inside the model at once, want %d", now, tt.together)
+				}
+				close(release)
+				for range tt.calls {
+					if err := <-results; err != nil {
+						t.Error(err)
+					}
+				}
+				if most != tt.together {
+					t.Errorf("at most %d calls inside the model at once, want %d", most, tt.together)
+				}
+			})
+		})
+	}
+}
+
+// TestDetectLanesKeepResultsApart runs Detect and DetectBatch calls from
+// three goroutines on a detector of two lanes of two frames, with frames of
+// different sizes and colours, and checks that every call gets exactly what
+// it gets alone: the model (echoRed) scores each frame by its own red, and
+// each box is mapped back with its own frame's geometry. Under the race
+// detector this also shows that lanes share no buffers.
+func TestDetectLanesKeepResultsApart(t *testing.T) {
+	d, _ := lanesDetector(t, 2, 2, echoRed)
+	th := Thresholds{Confidence: 0.1, IoU: 0.45}
+	a := solidImage(64, 32, 200, 0, 0) // scale 1/2: box (8,4)-(24,12), score 200/255
+	b := solidImage(16, 16, 100, 0, 0) // scale 2: box (2,1)-(6,3), score 100/255
+	c := solidImage(32, 64, 50, 0, 0)  // scale 1/2: box (8,4)-(24,12), score 50/255
+	person := func(score float32, box Rect) []Detection {
+		return []Detection{{ClassID: 0, Label: "person", Confidence: score, Box: box}}
+	}
+	wantA := person(200.0/255, Rect{8, 4, 16, 8})
+	wantB := person(100.0/255, Rect{2, 1, 4, 2})
+	wantC := person(50.0/255, Rect{8, 4, 16, 8})
+	near := func(got, want []Detection) bool {
+		return len(got) == 1 && got[0].Box == want[0].Box && got[0].Confidence-want[0].Confidence < 1e-6 &&
+			want[0].Confidence-got[0].Confidence < 1e-6
+	}
+	// Alone, one after another.
+	gotA, _, _ := d.Detect(a, th, nil)
+	gotB, _, _ := d.Detect(b, th, nil)
+	gotBatch, _, _ := d.DetectBatch([]Image{c, a}, []Thresholds{th, th}, nil)
+	if !near(gotA, wantA) || !near(gotB, wantB) || len(gotBatch) != 2 || !near(gotBatch[0], wantC) || !near(gotBatch[1], wantA) {
+		t.Fatalf("alone: %+v, %+v, %+v; want %+v, %+v, [%+v %+v]", gotA, gotB, gotBatch, wantA, wantB, wantC, wantA)
+	}
+	wantA, wantB, wantC = gotA, gotB, gotBatch[0] // exactly these from now on
+
+	const iterations = 200
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		dst := make([]Detection, 0, 4)
+		for i := range iterations {
+			got, _, err := d.Detect(a, th, dst)
+			if err != nil || !slices.Equal(got, wantA) {
+				t.Errorf("Detect a, call %d: %+v, %v; want %+v", i, got, err, wantA)
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		for i := range iterations {
+			got, _, err := d.Detect(b, th, nil)
+			if err != nil || !slices.Equal(got, wantB) {
+				t.Errorf("Detect b, call %d: %+v, %v; want %+v", i, got, err, wantB)
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		var got [][]Detection
+		for i := range iterations {
+			var err error
+			got, _, err = d.DetectBatch([]Image{c, a}, []Thresholds{th, th}, got)
+			if err != nil || len(got) != 2 || !slices.Equal(got[0], wantC) || !slices.Equal(got[1], wantA) {
+				t.Errorf("DetectBatch c, a, call %d: %+v, %v; want [%+v %+v]", i, got, err, wantC, wantA)
+				return
+			}
+		}
+	})
+	wg.Wait()
+}
+
+// TestCloseWaitsForCalls closes a detector while two calls are inside the
+// model: Close waits for them (they finish with their detections, and the
+// session is not closed while they run), then closes the session once; calls
+// after it fail with ErrClosed.
+func TestCloseWaitsForCalls(t *testing.T) {
+	entered := make(chan struct{}, 2)
+	release := make(chan struct{})
+	var closedInRun atomic.Int32
+	var fake *fakeSession
+	d, fake := lanesDetector(t, 2, 1, func(in, out []float32) error {
+		entered <- struct{}{}
+		<-release
+		// fake.closed is written by Close under the detector's write lock,
+		// which it cannot take while this call holds the read lock.
+		if fake.closed != 0 {
+			closedInRun.Add(1)
+		}
+		return echoRed(in, out)
+	})
+	img := solidImage(64, 32, 255, 0, 0)
+	th := Thresholds{Confidence: 0.3, IoU: 0.45}
+	results := make(chan error, 2)
+	for range 2 {
+		go func() {
+			dets, _, err := d.Detect(img, th, nil)
+			if err == nil && len(dets) != 1 {
+				err = fmt.Errorf("%d detections, want 1", len(dets))
+			}
+			results <- err
+		}()
+	}
+	deadline := time.After(10 * time.Second)
+	for range 2 {
+		select {
+		case <-entered:
+		case <-deadline:
+			t.Fatal("the calls did not both enter the model")
+		}
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	// Wait until Close is waiting for the calls: a read lock is refused
+	// once a writer waits for it.
+	stop := time.Now().Add(10 * time.Second)
+	for d.mu.TryRLock() {
+		d.mu.RUnlock()
+		if time.Now().After(stop) {
+			t.Fatal("Close did not start waiting for the calls")
+		}
+		runtime.Gosched()
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while two calls were inside the model", err)
+	default:
+	}
+	close(release)
+	for range 2 {
+		if err := <-results; err != nil {
+			t.Errorf("call running during Close: %v", err)
+		}
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if n := closedInRun.Load(); n != 0 || fake.closed != 1 {
+		t.Errorf("session closed under %d running calls, closed %d times; want 0, 1", n, fake.closed)
+	}
+	if _, _, err := d.Detect(img, th, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("Detect after Close: %v, want ErrClosed", err)
 	}
 }

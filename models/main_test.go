@@ -112,24 +112,36 @@ func testRuntime(tb testing.TB) *Runtime {
 	return nil
 }
 
-// fakeSession is a session whose model is a function.
+// fakeSession is a session whose model is a function. Its lanes' buffers
+// lie one after another in in and out: lane l's are the l-th of lanes equal
+// parts (lanes 0 meaning 1).
 type fakeSession struct {
 	in, out []float32
-	run     func(in, out []float32) error // nil leaves the output as it is
-	ran     []int                         // the batch size of each Run
+	lanes   int
+	run     func(in, out []float32) error // gets the lane's buffers; nil leaves the output as it is
+	ran     []int                         // the batch size of each Run; not for concurrent runs
 	closed  int
 }
 
-func (f *fakeSession) Tensors() ([]float32, []float32) { return f.in, f.out }
+// part returns the l-th of n equal parts of s (n 0 meaning 1).
+func part(s []float32, l, n int) []float32 {
+	k := len(s) / max(n, 1)
+	return s[l*k : (l+1)*k]
+}
 
-func (f *fakeSession) Run(n int) error {
+func (f *fakeSession) Tensors(lane int) ([]float32, []float32) {
+	return part(f.in, lane, f.lanes), part(f.out, lane, f.lanes)
+}
+
+func (f *fakeSession) Run(lane, n int) error {
 	if len(f.ran) < cap(f.ran) { // record without allocating: cap is the record's room
 		f.ran = append(f.ran, n)
 	}
 	if f.run == nil {
 		return nil
 	}
-	return f.run(f.in, f.out)
+	in, out := f.Tensors(lane)
+	return f.run(in, out)
 }
 
 func (f *fakeSession) Close() error {

@@ -41,53 +41,61 @@ type Options struct {
 	// is 1. The input and output buffers are MaxBatch frames long (3·W·H
 	// float32 values a frame for the input: 4.9 MB at 640x640).
 	MaxBatch int
+	// Lanes is how many Detect or DetectBatch calls may run the model at the
+	// same time; 0 or 1 means one at a time. The detector keeps one ONNX
+	// Runtime session (one copy of the weights) whatever Lanes is, and gives
+	// each lane input and output buffers of MaxBatch frames of its own, with
+	// their own letterbox geometry and decoding scratch: memory grows with
+	// Lanes x MaxBatch, the weights do not. A call beyond Lanes waits for a
+	// lane to come free. On the CPU, lanes pay off when several cameras
+	// share a detector and Lanes x Threads is about the number of cores
+	// (BenchmarkDetectLanes).
+	Lanes int
 }
 
-// ortSession runs a model with ONNX Runtime on tensors allocated once, so a
-// run allocates nothing in Go. It runs one frame at a time.
+// ortSession runs a model with ONNX Runtime on buffers allocated once, so a
+// run allocates nothing in Go. It holds one ONNX Runtime session (one copy of
+// the model) and lanes of its own: each lane has an input and an output
+// buffer of batch frames and, for each batch size n from 1 to batch, an
+// input and an output tensor over the buffers' first n frames, bound to the
+// session's input and output by an I/O binding of their own. Run(l, n) runs
+// lane l's binding n: one cgo call that allocates nothing in Go
+// (DynamicAdvancedSession.Run would allocate its two value arrays each call).
+// ONNX Runtime allows concurrent runs of one session, so runs of different
+// lanes may overlap; runs of one lane must not (they share its buffers).
+// A model with a fixed batch of 1 has batch 1: one binding a lane.
 type ortSession struct {
-	s       *ort.AdvancedSession
-	in, out *ort.Tensor[float32]
+	s       *ort.DynamicAdvancedSession
+	lanes   []ortLane
+	tensors []*ort.Tensor[float32] // every lane's, for Close
 }
 
-func (s *ortSession) Tensors() ([]float32, []float32) { return s.in.GetData(), s.out.GetData() }
-
-// Run runs the model on the one frame the tensors hold; n is always 1.
-func (s *ortSession) Run(int) error { return s.s.Run() }
-
-func (s *ortSession) Close() error {
-	return errors.Join(s.s.Destroy(), s.in.Destroy(), s.out.Destroy())
-}
-
-// ortBatchSession runs a model with a dynamic batch dimension on 1 to max
-// frames. It holds one ONNX Runtime session (one copy of the model) and, for
-// each batch size n, input and output tensors of n frames over the first n
-// slots of the same two max-frame buffers, bound to the session's input and
-// output by an I/O binding of their own. Run(n) runs binding n: one cgo call
-// that allocates nothing in Go (DynamicAdvancedSession.Run would allocate its
-// two value arrays each call).
-type ortBatchSession struct {
-	s        *ort.DynamicAdvancedSession
+// ortLane is one lane of an ortSession.
+type ortLane struct {
 	in, out  []float32
-	tensors  []*ort.Tensor[float32]
-	bindings []*ort.IoBinding // bindings[n-1] binds the first n slots
+	bindings []*ort.IoBinding // bindings[n-1] binds the first n frames
 }
 
-func (s *ortBatchSession) Tensors() ([]float32, []float32) { return s.in, s.out }
+func (s *ortSession) Tensors(lane int) ([]float32, []float32) {
+	return s.lanes[lane].in, s.lanes[lane].out
+}
 
-func (s *ortBatchSession) Run(n int) error {
-	if n < 1 || n > len(s.bindings) {
-		return fmt.Errorf("batch of %d frames: the session takes 1 to %d", n, len(s.bindings))
+func (s *ortSession) Run(lane, n int) error {
+	b := s.lanes[lane].bindings
+	if n < 1 || n > len(b) {
+		return fmt.Errorf("batch of %d frames: the session takes 1 to %d", n, len(b))
 	}
-	return s.s.RunWithBinding(s.bindings[n-1])
+	return s.s.RunWithBinding(b[n-1])
 }
 
 // Close destroys the bindings, then the session, then the tensors the
 // bindings referred to.
-func (s *ortBatchSession) Close() error {
+func (s *ortSession) Close() error {
 	var errs []error
-	for _, b := range s.bindings {
-		errs = append(errs, b.Destroy())
+	for _, l := range s.lanes {
+		for _, b := range l.bindings {
+			errs = append(errs, b.Destroy())
+		}
 	}
 	if s.s != nil {
 		errs = append(errs, s.s.Destroy())
@@ -126,6 +134,9 @@ func (r *Runtime) load(opts Options) (*Detector, error) {
 	}
 	if opts.MaxBatch < 0 {
 		return nil, fmt.Errorf("max batch %d: want 0 or 1 (no batching) or more", opts.MaxBatch)
+	}
+	if opts.Lanes < 0 {
+		return nil, fmt.Errorf("lanes %d: want 0 or 1 (one call at a time) or more", opts.Lanes)
 	}
 
 	data, err := os.ReadFile(opts.Path)
@@ -168,12 +179,8 @@ func (r *Runtime) load(opts Options) (*Detector, error) {
 	if opts.MaxBatch > 1 && in.Dimensions[0] <= 0 && out.Dimensions[0] <= 0 {
 		batch = opts.MaxBatch
 	}
-	var sess session
-	if batch > 1 {
-		sess, err = newORTBatchSession(data, in.Name, out.Name, w, h, lay, batch, so)
-	} else {
-		sess, err = newORTSession(data, in.Name, out.Name, w, h, lay, so)
-	}
+	lanes := max(opts.Lanes, 1)
+	sess, err := newORTSession(data, in.Name, out.Name, w, h, lay, batch, lanes, so)
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +195,7 @@ func (r *Runtime) load(opts Options) (*Detector, error) {
 		Labels:      labels,
 		Provider:    short,
 		MaxBatch:    batch,
+		Lanes:       lanes,
 	}, lay)
 	if err != nil {
 		return nil, errors.Join(err, sess.Close())
@@ -343,40 +351,12 @@ func outputShape(lay layout, n int) ort.Shape {
 	return ort.NewShape(int64(n), int64(lay.anchors), int64(5+lay.classes))
 }
 
-// newORTSession creates the session and its input [1,3,h,w] and output
-// tensors, shaped for lay.
-func newORTSession(data []byte, inName, outName string, w, h int, lay layout, so *ort.SessionOptions) (*ortSession, error) {
-	outShape := outputShape(lay, 1)
-	in, err := ort.NewEmptyTensor[float32](ort.NewShape(1, 3, int64(h), int64(w)))
-	if err != nil {
-		return nil, fmt.Errorf("input tensor: %w", err)
-	}
-	out, err := ort.NewEmptyTensor[float32](outShape)
-	if err != nil {
-		in.Destroy()
-		return nil, fmt.Errorf("output tensor: %w", err)
-	}
-	s, err := ort.NewAdvancedSessionWithONNXData(data, []string{inName}, []string{outName},
-		[]ort.Value{in}, []ort.Value{out}, so)
-	if err != nil {
-		in.Destroy()
-		out.Destroy()
-		return nil, fmt.Errorf("create session: %w", err)
-	}
-	return &ortSession{s: s, in: in, out: out}, nil
-}
-
-// newORTBatchSession creates one session for a model with a dynamic batch
-// dimension, buffers for the given number of frames, and for each batch size
-// n from 1 to frames an input [n,3,h,w] and output tensor over the buffers' first n frames,
-// bound to the session by an I/O binding (see ortBatchSession).
-func newORTBatchSession(data []byte, inName, outName string, w, h int, lay layout, frames int, so *ort.SessionOptions) (_ *ortBatchSession, err error) {
-	inShape := ort.NewShape(int64(frames), 3, int64(h), int64(w))
-	outShape := outputShape(lay, frames)
-	s := &ortBatchSession{
-		in:  make([]float32, inShape.FlattenedSize()),
-		out: make([]float32, outShape.FlattenedSize()),
-	}
+// newORTSession creates one session for a model and the given number of
+// lanes, each with buffers for batch frames and, for each batch size n from
+// 1 to batch, an input [n,3,h,w] and output tensor over its buffers' first n
+// frames, bound to the session by an I/O binding (see ortSession).
+func newORTSession(data []byte, inName, outName string, w, h int, lay layout, batch, lanes int, so *ort.SessionOptions) (_ *ortSession, err error) {
+	s := &ortSession{lanes: make([]ortLane, lanes)}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -386,30 +366,49 @@ func newORTBatchSession(data []byte, inName, outName string, w, h int, lay layou
 	if err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
-	for n := 1; n <= frames; n++ {
+	for i := range s.lanes {
+		if err := s.addLane(&s.lanes[i], inName, outName, w, h, lay, batch); err != nil {
+			if lanes > 1 {
+				err = fmt.Errorf("lane %d: %w", i, err)
+			}
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// addLane allocates lane l's buffers for batch frames and binds tensors over
+// them for each batch size. What it created is recorded in s and l as it
+// goes, for Close.
+func (s *ortSession) addLane(l *ortLane, inName, outName string, w, h int, lay layout, batch int) error {
+	inShape := ort.NewShape(int64(batch), 3, int64(h), int64(w))
+	outShape := outputShape(lay, batch)
+	l.in = make([]float32, inShape.FlattenedSize())
+	l.out = make([]float32, outShape.FlattenedSize())
+	for n := 1; n <= batch; n++ {
 		inShape[0], outShape[0] = int64(n), int64(n)
 		// NewTensor uses the first n frames of the buffer, without copying.
-		in, err := ort.NewTensor(inShape, s.in)
+		in, err := ort.NewTensor(inShape, l.in)
 		if err != nil {
-			return nil, fmt.Errorf("input tensor of %d frames: %w", n, err)
+			return fmt.Errorf("input tensor of %d frames: %w", n, err)
 		}
 		s.tensors = append(s.tensors, in)
-		out, err := ort.NewTensor(outShape, s.out)
+		out, err := ort.NewTensor(outShape, l.out)
 		if err != nil {
-			return nil, fmt.Errorf("output tensor of %d frames: %w", n, err)
+			return fmt.Errorf("output tensor of %d frames: %w", n, err)
 		}
 		s.tensors = append(s.tensors, out)
 		b, err := s.s.CreateIoBinding()
 		if err != nil {
-			return nil, fmt.Errorf("i/o binding of %d frames: %w", n, err)
+			return fmt.Errorf("i/o binding of %d frames: %w", n, err)
 		}
-		s.bindings = append(s.bindings, b)
+		l.bindings = append(l.bindings, b)
 		if err := b.BindInput(inName, in); err != nil {
-			return nil, fmt.Errorf("bind input of %d frames: %w", n, err)
+			return fmt.Errorf("bind input of %d frames: %w", n, err)
 		}
 		if err := b.BindOutput(outName, out); err != nil {
-			return nil, fmt.Errorf("bind output of %d frames: %w", n, err)
+			return fmt.Errorf("bind output of %d frames: %w", n, err)
 		}
 	}
-	return s, nil
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,11 +50,11 @@ func TestLoadInfo(t *testing.T) {
 	}{
 		{yoloxNano, Info{
 			Name: "yolox_nano.onnx", SHA256: yoloxNanoSHA, Format: FormatYOLOX,
-			InputName: "images", OutputName: "output", InputWidth: 416, InputHeight: 416, Provider: "cpu", MaxBatch: 1,
+			InputName: "images", OutputName: "output", InputWidth: 416, InputHeight: 416, Provider: "cpu", MaxBatch: 1, Lanes: 1,
 		}},
 		{yolov8nInt8, Info{
 			Name: "yolov8n_int8.onnx", SHA256: yolov8nInt8SHA, Format: FormatYOLOv8,
-			InputName: "images", OutputName: "output0", InputWidth: 640, InputHeight: 640, Provider: "cpu", MaxBatch: 1,
+			InputName: "images", OutputName: "output0", InputWidth: 640, InputHeight: 640, Provider: "cpu", MaxBatch: 1, Lanes: 1,
 		}},
 	}
 	for _, tt := range tests {
@@ -127,6 +128,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown provider", Options{Path: yolox, Provider: "tpu"}, ErrProviderUnavailable, `unknown provider "tpu"`},
 		{"negative threads", Options{Path: yolox, Threads: -1}, nil, "threads -1"},
 		{"negative max batch", Options{Path: yolox, MaxBatch: -2}, nil, "max batch -2: want 0 or 1 (no batching) or more"},
+		{"negative lanes", Options{Path: yolox, Lanes: -1}, nil, "lanes -1: want 0 or 1 (one call at a time) or more"},
 	}
 	if !slices.Contains(rt.Providers(), providerCUDA) {
 		tests = append(tests, struct {
@@ -418,5 +420,105 @@ func TestDetectBatchMarkers(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(3, func() { got[0], _, _ = d.Detect(imgs[0], ths[0], got[0]) }); n != 0 {
 		t.Errorf("Detect on a batching detector: %v allocations, want 0", n)
+	}
+}
+
+// detectTogether runs fn(g, i) for i below iterations in each of goroutines
+// goroutines at once, and waits for them.
+func detectTogether(goroutines, iterations int, fn func(g, i int) error) error {
+	errs := make([]error, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range iterations {
+				if err := fn(g, i); err != nil {
+					errs[g] = fmt.Errorf("goroutine %d, call %d: %w", g, i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// TestDetectLanesYOLOX runs yolox_nano with two lanes on one session from
+// two goroutines at once, each on its own frame (frame 200 of vtest.avi and
+// a 400x300 crop of it, of another size and other people), 50 times each:
+// every call gives exactly what Detect gives that frame alone. Then a
+// warmed-up call allocates nothing.
+func TestDetectLanesYOLOX(t *testing.T) {
+	rt := testRuntime(t)
+	full := testFrame(t)
+	crop := Image{Pix: full.Pix[100*full.Stride+300*3:], Width: 400, Height: 300, Stride: full.Stride}
+	frames := []Image{full, crop}
+	d := load(t, rt, Options{Path: sharedFile(t, yoloxNano), Threads: 1, Lanes: 2})
+	if d.Lanes() != 2 || d.Info().Lanes != 2 {
+		t.Fatalf("Lanes() = %d, Info().Lanes = %d; want 2", d.Lanes(), d.Info().Lanes)
+	}
+	th := Thresholds{Confidence: 0.3, IoU: 0.45}
+	want := make([][]Detection, len(frames))
+	for i, f := range frames {
+		var err error
+		if want[i], _, err = d.Detect(f, th, nil); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("frame %d (%dx%d): %d detections alone", i, f.Width, f.Height, len(want[i]))
+	}
+	if len(want[0]) == 0 || len(want[1]) == 0 || slices.Equal(want[0], want[1]) {
+		t.Fatalf("the two frames should give different, non-empty detections: %+v, %+v", want[0], want[1])
+	}
+	dsts := make([][]Detection, len(frames))
+	err := detectTogether(len(frames), 50, func(g, _ int) error {
+		var err error
+		dsts[g], _, err = d.Detect(frames[g], th, dsts[g])
+		if err == nil && !slices.Equal(dsts[g], want[g]) {
+			err = fmt.Errorf("frame %d: %+v\nwant %+v", g, dsts[g], want[g])
+		}
+		return err
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	if n := testing.AllocsPerRun(3, func() { dsts[0], _, _ = d.Detect(frames[0], th, dsts[0]) }); n != 0 {
+		t.Errorf("Detect with two lanes: %v allocations, want 0", n)
+	}
+}
+
+// TestDetectBatchLanesMarkers runs the dynamic-batch marker model with two
+// lanes of two frames from two goroutines at once, each with its own pair of
+// frames: every batch gives exactly what it gives alone, and a warmed-up
+// call allocates nothing.
+func TestDetectBatchLanesMarkers(t *testing.T) {
+	rt := testRuntime(t)
+	d := load(t, rt, Options{Path: markerModel(t, true), Threads: 1, MaxBatch: 2, Lanes: 2})
+	if d.Lanes() != 2 || d.MaxBatch() != 2 {
+		t.Fatalf("Lanes() = %d, MaxBatch() = %d; want 2, 2", d.Lanes(), d.MaxBatch())
+	}
+	imgs, _ := sceneFrames([][2]int{{1280, 720}, {640, 480}, {720, 1280}, {320, 240}}, []uint64{20, 100, 250, 400})
+	th := Thresholds{Confidence: 0.5, IoU: 0.45}
+	ths := []Thresholds{th, th}
+	pairs := [][]Image{imgs[:2], imgs[2:]}
+	want := make([][][]Detection, len(pairs))
+	for i, p := range pairs {
+		var err error
+		if want[i], _, err = d.DetectBatch(p, ths, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([][][]Detection, len(pairs))
+	err := detectTogether(len(pairs), 10, func(g, _ int) error {
+		var err error
+		got[g], _, err = d.DetectBatch(pairs[g], ths, got[g])
+		if err == nil && (!slices.Equal(got[g][0], want[g][0]) || !slices.Equal(got[g][1], want[g][1])) {
+			err = fmt.Errorf("pair %d: %+v\nwant %+v", g, got[g], want[g])
+		}
+		return err
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	if n := testing.AllocsPerRun(3, func() { got[0], _, _ = d.DetectBatch(pairs[0], ths, got[0]) }); n != 0 {
+		t.Errorf("DetectBatch with two lanes: %v allocations, want 0", n)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"edge-agent/internal/backoff"
 )
 
 func TestParsePolicy(t *testing.T) {
@@ -133,8 +135,8 @@ func TestPlausibleNTP(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	b := newBackoff(500*time.Millisecond, 10*time.Second)
+func TestRestartDelay(t *testing.T) {
+	b := &backoff.Backoff{Min: 500 * time.Millisecond, Max: 10 * time.Second} // no jitter: exact delays
 	// Quick failures double the delay up to the cap; a run as long as the cap resets it.
 	steps := []struct {
 		ran  time.Duration
@@ -151,8 +153,8 @@ func TestBackoff(t *testing.T) {
 		{0, time.Second},
 	}
 	for i, s := range steps {
-		if got := b.delay(s.ran); got != s.want {
-			t.Fatalf("step %d: delay(%v) = %v, want %v", i, s.ran, got, s.want)
+		if got := restartDelay(b, s.ran); got != s.want {
+			t.Fatalf("step %d: restartDelay(%v) = %v, want %v", i, s.ran, got, s.want)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-gst/go-gst/gst"
+
+	"edge-agent/internal/backoff"
 )
 
 // Defaults and limits of OutputConfig.
@@ -21,6 +23,9 @@ const (
 	MaxRestartDelay     = 10 * time.Second
 )
 
+// restartJitter is the fraction of each restart delay drawn at random (see backoff.Backoff).
+const restartJitter = 0.2
+
 // OutputConfig configures an Output. The zero value of each field means its default.
 type OutputConfig struct {
 	URL          string        // rtsp://host:port/path
@@ -28,7 +33,7 @@ type OutputConfig struct {
 	BitrateKbps  int           // default 2000
 	Encoder      string        // force an encoder element; "" chooses from the registry
 	Codec        string        // "h264" (default) or "h265"
-	RestartDelay time.Duration // first restart delay, doubling up to MaxRestartDelay (default 500 ms)
+	RestartDelay time.Duration // first restart delay, doubling up to MaxRestartDelay, less up to 20% jitter (default 500 ms)
 }
 
 func (c OutputConfig) withDefaults() OutputConfig {
@@ -183,15 +188,16 @@ func (e *permanentError) Unwrap() error { return e.err }
 
 // Run supervises the output until ctx ends: it builds the pipeline once the first
 // frame's size is known, and rebuilds it after an error, an EOS or a size change, after
-// a capped exponential backoff (logged once per restart). It returns nil when ctx ends,
-// after the pipeline stopped, or an error when no pipeline can be built at all.
+// a capped exponential backoff with jitter (logged once per restart; see restartDelay).
+// It returns nil when ctx ends, after the pipeline stopped, or an error when no pipeline
+// can be built at all.
 func (o *Output) Run(ctx context.Context) error {
 	if !o.running.CompareAndSwap(false, true) {
 		return errors.New("output already running")
 	}
 	defer o.running.Store(false)
 	ensureInit()
-	bo := newBackoff(o.cfg.RestartDelay, MaxRestartDelay)
+	bo := backoff.Backoff{Min: o.cfg.RestartDelay, Max: MaxRestartDelay, Jitter: restartJitter}
 	for {
 		w, h, ok := o.waitSize(ctx)
 		if !ok {
@@ -211,12 +217,34 @@ func (o *Output) Run(ctx context.Context) error {
 			o.log.Error("output gave up", "err", err)
 			return perm.err
 		}
-		d := bo.delay(time.Since(began))
+		d := restartDelay(&bo, time.Since(began))
 		n := o.restarts.Add(1)
 		o.log.Warn("output failed, restarting", "err", err, "in", d, "restarts", n)
 		if !sleepCtx(ctx, d) {
 			return nil
 		}
+	}
+}
+
+// restartDelay is the wait before the next attempt, given how long the attempt that
+// just failed had run: a run that lasted at least bo.Max counts as healthy and starts
+// the backoff over from bo.Min.
+func restartDelay(bo *backoff.Backoff, ran time.Duration) time.Duration {
+	if ran >= bo.Max {
+		bo.Reset()
+	}
+	return bo.Next()
+}
+
+// sleepCtx waits for d or until ctx ends; it reports whether the whole wait elapsed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -264,6 +264,10 @@ type BatchCompare struct {
 	BatchNs      float64 `json:"batch_ns_per_4"`
 	// Speedup is SequentialNs / BatchNs: above 1 batching is faster.
 	Speedup float64 `json:"speedup"`
+	// The iterations each ran: with a short -benchtime a slow op runs once,
+	// and its time is mostly the model's first runs at that batch size.
+	SequentialN int64 `json:"sequential_iterations,omitempty"`
+	BatchN      int64 `json:"batch_iterations,omitempty"`
 }
 
 // The micro-benchmarks BatchCompare reads.
@@ -278,22 +282,23 @@ const batchMicroPattern = "^Benchmark(" + benchSequential4 + "|" + benchBatch4 +
 // batchCompare finds the two benchmarks in a micro-benchmark run; nil when
 // either is missing (not written yet, skipped, or failed).
 func batchCompare(m Micro) *BatchCompare {
-	var seq, bat float64
+	var seq, bat MicroBench
 	for _, b := range m.Benchmarks {
 		if b.Package != "edge-agent/models" {
 			continue
 		}
 		switch b.Name {
 		case benchSequential4:
-			seq = b.NsPerOp
+			seq = b
 		case benchBatch4:
-			bat = b.NsPerOp
+			bat = b
 		}
 	}
-	if seq == 0 || bat == 0 {
+	if seq.NsPerOp == 0 || bat.NsPerOp == 0 {
 		return nil
 	}
-	return &BatchCompare{Command: m.Command, SequentialNs: seq, BatchNs: bat, Speedup: round(seq/bat, 2)}
+	return &BatchCompare{Command: m.Command, SequentialNs: seq.NsPerOp, BatchNs: bat.NsPerOp,
+		Speedup: round(seq.NsPerOp/bat.NsPerOp, 2), SequentialN: seq.Iterations, BatchN: bat.Iterations}
 }
 
 // merge keeps what this run did not measure from the results of an earlier

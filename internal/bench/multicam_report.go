@@ -30,6 +30,7 @@ type multicamRow struct {
 type multicamCompare struct {
 	Cameras                                    int
 	CPUOne, CPUSep, CPURatio                   string
+	PerFPSOne, PerFPSSep, PerFPSRatio          string
 	RSSOne, RSSSep, RSSRatio                   string
 	PSSOne, PSSSep, PSSRatio                   string
 	MinFPSOne, MinFPSSep, P50One, P50Sep, Note string
@@ -91,6 +92,8 @@ func newMulticamView(mc *MulticamResults) *multicamView {
 		v.Statements = append(v.Statements, compareStatement(n, one, sep))
 	}
 	v.Statements = append(v.Statements, growthStatements(mc.Runs)...)
+	v.Statements = append(v.Statements, shortfallStatements(mc)...)
+	v.Statements = append(v.Statements, othersStatement(mc.Runs)...)
 	v.Batch = batchSentence(mc)
 	return v
 }
@@ -130,12 +133,27 @@ func lessOrMore(one, sep float64) string {
 	return f2(one/sep) + "× more"
 }
 
+// cpuPerStream is the agents' CPU per camera's worth of frames processed
+// (cameraFPS of them a second): CPU compared on the work done, since a run
+// that falls behind spends less on the frames it drops.
+func cpuPerStream(m *MulticamResult) float64 {
+	var total float64
+	for _, c := range m.PerCamera {
+		total += c.FPSProcessed
+	}
+	if total == 0 {
+		return 0
+	}
+	return m.Agent.CPU / (total / cameraFPS)
+}
+
 func compareRuns(n int, one, sep *MulticamResult) multicamCompare {
 	c := multicamCompare{
 		Cameras: n,
 		CPUOne:  f0(one.Agent.CPU), CPUSep: f0(sep.Agent.CPU), CPURatio: ratio(one.Agent.CPU, sep.Agent.CPU),
 		RSSOne: f0(one.Agent.PeakRSS), RSSSep: f0(sep.Agent.PeakRSS), RSSRatio: ratio(one.Agent.PeakRSS, sep.Agent.PeakRSS),
 		PSSOne: f0(one.Agent.PSS), PSSSep: f0(sep.Agent.PSS), PSSRatio: ratio(one.Agent.PSS, sep.Agent.PSS),
+		PerFPSOne: f0(cpuPerStream(one)), PerFPSSep: f0(cpuPerStream(sep)), PerFPSRatio: ratio(cpuPerStream(one), cpuPerStream(sep)),
 		MinFPSOne: f1(one.minFPSProcessed()), MinFPSSep: f1(sep.minFPSProcessed()),
 		P50One: f1(one.GlassToGlass.P50), P50Sep: f1(sep.GlassToGlass.P50),
 	}
@@ -148,15 +166,16 @@ func compareStatement(n int, one, sep *MulticamResult) string {
 	agents := fmt.Sprintf("%d agents", n)
 	if n == 1 {
 		return fmt.Sprintf("**1 camera**: the agent configured by a file used %s %% of a core and %s MiB peak RSS, "+
-			"configured by the environment %s %% and %s MiB: the two ways of configuring one camera cost the same "+
-			"within %s %% of a core and %s MiB.",
+			"configured by the environment %s %% and %s MiB: the same camera and settings both ways, so the "+
+			"differences (%s %% of a core, %s MiB) are this run's noise.",
 			f0(one.Agent.CPU), f0(one.Agent.PeakRSS), f0(sep.Agent.CPU), f0(sep.Agent.PeakRSS),
 			f0(abs64(one.Agent.CPU-sep.Agent.CPU)), f0(abs64(one.Agent.PeakRSS-sep.Agent.PeakRSS)))
 	}
-	return fmt.Sprintf("**%d cameras**: one agent used %s %% of a core against %s %% for %s (%s), "+
+	return fmt.Sprintf("**%d cameras**: one agent used %s %% of a core against %s %% for %s (%s; per 15-fps stream processed %s against %s %%, %s), "+
 		"%s MiB peak RSS in total against %s MiB (%s; PSS, which counts the shared libraries once, %s against %s MiB, %s). "+
 		"Its slowest camera processed %s fps (%s: %s); the probed camera's glass-to-glass p50 was %s ms (%s: %s ms).",
 		n, f0(one.Agent.CPU), f0(sep.Agent.CPU), agents, lessOrMore(one.Agent.CPU, sep.Agent.CPU),
+		f0(cpuPerStream(one)), f0(cpuPerStream(sep)), lessOrMore(cpuPerStream(one), cpuPerStream(sep)),
 		f0(one.Agent.PeakRSS), f0(sep.Agent.PeakRSS), lessOrMore(one.Agent.PeakRSS, sep.Agent.PeakRSS),
 		f0(one.Agent.PSS), f0(sep.Agent.PSS), lessOrMore(one.Agent.PSS, sep.Agent.PSS),
 		f1(one.minFPSProcessed()), agents, f1(sep.minFPSProcessed()),
@@ -197,6 +216,57 @@ func growthStatements(runs []MulticamResult) []string {
 	return out
 }
 
+// minBatchIterations is the fewest iterations of each batched-inference
+// benchmark whose time the document quotes without a warning.
+const minBatchIterations = 5
+
+// shortfallStatements explain a one-agent run whose cameras did not all keep
+// up with the camera's rate: its cameras take turns on one model session, so
+// its inference runs on at most EDGE_ORT_THREADS cores, and the statement
+// gives how much of each second the session spent in inference alone
+// (the probed camera's inference median × the frames processed in all).
+func shortfallStatements(mc *MulticamResults) []string {
+	var out []string
+	for i := range mc.Runs {
+		m := &mc.Runs[i]
+		if !m.ok() || m.Separate || m.Cameras < 2 || m.minFPSProcessed() >= 0.95*cameraFPS {
+			continue
+		}
+		var total float64
+		for _, c := range m.PerCamera {
+			total += c.FPSProcessed
+		}
+		out = append(out, fmt.Sprintf("With %d cameras one agent processed %s fps in all (%s %% of the %d × %d fps offered) on %s %% of a core: "+
+			"its cameras take turns on one model session with `EDGE_ORT_THREADS=%d`, and inference alone (%s ms median, `cam1`) "+
+			"took about %s ms of each second of that session.",
+			m.Cameras, f1(total), pctOf(total, float64(m.Cameras*cameraFPS)), m.Cameras, cameraFPS, f0(m.Agent.CPU),
+			mc.ORTThreads, f1(m.Events.Inference), f0(m.Events.Inference*total)))
+	}
+	return out
+}
+
+// othersStatement says how busy the machine was besides the benchmark.
+func othersStatement(runs []MulticamResult) []string {
+	lo, hi, n := 0.0, 0.0, 0
+	for i := range runs {
+		if !runs[i].ok() {
+			continue
+		}
+		o := runs[i].Others
+		if n == 0 || o < lo {
+			lo = o
+		}
+		if n == 0 || o > hi {
+			hi = o
+		}
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("Noise: CPU used by neither the benchmark's processes nor idle (others) ranged from %s to %s %% of a core across the runs.", f0(lo), f0(hi))}
+}
+
 // batchSentence states the batched-inference comparison, or why it is
 // missing.
 func batchSentence(mc *MulticamResults) string {
@@ -207,10 +277,18 @@ func batchSentence(mc *MulticamResults) string {
 		if b.Speedup < 1 {
 			verb = "slower"
 		}
+		iters := ""
+		if b.SequentialN > 0 && b.BatchN > 0 {
+			iters = fmt.Sprintf(", %d and %d iterations", b.SequentialN, b.BatchN)
+			if min(b.SequentialN, b.BatchN) < minBatchIterations {
+				iters += ": too few to trust, the first runs at a new batch size are slow; run it with a longer `--benchtime`"
+			}
+		}
 		return fmt.Sprintf("Four frames through the dynamic-batch marker model (640×640, one ONNX Runtime thread) took %s as "+
 			"four `Detect` calls (`Benchmark%s`) and %s as one `DetectBatch` of four (`Benchmark%s`): batching is %s× %s "+
-			"(`%s`). yolox_nano has a fixed batch of 1, so the runs above take turns one frame at a time.",
-			formatNs(b.SequentialNs), benchSequential4, formatNs(b.BatchNs), benchBatch4, f2(max(b.Speedup, 1/b.Speedup)), verb, b.Command)
+			"(`%s`%s). yolox_nano has a fixed batch of 1, so the runs above take turns one frame at a time.",
+			formatNs(b.SequentialNs), benchSequential4, formatNs(b.BatchNs), benchBatch4, f2(max(b.Speedup, 1/b.Speedup)), verb,
+			b.Command, iters)
 	case len(mc.BatchProblems) > 0:
 		return "Batched against sequential inference: not measured: " + strings.Join(mc.BatchProblems, "; ") + "."
 	}

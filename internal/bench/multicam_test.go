@@ -216,12 +216,12 @@ func TestMulticamCatalog(t *testing.T) {
 
 func TestBatchCompare(t *testing.T) {
 	m := Micro{Command: "go test -bench x", Benchmarks: []MicroBench{
-		{Package: "edge-agent/models", Name: "DetectSequential4", NsPerOp: 80e6},
-		{Package: "edge-agent/models", Name: "DetectBatch4", NsPerOp: 50e6},
+		{Package: "edge-agent/models", Name: "DetectSequential4", Iterations: 14, NsPerOp: 80e6},
+		{Package: "edge-agent/models", Name: "DetectBatch4", Iterations: 22, NsPerOp: 50e6},
 		{Package: "edge-agent/bus", Name: "DetectBatch4", NsPerOp: 1}, // another package's namesake
 	}}
 	// 80 ms for four Detect calls, 50 ms for one batch of four: 1.6×.
-	want := &BatchCompare{Command: "go test -bench x", SequentialNs: 80e6, BatchNs: 50e6, Speedup: 1.6}
+	want := &BatchCompare{Command: "go test -bench x", SequentialNs: 80e6, BatchNs: 50e6, Speedup: 1.6, SequentialN: 14, BatchN: 22}
 	if got := batchCompare(m); !reflect.DeepEqual(got, want) {
 		t.Errorf("batchCompare = %+v, want %+v", got, want)
 	}
@@ -286,7 +286,7 @@ func fixtureMulticam() *MulticamResults {
 			run(4, false, 160, 400, 350, 15, 14.9, 15, 14.6),
 			run(4, true, 190, 950, 780, 15, 13.2, 15, 15),
 		},
-		Batch: &BatchCompare{Command: "go test -bench x", SequentialNs: 80e6, BatchNs: 50e6, Speedup: 1.6},
+		Batch: &BatchCompare{Command: "go test -bench x", SequentialNs: 80e6, BatchNs: 50e6, Speedup: 1.6, SequentialN: 14, BatchN: 22},
 	}
 }
 
@@ -305,17 +305,21 @@ func TestRenderMulticam(t *testing.T) {
 		// 4 cameras, one agent: slowest 14.6; dropped (15 − f)·60 each;
 		// per camera 160 / 4 = 40 %.
 		"| 4 cameras, one agent (config file) | 15.0 · 14.9 · 15.0 · 14.6 | 14.6 | 0 · 6 · 0 · 24 | 44.0 | 104.0 | 15.0 | 11.0 | 160 | 40 | 25 | 4 | 8 | 3 | 400 | 350 |",
-		// 190 / 160 = 1.19; 950 / 400 = 2.38; 780 / 350 = 2.23.
-		"| 4 | 160 | 190 | 1.19× | 400 | 950 | 2.38× | 350 | 780 | 2.23× | 14.6 | 13.2 | 44.0 | 44.0 |",
-		"| 2 | 85 | 95 | 1.12× | 300 | 476 | 1.59× | 260 | 400 | 1.54× | 15.0 | 15.0 | 42.0 | 42.0 |",
+		// 190 / 160 = 1.19; 950 / 400 = 2.38; 780 / 350 = 2.23. Per stream:
+		// one agent 59.5 fps = 3.967 streams, 160 / 3.967 = 40.3; separate
+		// 58.2 fps = 3.88 streams, 190 / 3.88 = 49.0; 49.0 / 40.3 = 1.21.
+		"| 4 | 160 | 190 | 1.19× | 40 | 49 | 1.21× | 400 | 950 | 2.38× | 350 | 780 | 2.23× | 14.6 | 13.2 | 44.0 | 44.0 |",
+		// 2 cameras keep up: per stream 85 / 2 and 95 / 2.
+		"| 2 | 85 | 95 | 1.12× | 42 | 48 | 1.12× | 300 | 476 | 1.59× | 260 | 400 | 1.54× | 15.0 | 15.0 | 42.0 | 42.0 |",
 		// One camera both ways: 1 % of a core and 2 MiB apart.
-		"within 1 % of a core and 2 MiB",
+		"the differences (1 % of a core, 2 MiB) are this run's noise",
 		// From 1 to 4 cameras: (160 − 48)/3 = 37 %, (400 − 240)/3 = 53 MiB, (350 − 200)/3 = 50 MiB.
-		"160 % of a core against 190 % for 4 agents (1.19× less), 400 MiB peak RSS in total against 950 MiB (2.38× less;",
+		"160 % of a core against 190 % for 4 agents (1.19× less; per 15-fps stream processed 40 against 49 %, 1.21× less), 400 MiB peak RSS in total against 950 MiB (2.38× less;",
+		"Noise: CPU used by neither the benchmark's processes nor idle (others) ranged from 3 to 3 % of a core",
 		"From 1 to 4 cameras with one agent, each camera added 37 % of a core and 53 MiB of peak RSS (50 MiB PSS).",
 		// (190 − 47)/3 = 48 %, (950 − 238)/3 = 237 MiB, (780 − 199)/3 = 194 MiB.
 		"From 1 to 4 cameras with one agent per camera, each camera added 48 % of a core and 237 MiB of peak RSS (194 MiB PSS).",
-		"took 80.00 ms as four `Detect` calls (`BenchmarkDetectSequential4`) and 50.00 ms as one `DetectBatch` of four (`BenchmarkDetectBatch4`): batching is 1.60× faster",
+		"took 80.00 ms as four `Detect` calls (`BenchmarkDetectSequential4`) and 50.00 ms as one `DetectBatch` of four (`BenchmarkDetectBatch4`): batching is 1.60× faster (`go test -bench x`, 14 and 22 iterations).",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("document lacks %q", want)
@@ -323,6 +327,21 @@ func TestRenderMulticam(t *testing.T) {
 	}
 	if strings.Contains(s, "Smoke run** (`--short`: 60") {
 		t.Error("a 60 s section is called a smoke run")
+	}
+	if strings.Contains(s, "fps in all") {
+		t.Error("a shortfall is explained where every camera kept up (slowest 14.6 ≥ 0.95 × 15)")
+	}
+
+	// One agent falling behind with 4 cameras: 10 + 11 + 11 + 11 = 43 fps,
+	// 72 % of 60; inference 11 ms × 43 = 473 ms of each second.
+	short := fixtureMulticam()
+	for i, f := range []float64{10, 11, 11, 11} {
+		short.Runs[4].PerCamera[i].FPSProcessed = f
+	}
+	if got := shortfallStatements(short); len(got) != 1 || !strings.Contains(got[0],
+		"With 4 cameras one agent processed 43.0 fps in all (72 % of the 4 × 15 fps offered) on 160 % of a core: "+
+			"its cameras take turns on one model session with `EDGE_ORT_THREADS=1`, and inference alone (11.0 ms median, `cam1`) took about 473 ms") {
+		t.Errorf("shortfall = %q", got)
 	}
 
 	// A failed run is listed, not tabulated, and its pair is not compared;
@@ -349,8 +368,16 @@ func TestRenderMulticam(t *testing.T) {
 	// The section alone, with no latency run to keep (--only multicam on a
 	// fresh checkout).
 	if doc, err = renderReport(Results{Multicam: fixtureMulticam()}, reportLinks{}); err != nil ||
-		!strings.Contains(string(doc), "| 2 | 85 | 95 |") {
+		!strings.Contains(string(doc), "| 2 | 85 | 95 | 1.12× |") {
 		t.Errorf("section alone: %v", err)
+	}
+
+	// A benchmark that ran once is flagged; batching slower says so.
+	res.Multicam = fixtureMulticam()
+	res.Multicam.Batch = &BatchCompare{Command: "c", SequentialNs: 25e6, BatchNs: 500e6, Speedup: 0.05, SequentialN: 9, BatchN: 1}
+	doc, _ = renderReport(res, reportLinks{})
+	if want := "batching is 20.00× slower (`c`, 9 and 1 iterations: too few to trust"; !strings.Contains(string(doc), want) {
+		t.Errorf("document lacks %q", want)
 	}
 
 	// Without the section.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edge-agent/bus"
@@ -44,6 +45,7 @@ type Agent struct {
 	saved    *overlay       // what commands changed, as saved
 	preload  []*sharedModel // the initial spec's models, held from New until Run applied it
 	reloadC  chan chan error
+	applied  atomic.Bool // the first spec was applied: the cameras exist
 	started  time.Time
 	closeOne sync.Once
 	closeErr error
@@ -78,7 +80,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	a.rt = rt
 	a.pool = newModelPool(func(path string, format models.Format) (modelDetector, error) {
 		return rt.Load(models.Options{Path: path, Format: format, LabelsPath: cfg.LabelsPath,
-			Threads: cfg.ORTThreads, Provider: cfg.ORTProvider, MaxBatch: cfg.BatchMax})
+			Threads: cfg.ORTThreads, Provider: cfg.ORTProvider, MaxBatch: cfg.BatchMax, Lanes: cfg.lanes()})
 	}, builtinModel, cfg.BatchWait)
 	if err := a.loadModels(spec); err != nil {
 		if saved.empty() {
@@ -209,7 +211,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		"cameras", len(a.initial.Cameras),
 		"config_file", a.cfg.ConfigFile,
 		"onnxruntime", a.rt.Version(), "provider", a.cfg.ORTProvider,
-		"models", a.pool.size(), "batch_max", a.cfg.BatchMax,
+		"models", a.pool.size(), "lanes", a.cfg.lanes(), "batch_max", a.cfg.BatchMax,
 		"nats", a.natsDescription(), "mqtt", redactURL(a.cfg.MQTT.URL),
 		"http", a.cfg.HTTPListen, "state_dir", a.cfg.StateDir,
 	)
@@ -244,6 +246,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil { // the models were loaded in New: only a fault of the machine
 		a.log.Error("cameras not started", "err", err)
 	}
+	a.applied.Store(true)
 	for _, v := range a.mgr.views(false) {
 		a.log.Info("camera", "camera", v.Name, "url", v.URL, "output", v.OutputURL, "model", v.Model.Name,
 			"sha256", v.Model.SHA256, "input", v.Model.Input, "confidence", v.Confidence, "iou", v.IoU,
@@ -342,13 +345,17 @@ func (a *Agent) heartbeats(ctx context.Context) {
 
 // readiness is /readyz's body.
 type readiness struct {
-	Ready   bool              `json:"ready"`
-	Cameras map[string]string `json:"cameras_not_streaming,omitempty"` // camera: why
-	Buses   map[string]string `json:"buses_not_connected,omitempty"`   // bus: state
+	Ready    bool              `json:"ready"`
+	Starting bool              `json:"starting,omitempty"`              // the cameras are not started yet
+	Cameras  map[string]string `json:"cameras_not_streaming,omitempty"` // camera: why
+	Buses    map[string]string `json:"buses_not_connected,omitempty"`   // bus: state
 }
 
 // ready says whether every camera streams and every bus is connected.
 func (a *Agent) ready() (bool, any) {
+	if !a.applied.Load() {
+		return false, readiness{Starting: true}
+	}
 	r := readiness{Cameras: a.mgr.notStreaming(), Buses: map[string]string{}}
 	if a.nats != nil && !a.nats.Stats().Connected {
 		r.Buses["nats"] = "not connected"

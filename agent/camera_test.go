@@ -58,6 +58,7 @@ func (d *fakeDetector) DetectBatch(imgs []models.Image, th []models.Thresholds, 
 	return nil, models.Timings{}, errors.New("not a batch model")
 }
 func (d *fakeDetector) MaxBatch() int                            { return 1 }
+func (d *fakeDetector) Lanes() int                               { return 1 }
 func (d *fakeDetector) Close() error                             { return nil }
 func (d *fakeDetector) Info() models.Info                        { return models.Info{Name: "fake.onnx", SHA256: "abc"} }
 func (d *fakeDetector) KeepMask(labels []string) ([]bool, error) { return nil, nil }

@@ -14,6 +14,7 @@ type modelDetector interface {
 	Detect(img models.Image, th models.Thresholds, dst []models.Detection) ([]models.Detection, models.Timings, error)
 	DetectBatch(imgs []models.Image, th []models.Thresholds, dst [][]models.Detection) ([][]models.Detection, models.Timings, error)
 	MaxBatch() int
+	Lanes() int
 	Info() models.Info
 	KeepMask(labels []string) ([]bool, error)
 	Close() error
@@ -176,15 +177,9 @@ type turnScratch struct {
 	timer *time.Timer
 }
 
-// laned is a model that runs several frames at once: models.Detector.
-type laned interface{ Lanes() int }
-
 func newSharedModel(key poolKey, det modelDetector, batchWait time.Duration) *sharedModel {
 	n := max(det.MaxBatch(), 1)
-	lanes := 1
-	if l, ok := det.(laned); ok {
-		lanes = max(l.Lanes(), 1)
-	}
+	lanes := max(det.Lanes(), 1)
 	m := &sharedModel{
 		key: key, det: det, info: det.Info(), maxBatch: n, lanes: lanes, batchWait: batchWait, last: -1,
 		arrived: make(chan struct{}, 1),

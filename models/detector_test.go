@@ -436,8 +436,21 @@ func TestLanes(t *testing.T) {
 			t.Errorf("Options.Lanes %d: Lanes() = %d, Info().Lanes = %d; want %d", tt.lanes, d.Lanes(), d.Info().Lanes, tt.want)
 		}
 	}
+	// Calls one at a time keep to one lane (the last freed): the other
+	// lane's input is never written.
+	d, fake := lanesDetector(t, 2, 1, echoRed)
+	for range 3 {
+		if _, _, err := d.Detect(solidImage(8, 8, 1, 2, 3), Thresholds{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in0, _ := fake.Tensors(0)
+	in1, _ := fake.Tensors(1)
+	if slices.ContainsFunc(in0, func(v float32) bool { return v != 0 }) == slices.ContainsFunc(in1, func(v float32) bool { return v != 0 }) {
+		t.Error("calls one at a time used both lanes")
+	}
 	// Each lane's tensors are checked, not only the first's.
-	fake := &fakeSession{in: make([]float32, 2*3*32*32-2), out: make([]float32, 2*6*21), lanes: 2}
+	fake = &fakeSession{in: make([]float32, 2*3*32*32-2), out: make([]float32, 2*6*21), lanes: 2}
 	_, err := newDetector(fake, Info{InputWidth: 32, InputHeight: 32, Labels: []string{"a", "b"}, Lanes: 2}, layout{FormatYOLOv8, 21, 2})
 	if err == nil || !strings.Contains(err.Error(), "input tensor has 3071 values, want 1x3x32x32") {
 		t.Errorf("a lane short of input: %v", err)

@@ -27,6 +27,9 @@ type fakeSource struct {
 
 func (s *fakeSource) Start(ctx context.Context) error { s.started = true; return nil }
 func (s *fakeSource) Next(ctx context.Context, dst *pipeline.Frame) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if s.served == s.frames {
 		return s.err
 	}

@@ -78,13 +78,11 @@ func (m *manager) apply(next Spec, revision uint64) error {
 	// Prepare: every model the new spec needs, acquired before anything
 	// changes, so a model that cannot load refuses the change whole.
 	type plan struct {
-		spec   CameraSpec
-		kind   change
-		w      *worker
-		model  *sharedModel
-		th     models.Thresholds
-		isNew  bool
-		oldRef *sharedModel
+		spec  CameraSpec
+		kind  change
+		w     *worker // nil for a camera to start
+		model *sharedModel
+		th    models.Thresholds
 	}
 	var plans []plan
 	var acquired []*sharedModel
@@ -98,14 +96,10 @@ func (m *manager) apply(next Spec, revision uint64) error {
 		p := plan{spec: cs}
 		old := cur.camera(cs.Name)
 		if old == nil {
-			p.kind, p.isNew = changeRestart, true
+			p.kind = changeRestart
 		} else {
 			p.kind = diff(*old, cs)
 			p.w = m.workers[cs.Name]
-		}
-		if p.kind == changeNone && p.w != nil && p.w.cam.settings().revision == revision {
-			plans = append(plans, p)
-			continue
 		}
 		if old == nil || old.Model != cs.Model || p.w == nil {
 			sm, err := m.pool.acquire(cs.Model)

@@ -2,12 +2,17 @@ package agent
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"edge-agent/internal/testenv"
+	"edge-agent/metrics"
 	"edge-agent/models"
 )
 
@@ -358,5 +363,97 @@ func TestSharedModelLanes(t *testing.T) {
 	}
 	if m.running != 0 || len(m.free) != 2 {
 		t.Errorf("after the runs: %d running, %d free lanes; want 0 and 2", m.running, len(m.free))
+	}
+}
+
+func TestManagerAppliesOnlyWhatChanged(t *testing.T) {
+	// Cameras a and b on model x; sources that never fail. Each change is
+	// checked for what it restarted (a new connection) and what the pool
+	// holds.
+	var mu sync.Mutex
+	connects := map[string]int{}
+	loaded := map[string]*fakeModel{}
+	pool := newModelPool(func(path string, f models.Format) (modelDetector, error) {
+		m := &fakeModel{name: filepath.Base(path), maxBatch: 1}
+		loaded[path] = m
+		return m, nil
+	}, func() (string, error) { return "/cache/markers.onnx", nil }, 0)
+	m := &manager{
+		device: "box", log: slog.New(slog.DiscardHandler), pool: pool, metrics: metrics.New("test"),
+		report: time.Second, workers: map[string]*worker{}, ctx: t.Context(),
+		newSource: func(cs CameraSpec, _ *slog.Logger) (frameSource, error) {
+			mu.Lock()
+			connects[cs.Name]++
+			mu.Unlock()
+			return &fakeSource{frames: 1 << 30}, nil
+		},
+	}
+	t.Cleanup(m.stop)
+	cam := func(name, url, model string) CameraSpec {
+		return CameraSpec{Name: name, URL: url, OutputURL: OutputDisabled, Confidence: 0.25, IoU: 0.45,
+			Model: ModelSpec{Name: model, Path: "/m/" + model}, StallTimeout: 5 * time.Second}
+	}
+	conns := func(name string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return connects[name]
+	}
+	waitConns := func(name string, n int) {
+		t.Helper()
+		testenv.WaitFor(t, 5*time.Second, fmt.Sprintf("%d connections of %s", n, name), func() bool { return conns(name) >= n })
+	}
+	apply := func(rev uint64, cams ...CameraSpec) {
+		t.Helper()
+		if err := m.apply(Spec{Cameras: cams}, rev); err != nil {
+			t.Fatalf("apply revision %d: %v", rev, err)
+		}
+	}
+
+	a, b := cam("a", "rtsp://h/a", "x.onnx"), cam("b", "rtsp://h/b", "x.onnx")
+	apply(1, a, b)
+	waitConns("a", 1)
+	waitConns("b", 1)
+	if pool.size() != 1 {
+		t.Fatalf("two cameras on x.onnx: %d sessions, want 1", pool.size())
+	}
+	wa := m.workers["a"]
+
+	// Live: a's confidence. Same worker, no new connection, new revision.
+	a.Confidence = 0.6
+	apply(2, a, b)
+	if m.workers["a"] != wa || wa.cam.settings().th.Confidence != 0.6 || wa.cam.settings().revision != 2 {
+		t.Errorf("a after a live change: same worker %v, settings %+v", m.workers["a"] == wa, wa.cam.settings())
+	}
+	// Model: a moves to y.onnx; b keeps x; a is not reconnected.
+	a.Model = ModelSpec{Name: "y.onnx", Path: "/m/y.onnx"}
+	apply(3, a, b)
+	if m.workers["a"] != wa || wa.cam.settings().model.info.Name != "y.onnx" || pool.size() != 2 {
+		t.Errorf("a after a model change: same worker %v, model %s, %d sessions", m.workers["a"] == wa, wa.cam.settings().model.info.Name, pool.size())
+	}
+	// Restart: b's URL. b alone gets a new connection.
+	b.URL = "rtsp://h/b2"
+	apply(4, a, b)
+	waitConns("b", 2)
+	if conns("a") != 1 {
+		t.Errorf("a reconnected %d times for a change to b", conns("a")-1)
+	}
+	// Remove b: x.onnx's last camera leaves, its session closes.
+	apply(5, a)
+	if _, ok := m.workers["b"]; ok || pool.size() != 1 || !loaded["/m/x.onnx"].isClosed() {
+		t.Errorf("after removing b: worker kept %v, %d sessions, x closed %v", ok, pool.size(), loaded["/m/x.onnx"].isClosed())
+	}
+	// A model that cannot load refuses the whole change: c is not added,
+	// a keeps running y.
+	bad := cam("c", "rtsp://h/c", "bad.onnx")
+	pool.load = func(path string, f models.Format) (modelDetector, error) { return nil, errors.New("load bad.onnx: truncated") }
+	a.Confidence = 0.9
+	if err := m.apply(Spec{Cameras: []CameraSpec{a, bad}}, 6); err == nil || !strings.Contains(err.Error(), `camera "c": load bad.onnx: truncated`) {
+		t.Fatalf("apply with a broken model = %v", err)
+	}
+	if _, ok := m.workers["c"]; ok || wa.cam.settings().th.Confidence != 0.6 || wa.cam.settings().revision != 5 {
+		t.Errorf("a refused change was applied in part: c started %v, a at %+v", ok, wa.cam.settings())
+	}
+	if spec, rev := m.current(); rev != 5 || len(spec.Cameras) != 1 {
+		t.Errorf("current = %d cameras at revision %d, want 1 at 5", len(spec.Cameras), rev)
 	}
 }

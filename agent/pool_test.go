@@ -445,7 +445,9 @@ func TestManagerAppliesOnlyWhatChanged(t *testing.T) {
 	// A model that cannot load refuses the whole change: c is not added,
 	// a keeps running y.
 	bad := cam("c", "rtsp://h/c", "bad.onnx")
-	pool.load = func(path string, f models.Format) (modelDetector, error) { return nil, errors.New("load bad.onnx: truncated") }
+	pool.load = func(path string, f models.Format) (modelDetector, error) {
+		return nil, errors.New("load bad.onnx: truncated")
+	}
 	a.Confidence = 0.9
 	if err := m.apply(Spec{Cameras: []CameraSpec{a, bad}}, 6); err == nil || !strings.Contains(err.Error(), `camera "c": load bad.onnx: truncated`) {
 		t.Fatalf("apply with a broken model = %v", err)

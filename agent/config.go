@@ -230,10 +230,13 @@ func PrintUsage(w io.Writer) error {
 	return tw.Flush()
 }
 
-const usageFormat = `edge-agent turns an RTSP camera into a low-latency stream of detections.
-It is configured through the environment. These values are the defaults: the
-settings that commands applied (thresholds, classes, publishing policy, model)
-are saved in EDGE_STATE_DIR/config.json and override them at start.
+const usageFormat = `edge-agent turns RTSP cameras into a low-latency stream of detections.
+It is configured through the environment and, for many cameras, a YAML file
+(EDGE_CONFIG_FILE, docs/config.md) whose values override the environment's.
+What commands changed (cameras added or removed, thresholds, classes,
+publishing policy, model) is saved in EDGE_STATE_DIR/config.json and
+overrides both at start. --check-config validates the settings and prints
+the cameras they give; SIGHUP re-reads the file.
 
 VARIABLE	DEFAULT	MEANING
 {{range .}}{{usage_key .}}	{{usage_default .}}	{{usage_description .}}

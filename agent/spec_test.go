@@ -201,6 +201,8 @@ cameras: [{name: a, url: testsrc}]
 cameras: [{name: a, url: testsrc, output_url: "http://u:secret@h/x"}]
 `, []string{`got "http://u:xxxxx@h/x"`}},
 		{"missing url", `cameras: [{name: a}]`, []string{"config file: cameras[0] (a).url: required"}},
+		{"unparsable url, password not quoted", `cameras: [{name: a, url: "rtsp://admin:secret@cam:badport/x"}]`,
+			[]string{"config file: cameras[0] (a).url: not a valid URL (not shown"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,9 +41,10 @@ type Agent struct {
 	mgr     *manager
 
 	initial  Spec
-	file     *configFile    // the config file as last read (nil without one)
-	saved    *overlay       // what commands changed, as saved
-	preload  []*sharedModel // the initial spec's models, held from New until Run applied it
+	dropped  atomic.Pointer[[]droppedSetting] // saved changes that did not fit at start, until the next change
+	file     *configFile                      // the config file as last read (nil without one)
+	saved    *overlay                         // what commands changed, as saved
+	preload  []*sharedModel                   // the initial spec's models, held from New until Run applied it
 	reloadC  chan chan error
 	applied  atomic.Bool // the first spec was applied: the cameras exist
 	started  time.Time
@@ -67,11 +68,12 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		return nil, fmt.Errorf("%s_STATE_DIR: %w", EnvPrefix, err)
 	}
 	a := &Agent{cfg: cfg, log: log, version: opts.Version, reloadC: make(chan chan error)}
-	spec, saved, err := a.loadSpec()
-	if err != nil {
-		return nil, err
+	var err error
+	if cfg.ConfigFile != "" {
+		if a.file, err = readConfigFile(cfg.ConfigFile); err != nil {
+			return nil, err
+		}
 	}
-	a.initial, a.saved = spec, saved
 
 	rt, err := models.NewRuntime(models.RuntimeConfig{LibraryPath: cfg.ORTLibrary})
 	if err != nil {
@@ -82,23 +84,28 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		return rt.Load(models.Options{Path: path, Format: format, LabelsPath: cfg.LabelsPath,
 			Threads: cfg.ORTThreads, Provider: cfg.ORTProvider, MaxBatch: cfg.BatchMax, Lanes: cfg.lanes()})
 	}, builtinModel, cfg.BatchWait)
-	if err := a.loadModels(spec); err != nil {
-		if saved.empty() {
-			a.Close()
-			return nil, err
-		}
-		// What commands saved no longer loads (a model gone or changed on
-		// disk, classes it lacks): run the environment's and the file's.
-		log.Error("saved settings no longer apply; running the environment's and the config file's", "err", err)
-		a.saved = &overlay{Version: overlayVersion, Revision: saved.Revision}
-		if a.initial, err = buildSpec(cfg, a.file, nil); err == nil {
-			err = a.loadModels(a.initial)
-		}
-		if err != nil {
-			a.Close()
-			return nil, err
-		}
+	// The environment and the file must hold: a problem there stops the
+	// agent with every problem named.
+	spec, err := buildSpec(cfg, a.file, nil)
+	if err == nil {
+		err = a.loadModels(spec)
 	}
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	// What commands saved never stops it: what no longer fits is dropped.
+	saved, dropped := a.restore()
+	a.saved = saved
+	a.dropped.Store(&dropped)
+	if spec, err = buildSpec(cfg, a.file, a.saved); err == nil {
+		err = a.loadModels(spec)
+	}
+	if err != nil { // restore kept only what fits: a fault of the machine
+		a.Close()
+		return nil, err
+	}
+	a.initial = spec
 
 	a.metrics = metrics.New(opts.Version)
 	if cfg.HTTPListen != OutputDisabled {
@@ -142,6 +149,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 // classes against its model. The models stay held until Run applied the
 // spec; on failure none is held.
 func (a *Agent) loadModels(spec Spec) error {
+	from := len(a.preload)
 	for _, cs := range spec.Cameras {
 		sm, err := a.pool.acquire(cs.Model)
 		if err == nil {
@@ -152,10 +160,10 @@ func (a *Agent) loadModels(spec Spec) error {
 			}
 		}
 		if err != nil {
-			for _, sm := range a.preload {
+			for _, sm := range a.preload[from:] {
 				a.pool.release(sm)
 			}
-			a.preload = nil
+			a.preload = a.preload[:from]
 			return fmt.Errorf("camera %q: %w", cs.Name, err)
 		}
 	}
@@ -169,38 +177,53 @@ func busStats(stats func() bus.Stats) func() metrics.BusStats {
 	}
 }
 
-// loadSpec builds the spec from the environment, the config file and the
-// saved state. Saved changes that no longer fit the layers below (a camera
-// whose settings became invalid, a model that is gone) never stop the
-// agent: they are set aside with an error naming why, and the agent runs
-// the environment and the config file.
-func (a *Agent) loadSpec() (Spec, *overlay, error) {
-	var file *configFile
-	if a.cfg.ConfigFile != "" {
-		f, err := readConfigFile(a.cfg.ConfigFile)
-		if err != nil {
-			return Spec{}, nil, err
-		}
-		file = f
-	}
-	a.file = file
+// restore reads the changes commands saved and keeps those that still fit
+// the layers below, setting by setting: a saved model that is gone or
+// changed, classes its model lacks, a camera whose settings no longer
+// validate are each dropped with the reason, and the rest kept. A saved
+// state that cannot be read, or of a newer version, is moved aside, not
+// deleted.
+func (a *Agent) restore() (*overlay, []droppedSetting) {
 	saved, err := loadState(a.cfg.StateDir)
 	if err != nil {
-		a.log.Error("saved settings ignored", "err", err)
-		saved = nil
-	}
-	if saved != nil {
-		spec, err := buildSpec(a.cfg, file, saved)
-		if err == nil {
-			a.log.Info("settings restored", "revision", saved.Revision, "file", filepath.Join(a.cfg.StateDir, stateFile))
-			return spec, saved, nil
+		reason := err.Error()
+		if to, merr := moveAside(a.cfg.StateDir); merr == nil {
+			reason += "; moved aside to " + to
 		}
-		a.log.Error("saved settings no longer apply; running the environment's and the config file's", "err", err)
-		saved = &overlay{Version: overlayVersion, Revision: saved.Revision}
+		a.log.Error("saved settings not read", "err", reason)
+		return &overlay{Version: overlayVersion}, []droppedSetting{{Setting: stateFile, Reason: reason}}
 	}
-	spec, err := buildSpec(a.cfg, file, nil)
-	return spec, saved, err
+	if saved == nil {
+		return nil, nil
+	}
+	if spec, err := buildSpec(a.cfg, a.file, saved); err == nil && a.fits(spec) == nil {
+		a.log.Info("settings restored", "revision", saved.Revision, "file", filepath.Join(a.cfg.StateDir, stateFile))
+		return saved, nil
+	}
+	kept := &overlay{Version: overlayVersion, Revision: saved.Revision}
+	var dropped []droppedSetting
+	for _, it := range saved.items() {
+		trial := kept.clone()
+		it.apply(trial)
+		spec, err := buildSpec(a.cfg, a.file, trial)
+		if err == nil {
+			err = a.fits(spec)
+		}
+		if err != nil {
+			a.log.Error("saved setting dropped: it no longer fits", "setting", it.name, "err", err)
+			dropped = append(dropped, droppedSetting{Setting: it.name, Reason: err.Error()})
+			continue
+		}
+		kept = trial
+	}
+	a.log.Info("settings restored in part", "revision", saved.Revision, "dropped", len(dropped))
+	return kept, dropped
 }
+
+// fits says whether every camera of the spec can run: its model loads
+// (held until Run, so the next try does not load it again) and has the
+// camera's classes.
+func (a *Agent) fits(spec Spec) error { return a.loadModels(spec) }
 
 // Run processes the cameras until ctx ends, then waits for everything it
 // started to stop. A lost camera or output is retried, never fatal.
@@ -331,6 +354,7 @@ func (a *Agent) heartbeats(ctx context.Context) {
 				Device: a.cfg.DeviceID, Time: bus.Timestamp{Time: now}, Version: a.version,
 				UptimeS: round1(now.Sub(a.started).Seconds()), IntervalS: round1(now.Sub(prev).Seconds()),
 				Cameras: a.mgr.heartbeat(now),
+				Dropped: a.droppedSettings(),
 			}
 			prev = now
 			if a.nats != nil {
@@ -341,6 +365,15 @@ func (a *Agent) heartbeats(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// droppedSettings are the saved changes that did not fit at start, until
+// the next applied change.
+func (a *Agent) droppedSettings() []droppedSetting {
+	if d := a.dropped.Load(); d != nil {
+		return *d
+	}
+	return nil
 }
 
 // readiness is /readyz's body.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/time/rate"
 
@@ -53,8 +54,9 @@ func (a *Agent) commands(ctx context.Context) {
 
 // configView is the spec in force as every reply shows it.
 type configView struct {
-	Revision uint64       `json:"revision"`
-	Cameras  []cameraView `json:"cameras"`
+	Revision uint64           `json:"revision"`
+	Cameras  []cameraView     `json:"cameras"`
+	Dropped  []droppedSetting `json:"dropped,omitempty"` // saved changes that did not fit at start, and why
 }
 
 // handle answers one command.
@@ -62,7 +64,7 @@ func (a *Agent) handle(req bus.Request, limit *rate.Limiter) {
 	op := "unknown"
 	answer := func(id string, err error, camera string, labels bool) {
 		_, rev := a.mgr.current()
-		view := configView{Revision: rev, Cameras: a.mgr.views(labels)}
+		view := configView{Revision: rev, Cameras: a.mgr.views(labels), Dropped: a.droppedSettings()}
 		if camera != "" {
 			for _, v := range view.Cameras {
 				if v.Name == camera {
@@ -88,6 +90,11 @@ func (a *Agent) handle(req bus.Request, limit *rate.Limiter) {
 		return
 	}
 	op = cmd.Op
+	if now := time.Now(); cmd.Expired(now) {
+		answer(cmd.ID, fmt.Errorf("expired: the command's expires (%s) is past (the agent's clock: %s)",
+			cmd.Expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)), cmd.Camera, false)
+		return
+	}
 	next, err := a.change(cmd)
 	if err != nil {
 		answer(cmd.ID, err, cmd.Camera, false)
@@ -191,5 +198,6 @@ func (a *Agent) commit(next *overlay) error {
 		return err
 	}
 	a.saved = next
+	a.dropped.Store(nil) // what was dropped at start is gone from the saved state now
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"edge-agent/bus"
+	"edge-agent/internal/redact"
 	"edge-agent/metrics"
 )
 
@@ -312,7 +314,13 @@ func checkCameraURL(raw string) error {
 		}
 	}
 	if _, err := os.Stat(raw); err != nil {
-		return fmt.Errorf("no such video file: %v", err)
+		// Not the *fs.PathError itself: it quotes raw, which may be a URL
+		// with its scheme missing ("admin:pass@cam/stream").
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("no such video file: %s: %v", redactURL(raw), err)
 	}
 	return nil
 }
@@ -350,14 +358,9 @@ func sanitizeToken(s string) string {
 	return out
 }
 
-// redactURL hides the password of a URL so it can be logged.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
-}
+// redactURL hides the credentials in a URL (or a list of them) so it can be
+// logged: see redact.URL, the project's one redactor.
+func redactURL(raw string) string { return redact.URL(raw) }
 
 // defaultORTLibrary looks for the library setup.sh installs beside the
 // executable (bin/lib), then in the usual system places.

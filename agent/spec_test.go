@@ -352,7 +352,7 @@ func TestSavedStateRoundTripAndVersions(t *testing.T) {
 	}
 }
 
-func TestSavedStateThatNoLongerLoadsIsSetAside(t *testing.T) {
+func TestSavedSettingsThatNoLongerFitAreDropped(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads models with ONNX Runtime")
 	}
@@ -361,15 +361,21 @@ func TestSavedStateThatNoLongerLoadsIsSetAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name  string
-		saved cameraPatch
+		name    string
+		saved   cameraPatch
+		dropped []string // the settings dropped, in order
+		conf    float32  // the confidence running after
 	}{
-		// The file changed since load_model pinned it.
-		{"model changed", cameraPatch{Model: ptr("m.onnx"), ModelSHA256: ptr(strings.Repeat("0", 64))}},
-		// set_classes kept labels the model in force does not have.
-		{"classes of another model", cameraPatch{Classes: &[]string{"unicorn"}}},
+		// The file changed since load_model pinned it; the confidence
+		// saved with it still fits and is kept.
+		{"model changed", cameraPatch{Model: ptr("m.onnx"), ModelSHA256: ptr(strings.Repeat("0", 64)), Confidence: ptr(float32(0.7))},
+			[]string{"defaults.model"}, 0.7},
+		// set_classes kept labels the model in force does not have (the
+		// crash loop of issue 10: load_model, set_classes, model changed).
+		{"classes of a model that changed", cameraPatch{Model: ptr("m.onnx"), ModelSHA256: ptr(strings.Repeat("0", 64)), Classes: &[]string{"person"}},
+			[]string{"defaults.model", "defaults.classes"}, 0.25},
 		// The model was deleted.
-		{"model gone", cameraPatch{Model: ptr("gone.onnx")}},
+		{"model gone", cameraPatch{Model: ptr("gone.onnx")}, []string{"defaults.model"}, 0.25},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -384,10 +390,43 @@ func TestSavedStateThatNoLongerLoadsIsSetAside(t *testing.T) {
 			}
 			defer a.Close()
 			c := a.initial.Cameras[0]
-			if c.Model.Name != "" || len(c.Classes) != 0 || !a.saved.empty() || a.saved.Revision != 9 {
-				t.Errorf("running %+v with saved %+v; want the environment's built-in model, every class, revision 9 kept", c, a.saved)
+			if c.Model.Name != "" || len(c.Classes) != 0 || c.Confidence != tt.conf || a.saved.Revision != 9 {
+				t.Errorf("running model %q classes %v confidence %v, revision %d; want the built-in model, every class, %v, 9",
+					c.Model.Name, c.Classes, c.Confidence, a.saved.Revision, tt.conf)
+			}
+			var got []string
+			for _, d := range a.droppedSettings() {
+				got = append(got, d.Setting)
+				if d.Reason == "" {
+					t.Errorf("%s dropped without a reason", d.Setting)
+				}
+			}
+			if !slices.Equal(got, tt.dropped) {
+				t.Errorf("dropped %v, want %v (%+v)", got, tt.dropped, a.droppedSettings())
 			}
 		})
+	}
+	// An unreadable state, and one of a newer version, are moved aside.
+	for _, content := range []string{"{not json", `{"version": 99}`} {
+		cfg := integrationConfig(t, "testsrc", OutputDisabled, "")
+		cfg.NATS.URL = OutputDisabled
+		if err := os.WriteFile(filepath.Join(cfg.StateDir, stateFile), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+		if err != nil {
+			t.Fatalf("New with state %q = %v", content, err)
+		}
+		a.Close()
+		kept, _ := filepath.Glob(filepath.Join(cfg.StateDir, stateFile+".rejected-*"))
+		if _, err := os.Stat(filepath.Join(cfg.StateDir, stateFile)); err == nil || len(kept) != 1 {
+			t.Errorf("state %q: not moved aside (%v)", content, kept)
+		} else if b, _ := os.ReadFile(kept[0]); string(b) != content {
+			t.Errorf("state %q: moved aside as %q", content, b)
+		}
+		if d := a.droppedSettings(); len(d) != 1 || d[0].Setting != stateFile || !strings.Contains(d[0].Reason, "moved aside to") {
+			t.Errorf("state %q: dropped %+v", content, d)
+		}
 	}
 }
 

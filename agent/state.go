@@ -7,8 +7,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
+	"time"
+
+	"edge-agent/bus"
 )
 
 // overlay is the top layer of the spec: what commands changed, saved in
@@ -234,4 +238,77 @@ func resolveModel(dir, name string) (string, error) {
 		return "", fmt.Errorf("model %q: not a regular file", name)
 	}
 	return real, nil
+}
+
+// droppedSetting is a saved change the agent could not apply at start,
+// and why: get_config and the heartbeat report them.
+type droppedSetting = bus.DroppedSetting
+
+// savedItem is one setting of the saved changes, to try on its own.
+type savedItem struct {
+	name  string // as reported: `defaults.confidence`, `camera "b": model`, …
+	apply func(o *overlay)
+}
+
+// items splits the saved changes into the settings they are made of, each
+// after those it may depend on: the defaults before the cameras, a model
+// before the classes (cameraPatch's field order), a camera added whole.
+func (o *overlay) items() []savedItem {
+	out := patchItems("defaults.", o.Defaults, func(n *overlay) *cameraPatch { return &n.Defaults })
+	for _, p := range o.Cameras {
+		if p.Name == nil {
+			continue
+		}
+		name := *p.Name
+		if p.URL != nil { // added by add_camera: the whole camera or nothing
+			out = append(out, savedItem{fmt.Sprintf("camera %q (added by a command)", name), func(n *overlay) { n.add(p) }})
+			continue
+		}
+		out = append(out, patchItems(fmt.Sprintf("camera %q: ", name), p, func(n *overlay) *cameraPatch {
+			if c := n.camera(name); c != nil {
+				return c
+			}
+			n.Cameras = append(n.Cameras, cameraPatch{Name: &name})
+			return &n.Cameras[len(n.Cameras)-1]
+		})...)
+	}
+	for _, r := range o.Removed {
+		out = append(out, savedItem{fmt.Sprintf("removal of camera %q", r), func(n *overlay) { n.remove(r) }})
+	}
+	return out
+}
+
+// patchItems is one item per setting of p; a model goes with its digest
+// and format.
+func patchItems(where string, p cameraPatch, get func(*overlay) *cameraPatch) []savedItem {
+	pv := reflect.ValueOf(p)
+	t := pv.Type()
+	var out []savedItem
+	for i := range t.NumField() {
+		f, field := pv.Field(i), t.Field(i)
+		if f.IsNil() || field.Name == "Name" || (field.Name == "ModelSHA256" || field.Name == "Format") && p.Model != nil {
+			continue
+		}
+		key, _, _ := strings.Cut(field.Tag.Get("yaml"), ",")
+		out = append(out, savedItem{where + key, func(n *overlay) {
+			dst := get(n)
+			reflect.ValueOf(dst).Elem().Field(i).Set(f)
+			if field.Name == "Model" {
+				dst.ModelSHA256, dst.Format = p.ModelSHA256, p.Format
+			}
+		}})
+	}
+	return out
+}
+
+// moveAside renames a saved state the agent cannot read, so that it is
+// kept for a person to look at and the next change starts afresh. It
+// returns the new name.
+func moveAside(dir string) (string, error) {
+	from := filepath.Join(dir, stateFile)
+	to := from + ".rejected-" + time.Now().UTC().Format("20060102T150405Z")
+	if err := os.Rename(from, to); err != nil {
+		return "", err
+	}
+	return to, nil
 }

@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // MaxCommandSize is the largest command payload accepted, in bytes.
@@ -25,7 +29,8 @@ const (
 	OpRemoveCamera  = "remove_camera"
 )
 
-// Command is a parsed, well-formed command: {"id", "op", "args"}. At most
+// Command is a parsed, well-formed command: {"id", "op", "args",
+// "expires"}. At most
 // one of the argument fields is set, the one of Op: none for get_config and
 // list_cameras, AddCamera for add_camera, UpdateCamera for update_camera.
 // The values are checked for their type and range here and parsed into
@@ -35,6 +40,11 @@ const (
 type Command struct {
 	ID string
 	Op string
+	// Expires is when the command stops being valid (the optional envelope
+	// field expires, an RFC 3339 time); zero when it has no end. A command
+	// queued by a broker while the agent was away can arrive late: the
+	// agent refuses one that Expired when it handles it.
+	Expires time.Time
 	// Camera is the camera that get_config, set_thresholds, set_classes,
 	// set_publish and load_model apply to (args.camera, a token); empty
 	// means every camera.
@@ -92,6 +102,12 @@ type RemoveCameraArgs struct {
 	Name string // a token
 }
 
+// Expired says whether the command's expires time has come by now; a
+// command without expires never expires.
+func (c Command) Expired(now time.Time) bool {
+	return !c.Expires.IsZero() && !now.Before(c.Expires)
+}
+
 // Reply is the answer to a command, on the request's reply subject or the
 // MQTT result topic.
 type Reply struct {
@@ -107,27 +123,26 @@ type Reply struct {
 var ErrCommand = errors.New("invalid command")
 
 // ParseCommand reads a command strictly: at most MaxCommandSize bytes, one
-// JSON object, no unknown fields, every value of the right type and range.
-// The error names the field at fault. The id is returned whenever it could
+// JSON object, no unknown fields, every key spelled exactly as documented
+// (encoding/json alone would take "OP" for "op") and none twice in any
+// object at any depth (encoding/json alone keeps the last), every value of
+// the right type and range, expires an RFC 3339 time. The error names the
+// field at fault. It does not look at the clock: whether the command
+// Expired is for the caller to ask when it handles it. The id is returned whenever it could
 // be read, so that even a refusal can be matched to its request.
 func ParseCommand(payload []byte) (Command, error) {
 	var cmd Command
 	if len(payload) > MaxCommandSize {
-		return cmd, commandError("payload is %d bytes, more than the %d allowed", len(payload), MaxCommandSize)
+		return cmd, oversizeError(len(payload))
 	}
 	var env struct {
-		ID   *string         `json:"id"`
-		Op   *string         `json:"op"`
-		Args json.RawMessage `json:"args"`
+		ID      *string         `json:"id"`
+		Op      *string         `json:"op"`
+		Args    json.RawMessage `json:"args"`
+		Expires *string         `json:"expires"`
 	}
 	if err := decodeStrict(payload, &env); err != nil {
-		// A best effort at the id, to answer the right request.
-		var idOnly struct {
-			ID string `json:"id"`
-		}
-		if json.NewDecoder(bytes.NewReader(payload)).Decode(&idOnly) == nil && validCommandID(idOnly.ID) {
-			cmd.ID = idOnly.ID
-		}
+		cmd.ID = peekCommandID(payload) // to answer the right request
 		return cmd, commandError("%v", err)
 	}
 	if env.ID == nil || !validCommandID(*env.ID) {
@@ -138,6 +153,13 @@ func ParseCommand(payload []byte) (Command, error) {
 		return cmd, commandError("op: required, one of %s", strings.Join(ops(), ", "))
 	}
 	cmd.Op = *env.Op
+	if env.Expires != nil {
+		t, err := time.Parse(time.RFC3339, *env.Expires)
+		if err != nil {
+			return cmd, commandError("expires: %q is not an RFC 3339 time (such as 2030-01-02T15:04:05Z)", *env.Expires)
+		}
+		cmd.Expires = t
+	}
 	args := env.Args
 	if len(bytes.TrimSpace(args)) == 0 || bytes.Equal(bytes.TrimSpace(args), []byte("null")) {
 		args = []byte("{}")
@@ -319,6 +341,11 @@ func parseCameraArgs(args []byte, add bool) (*CameraArgs, error) {
 	return a, nil
 }
 
+// oversizeError refuses a payload of size bytes, over MaxCommandSize.
+func oversizeError(size int) error {
+	return commandError("payload is %d bytes, more than the %d allowed", size, MaxCommandSize)
+}
+
 func commandError(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrCommand, fmt.Sprintf(format, args...))
 }
@@ -434,10 +461,15 @@ func validCommandID(id string) bool {
 	return true
 }
 
-// decodeStrict decodes exactly one JSON object with no unknown fields.
+// decodeStrict decodes exactly one JSON object into the struct v points
+// to, with no unknown fields, its keys spelled exactly as v's json tags
+// and no key twice in any object (checkKeys).
 func decodeStrict(b []byte, v any) error {
 	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
 		return errors.New("payload: want a JSON object")
+	}
+	if err := checkKeys(b, "", jsonNames(v)); err != nil {
+		return err
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
@@ -450,10 +482,13 @@ func decodeStrict(b []byte, v any) error {
 	return nil
 }
 
-// decodeArgs decodes a command's args object strictly.
+// decodeArgs decodes a command's args object strictly, as decodeStrict.
 func decodeArgs(b []byte, v any) error {
 	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
 		return errors.New("args: want a JSON object")
+	}
+	if err := checkKeys(b, "args", jsonNames(v)); err != nil {
+		return err
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
@@ -507,4 +542,109 @@ func jsonType(kind string) string {
 		return "true or false"
 	}
 	return kind
+}
+
+// checkKeys walks the first JSON value of b token by token and refuses a
+// key of its top-level object that is not exactly one of allowed (nil
+// allows any), and a
+// key that appears twice in any object at any depth, naming the key and
+// where it is (root names the top level: "" for the envelope, "args").
+// encoding/json matches keys without regard to case and keeps the last of
+// duplicates, so without this {"op":"get_config","OP":"set_thresholds"}
+// would set thresholds. Malformed JSON is left to the decoder, which
+// describes it: checkKeys stops there.
+func checkKeys(b []byte, root string, allowed []string) error {
+	type level struct {
+		object  bool
+		path    string          // where this object or array is
+		seen    map[string]bool // object: its keys so far
+		key     string          // object: the key whose value comes next
+		haveKey bool            // object: key is read, its value not yet
+		index   int             // array: the index of the next element
+	}
+	var stack []*level
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber() // numbers are not converted: only the structure matters here
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nil // malformed or truncated: the decoder says what
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && !top.haveKey {
+			if tok == json.Delim('}') {
+				stack = stack[:len(stack)-1]
+			} else {
+				key, _ := tok.(string) // in key position the decoder yields only strings
+				if top.seen[key] {
+					return fmt.Errorf("%sduplicate field %q", prefixOr(dotted(top.path)), key)
+				}
+				if len(stack) == 1 && allowed != nil && !slices.Contains(allowed, key) {
+					return fmt.Errorf("%sunknown field %q", prefixOr(dotted(root)), key)
+				}
+				top.seen[key] = true
+				top.key, top.haveKey = key, true
+				continue
+			}
+		} else {
+			// A value, or the end of an array.
+			path := root
+			if top != nil {
+				switch {
+				case !top.object:
+					path = top.path + "[" + strconv.Itoa(top.index) + "]"
+				case top.path == "":
+					path = top.key
+				default:
+					path = top.path + "." + top.key
+				}
+			}
+			switch tok {
+			case json.Delim('{'):
+				stack = append(stack, &level{object: true, path: path, seen: map[string]bool{}})
+				continue
+			case json.Delim('['):
+				stack = append(stack, &level{path: path})
+				continue
+			case json.Delim(']'):
+				stack = stack[:len(stack)-1]
+			}
+		}
+		// A value is complete: a scalar, or an object or array just closed.
+		if len(stack) == 0 {
+			return nil
+		}
+		if top := stack[len(stack)-1]; top.object {
+			top.haveKey = false
+		} else {
+			top.index++
+		}
+	}
+}
+
+// dotted makes a path a prefix for prefixOr ("" stays "").
+func dotted(path string) string {
+	if path == "" {
+		return ""
+	}
+	return path + "."
+}
+
+// jsonNames lists the json names of the fields of the struct v points to.
+func jsonNames(v any) []string {
+	t := reflect.TypeOf(v).Elem()
+	names := make([]string, 0, t.NumField()+1) // not nil: a struct{} allows no key
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" {
+			name = t.Field(i).Name
+		}
+		if name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -181,6 +182,68 @@ func TestParseCommand(t *testing.T) {
 		{name: "remove: extra argument", payload: `{"id":"x","op":"remove_camera","args":{"name":"a","url":"rtsp://a"}}`, wantID: "x", wantErr: `args: unknown field "url"`},
 		{name: "list: argument", payload: `{"id":"x","op":"list_cameras","args":{"all":true}}`, wantID: "x", wantErr: `args: unknown field "all"`},
 
+		// Keys are matched exactly and once, at every level: encoding/json
+		// alone would take "OP" for "op" and keep the last of two.
+		{name: "key in another case", payload: `{"id":"d","op":"get_config","OP":"set_thresholds","ARGS":{"confidence":0.9,"iou":0.5}}`, wantID: "d",
+			wantErr: `unknown field "OP"`},
+		{name: "op in upper case only", payload: `{"id":"d","OP":"set_thresholds","args":{"iou":0.5}}`, wantID: "d", wantErr: `unknown field "OP"`},
+		{name: "Id", payload: `{"Id":"d","op":"get_config"}`, wantErr: `unknown field "Id"`},
+		{name: "duplicate op", payload: `{"id":"d","op":"get_config","op":"set_thresholds","args":{"iou":0.5}}`, wantID: "d",
+			wantErr: `duplicate field "op"`},
+		// Two ids: neither is trusted to answer with.
+		{name: "duplicate id", payload: `{"id":"a","id":"b","op":"get_config"}`, wantErr: `duplicate field "id"`},
+		{name: "id in another case only", payload: `{"ID":"a","op":"get_config"}`, wantErr: `unknown field "ID"`},
+		{name: "duplicate args", payload: `{"id":"d","op":"set_thresholds","args":{"iou":0.5},"args":{"iou":0.9}}`, wantID: "d",
+			wantErr: `duplicate field "args"`},
+		{name: "escaped duplicate", payload: `{"id":"d","op":"get_config","\u006fp":"set_thresholds","args":{"iou":0.5}}`, wantID: "d",
+			wantErr: `duplicate field "op"`},
+		{name: "arg in another case", payload: `{"id":"x","op":"set_thresholds","args":{"Confidence":0.9}}`, wantID: "x",
+			wantErr: `args: unknown field "Confidence"`},
+		{name: "camera arg in another case", payload: `{"id":"x","op":"get_config","args":{"CAMERA":"yard"}}`, wantID: "x",
+			wantErr: `args: unknown field "CAMERA"`},
+		{name: "add: url in another case", payload: `{"id":"x","op":"add_camera","args":{"name":"a","URL":"rtsp://a"}}`, wantID: "x",
+			wantErr: `args: unknown field "URL"`},
+		{name: "duplicate arg", payload: `{"id":"x","op":"set_thresholds","args":{"confidence":0.1,"confidence":0.9}}`, wantID: "x",
+			wantErr: `args: duplicate field "confidence"`},
+		{name: "duplicate camera name", payload: `{"id":"x","op":"remove_camera","args":{"name":"a","name":"b"}}`, wantID: "x",
+			wantErr: `args: duplicate field "name"`},
+		{name: "duplicate in a nested object", payload: `{"id":"x","op":"set_classes","args":{"classes":[{"a":1,"a":2}]}}`, wantID: "x",
+			wantErr: `args.classes[0]: duplicate field "a"`},
+		{name: "duplicate deep in args", payload: `{"id":"x","op":"set_classes","args":{"classes":[[{"k":{"b":1,"b":2}}]]}}`, wantID: "x",
+			wantErr: `args.classes[0][0].k: duplicate field "b"`},
+		{name: "empty key", payload: `{"id":"x","op":"get_config","args":{"":1}}`, wantID: "x", wantErr: `args: unknown field ""`},
+		{name: "duplicate empty key", payload: `{"id":"x","op":"get_config","args":{"camera":"a","":1,"":2}}`, wantID: "x",
+			wantErr: `args: duplicate field ""`},
+		{name: "same key in sibling objects", payload: `{"id":"x","op":"set_classes","args":{"classes":[{"a":1},{"a":2}]}}`, wantID: "x",
+			wantErr: "want a string, got object"},
+
+		// expires: an RFC 3339 time, checked by the agent with Expired.
+		{name: "expires", payload: `{"id":"e","op":"get_config","expires":"2030-01-02T03:04:05Z"}`, wantID: "e",
+			check: func(t *testing.T, c Command) {
+				if want := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC); !c.Expires.Equal(want) {
+					t.Errorf("expires %v, want %v", c.Expires, want)
+				}
+			}},
+		{name: "expires with an offset and fraction", payload: `{"id":"e","op":"set_thresholds","expires":"2030-01-02T04:04:05.5+01:00","args":{"iou":0.5}}`, wantID: "e",
+			check: func(t *testing.T, c Command) {
+				if want := time.Date(2030, 1, 2, 3, 4, 5, 5e8, time.UTC); !c.Expires.Equal(want) {
+					t.Errorf("expires %v, want %v", c.Expires, want)
+				}
+			}},
+		{name: "no expires", payload: `{"id":"e","op":"get_config"}`, wantID: "e",
+			check: func(t *testing.T, c Command) {
+				if !c.Expires.IsZero() {
+					t.Errorf("expires %v, want zero", c.Expires)
+				}
+			}},
+		{name: "expires not a time", payload: `{"id":"e","op":"get_config","expires":"tomorrow"}`, wantID: "e",
+			wantErr: `expires: "tomorrow" is not an RFC 3339 time`},
+		{name: "expires without a zone", payload: `{"id":"e","op":"get_config","expires":"2030-01-02T03:04:05"}`, wantID: "e",
+			wantErr: `expires: "2030-01-02T03:04:05" is not an RFC 3339 time`},
+		{name: "expires empty", payload: `{"id":"e","op":"get_config","expires":""}`, wantID: "e", wantErr: `expires: "" is not an RFC 3339 time`},
+		{name: "expires a number", payload: `{"id":"e","op":"get_config","expires":1700000000}`, wantID: "e", wantErr: "expires: want a string, got number"},
+		{name: "expires in another case", payload: `{"id":"e","op":"get_config","Expires":"2030-01-02T03:04:05Z"}`, wantID: "e", wantErr: `unknown field "Expires"`},
+
 		{name: "too big", payload: `{"id":"x","op":"get_config","pad":"` + strings.Repeat("a", MaxCommandSize) + `"}`, wantErr: "more than the 65536 allowed"},
 	}
 	for _, tt := range tests {
@@ -205,6 +268,36 @@ func TestParseCommand(t *testing.T) {
 	}
 }
 
+func TestCommandExpired(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		expires time.Time
+		now     time.Time
+		want    bool
+	}{
+		{"no expires never expires", time.Time{}, at.Add(100 * 365 * 24 * time.Hour), false},
+		{"before", at, at.Add(-time.Nanosecond), false},
+		{"at the time itself", at, at, true}, // expires is the first instant it is no longer valid
+		{"after", at, at.Add(time.Second), true},
+		{"another zone, same instant", at.In(time.FixedZone("x", 3600)), at, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (Command{Expires: tc.expires}).Expired(tc.now); got != tc.want {
+				t.Errorf("Expired(%v) with expires %v = %v, want %v", tc.now, tc.expires, got, tc.want)
+			}
+		})
+	}
+	// Parsed, then checked: a command queued by a broker for a day.
+	c, err := ParseCommand([]byte(`{"id":"q","op":"set_thresholds","args":{"iou":0.5},"expires":"2030-01-02T03:04:05Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Expired(at.Add(-time.Minute)) || !c.Expired(at.Add(24*time.Hour)) {
+		t.Errorf("expires %v: Expired wrong on either side of it", c.Expires)
+	}
+}
+
 func FuzzParseCommand(f *testing.F) {
 	for _, s := range []string{
 		`{"id":"a1","op":"get_config"}`,
@@ -217,6 +310,9 @@ func FuzzParseCommand(f *testing.F) {
 		`{"id":"u","op":"update_camera","args":{"name":"yard","model":"m.onnx","format":"yolox"}}`,
 		`{"id":"r","op":"remove_camera","args":{"name":"yard"}}`,
 		`{"id":`,
+		`{"id":"d","op":"get_config","OP":"set_thresholds","ARGS":{"confidence":0.9,"iou":0.5}}`,
+		`{"id":"x","op":"set_classes","args":{"classes":["a"],"classes":["b"]}}`,
+		`{"id":"e","op":"get_config","expires":"2030-01-02T03:04:05Z"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -238,6 +334,9 @@ func FuzzParseCommand(f *testing.F) {
 				if a != nil && (!ValidToken(a.Name) || a.URL != nil && (*a.URL == "" || len(*a.URL) > maxURLLen)) {
 					t.Fatalf("accepted %q with camera args %+v", b, a)
 				}
+			}
+			if err := checkKeys(b, "", []string{"id", "op", "args", "expires"}); err != nil {
+				t.Fatalf("accepted %q with %v", b, err)
 			}
 			if c.AddCamera != nil && c.AddCamera.URL == nil {
 				t.Fatalf("accepted add_camera without a url: %q", b)

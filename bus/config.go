@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"edge-agent/internal/redact"
 )
 
 // NATSConfig configures the NATS client. The zero value of every field
@@ -42,6 +44,8 @@ type NATSConfig struct {
 	AckTimeout      time.Duration `envconfig:"ACK_TIMEOUT" default:"5s" desc:"how long to wait for JetStream to acknowledge an event before sending it again"`
 	ReconnectWait   time.Duration `envconfig:"RECONNECT_WAIT" default:"1s" desc:"pause between reconnection attempts"`
 	DrainTimeout    time.Duration `envconfig:"DRAIN_TIMEOUT" default:"5s" desc:"on stop, how long to keep sending what is pending"`
+
+	ReplyPrefixes []string `envconfig:"REPLY_PREFIXES" desc:"subject prefixes, besides _INBOX., that command replies may go to (such as _INBOX_ops for nats.CustomInboxPrefix); a request with any other reply subject is dropped and counted"`
 }
 
 // Defaults of NATSConfig, applied to zero fields.
@@ -140,6 +144,11 @@ func (c NATSConfig) Validate() error {
 		p.add(pre+"STREAM_MAX_BYTES", "must be at least 1048576, got %d", c.StreamMaxBytes)
 	}
 	checkOutbox(&p, pre, c.MaxPending, c.MaxPendingBytes, c.MaxInFlight)
+	for _, rp := range c.ReplyPrefixes {
+		if err := checkReplyPrefix(rp); err != nil {
+			p.add(pre+"REPLY_PREFIXES", "%v", err)
+		}
+	}
 	positive(&p, pre+"ACK_TIMEOUT", c.AckTimeout)
 	positive(&p, pre+"RECONNECT_WAIT", c.ReconnectWait)
 	positive(&p, pre+"DRAIN_TIMEOUT", c.DrainTimeout)
@@ -362,7 +371,9 @@ func checkFiles(p *problems, pre string, files [][2]string) {
 func checkURL(raw string, schemes ...string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("not a URL: %v", err)
+		// Not err itself: it quotes raw, password included, and can quote
+		// part of the password ("invalid URL escape \"%of\"").
+		return fmt.Errorf("%q is not a valid URL (check its escaping, e.g. %%25 for %% in a password)", redactURL(raw))
 	}
 	ok := false
 	for _, s := range schemes {
@@ -402,11 +413,6 @@ func validStreamName(s string) bool {
 	return s != "" && len(s) <= 255 && !strings.ContainsAny(s, " \t\r\n.*>/\\")
 }
 
-// redactURL hides the password of a URL for logs and errors.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
-}
+// redactURL hides the credentials in a URL (or a list of them) for logs and
+// errors: see redact.URL, the project's one redactor.
+func redactURL(raw string) string { return redact.URL(raw) }

@@ -40,6 +40,14 @@ func TestNATSConfigValidate(t *testing.T) {
 			`EDGE_NATS_LEAF_REMOTES: "http://hub": scheme must be one of nats-leaf, nats, tls, ws, wss`,
 			"EDGE_NATS_USER: only used with EDGE_NATS_URL (the embedded server listens on loopback without authentication)",
 		}},
+		{"reply prefixes", NATSConfig{Device: "d1", StateDir: dir, ReplyPrefixes: []string{"_INBOX_ops", "ops.replies.", "a.*", "b.>", "c..d", "", "edge.x", "a b"}}, []string{
+			`EDGE_NATS_REPLY_PREFIXES: "a.*" is not a subject prefix: no wildcards ('*', '>') or whitespace`,
+			`EDGE_NATS_REPLY_PREFIXES: "b.>" is not a subject prefix: no wildcards ('*', '>') or whitespace`,
+			`EDGE_NATS_REPLY_PREFIXES: "c..d" is not a subject prefix: empty token`,
+			`EDGE_NATS_REPLY_PREFIXES: "" is not a subject prefix: empty token`,
+			`EDGE_NATS_REPLY_PREFIXES: "edge.x" is inside the agent's own subjects (edge.)`,
+			`EDGE_NATS_REPLY_PREFIXES: "a b" is not a subject prefix: no wildcards ('*', '>') or whitespace`,
+		}},
 		{"listen port", NATSConfig{Device: "d1", StateDir: dir, Listen: "127.0.0.1:70000"}, []string{
 			`EDGE_NATS_LISTEN: "127.0.0.1:70000": port must be 0-65535, or -1 for a free port`,
 		}},

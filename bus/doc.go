@@ -18,9 +18,15 @@
 // all of it is published again after a reconnection.
 //
 // Commands arrive on Commands() as a Request; ParseCommand reads one
-// strictly into a typed Command, and Request.Answer sends the Reply. The
-// bus only carries them: checking a command against the running agent and
-// applying it is the agent's.
+// strictly into a typed Command (exact keys, none twice, an optional
+// expires time that Command.Expired checks), and Request.Answer sends the
+// Reply. The clients refuse some where they arrive, before Commands: a
+// payload over MaxCommandSize (answered), a retained MQTT command
+// (answered once), a NATS request whose reply subject is not an inbox
+// (dropped and counted in Stats.RefusedReplies); docs/hardening.md lists
+// them with their tests. The bus only carries commands: checking one
+// against the running agent, its expiry included, and applying it is the
+// agent's.
 //
 // Transport carries, the domain decides: the package encodes, sends,
 // journals and acknowledges. It does not decide which frames become events

@@ -31,6 +31,9 @@ func (e *TokenError) Error() string {
 // Unwrap makes errors.Is(err, ErrInvalidToken) true.
 func (e *TokenError) Unwrap() error { return ErrInvalidToken }
 
+// errRetainedCommand answers a command that came with the retain flag.
+var errRetainedCommand = fmt.Errorf("%w: retained command refused: publish commands without the retain flag", ErrCommand)
+
 // errStateDirInUse is returned when another process holds an outbox
 // journal.
 var errStateDirInUse = errors.New("in use by another process")

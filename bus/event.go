@@ -143,6 +143,15 @@ type Status struct {
 	UptimeS   float64                 `json:"uptime_s"`
 	IntervalS float64                 `json:"interval_s"` // the time the figures cover
 	Cameras   map[string]CameraStatus `json:"cameras"`    // by camera name
+	// Dropped lists the saved settings the agent could not apply at start,
+	// and why, until the next applied change replaces them.
+	Dropped []DroppedSetting `json:"dropped,omitempty"`
+}
+
+// DroppedSetting is a saved setting the agent did not apply, and why.
+type DroppedSetting struct {
+	Setting string `json:"setting"`
+	Reason  string `json:"reason"`
 }
 
 // CameraState says whether a camera is streaming, in a heartbeat.

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -40,6 +41,9 @@ type MQTT struct {
 	connC    chan struct{} // signalled on connect and on connection loss
 	haC      chan struct{} // Home Assistant announced itself
 	cmds     commandQueue
+
+	lastRetained atomic.Pointer[[sha256.Size]byte] // digest of the last retained command refused
+	retainedSeen atomic.Uint64                     // retained commands received (each refused)
 }
 
 // NewMQTT validates cfg and allocates a client; it starts nothing. A nil
@@ -457,11 +461,20 @@ func (m *MQTT) onConnected(c mqtt.Client) {
 	c.Publish(m.topics.Availability(), 1, true, payloadOnline)
 	result := m.topics.CommandResult()
 	c.Subscribe(m.topics.Command(), 1, func(_ mqtt.Client, msg mqtt.Message) {
-		m.cmds.offer(Request{Payload: msg.Payload(), Via: "mqtt " + msg.Topic(), log: m.log,
+		r := Request{Via: "mqtt " + msg.Topic(), log: m.log,
 			answer: func(b []byte) error {
 				c.Publish(result, 1, false, b) // paho sends it; the token is not waited for
 				return nil
-			}})
+			}}
+		switch {
+		case len(msg.Payload()) > MaxCommandSize:
+			r.Answer(oversizeReply(len(msg.Payload())))
+		case msg.Retained():
+			m.refuseRetained(r, msg.Payload())
+		default:
+			r.Payload = msg.Payload()
+			m.cmds.offer(r)
+		}
 	})
 	if !m.cfg.DisableDiscovery {
 		c.Subscribe(m.cfg.DiscoveryPrefix+"/status", 1, func(_ mqtt.Client, msg mqtt.Message) {
@@ -470,6 +483,22 @@ func (m *MQTT) onConnected(c mqtt.Client) {
 			}
 		})
 	}
+}
+
+// refuseRetained answers a retained command with an error instead of
+// handing it to the agent. A retained command is one the broker stored and
+// replays to every new subscription, so after each reconnection (the
+// agent subscribes again): executing it would apply it again and again.
+// The same retained payload is answered once per client, not at every
+// replay; the broker keeps one retained message per topic, so remembering
+// the last one is enough.
+func (m *MQTT) refuseRetained(r Request, payload []byte) {
+	m.retainedSeen.Add(1)
+	sum := sha256.Sum256(payload)
+	if prev := m.lastRetained.Swap(&sum); prev != nil && *prev == sum {
+		return
+	}
+	r.Answer(Reply{ID: peekCommandID(payload), Error: errRetainedCommand.Error()})
 }
 
 // retainedSent is what the sender published, retained, on the current

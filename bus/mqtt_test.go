@@ -10,6 +10,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"edge-agent/internal/testenv"
 )
@@ -697,4 +698,205 @@ func TestMQTTSetCameras(t *testing.T) {
 		return announced(sub, "cam1") && sub.last(top.CameraAvailability("cam1")) == "offline" &&
 			sub.last(top.Count("cam1", "person")) == "0"
 	})
+}
+
+// results returns the answers received on the command result topic.
+func (s *mqttSub) results(t *testing.T, topic string) []Reply {
+	t.Helper()
+	var out []Reply
+	for _, m := range s.on(topic) {
+		if strings.HasPrefix(m.payload, "probe-") {
+			continue
+		}
+		var rep Reply
+		if err := json.Unmarshal([]byte(m.payload), &rep); err != nil {
+			t.Fatalf("result %q: %v", m.payload, err)
+		}
+		out = append(out, rep)
+	}
+	return out
+}
+
+// answered waits for the answer to the command id and returns it.
+func (s *mqttSub) answered(t *testing.T, topic, id string) Reply {
+	t.Helper()
+	var rep Reply
+	waitFor(t, 10*time.Second, "answer to "+id, func() bool {
+		for _, r := range s.results(t, topic) {
+			if r.ID == id {
+				rep = r
+				return true
+			}
+		}
+		return false
+	})
+	return rep
+}
+
+// Commands refused where they arrive, before they reach Commands: a
+// retained command (the broker replays it at every new subscription, so
+// after every reconnection) is answered with an error once and never
+// executed, and a payload over MaxCommandSize is answered at once.
+func TestMQTTCommandRefusals(t *testing.T) {
+	broker := startMosquitto(t)
+	m, err := NewMQTT(testMQTTConfig(broker.URL()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdTopic, resultTopic := m.topics.Command(), m.topics.CommandResult()
+	sub := newMQTTSub(t, broker.URL(), "operator", true, resultTopic)
+	sub.subscribed(t, resultTopic)
+	publish := func(payload string, retained bool) {
+		t.Helper()
+		if tok := sub.c.Publish(cmdTopic, 1, retained, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+	}
+	// Retained before the agent subscribes: it arrives with the retain flag.
+	publish(`{"id":"kept","op":"set_thresholds","args":{"iou":0.5}}`, true)
+
+	served := serveCommands(t, m.Commands())
+	runMQTT(t, m)
+
+	t.Run("retained", func(t *testing.T) {
+		rep := sub.answered(t, resultTopic, "kept")
+		if rep.OK || rep.Error != "invalid command: retained command refused: publish commands without the retain flag" {
+			t.Fatalf("answer %+v", rep)
+		}
+		// Reconnect: the agent subscribes again and the broker replays the
+		// retained command.
+		gen := m.attempts.Load()
+		broker.Stop()
+		broker.Start()
+		waitFor(t, 30*time.Second, "reconnected", func() bool { return m.attempts.Load() > gen && m.Stats().Connected })
+		waitFor(t, 30*time.Second, "retained command replayed", func() bool { return m.retainedSeen.Load() >= 2 })
+		waitFor(t, 10*time.Second, "operator reconnected", sub.c.IsConnectionOpen)
+		// A live command after the replay: its answer follows any answer
+		// to the replay on the agent's one connection.
+		publish(`{"id":"live","op":"get_config"}`, false)
+		if rep := sub.answered(t, resultTopic, "live"); !rep.OK {
+			t.Fatalf("answer %+v", rep)
+		}
+		kept := 0
+		for _, r := range sub.results(t, resultTopic) {
+			if r.ID == "kept" {
+				kept++
+			}
+		}
+		if kept != 1 {
+			t.Errorf("the retained command was answered %d times, want once", kept)
+		}
+		if got := served.seen(); !slices.Equal(got, []string{"live"}) {
+			t.Errorf("the agent was handed %v, want [live]", got)
+		}
+	})
+
+	t.Run("too big", func(t *testing.T) {
+		before := len(served.seen())
+		n := len(sub.results(t, resultTopic))
+		publish(`{"id":"big","op":"get_config","pad":"`+strings.Repeat("a", MaxCommandSize)+`"}`, false)
+		waitFor(t, 10*time.Second, "answer to the big command", func() bool { return len(sub.results(t, resultTopic)) > n })
+		if rep := sub.results(t, resultTopic)[n]; rep.OK || rep.ID != "" || !strings.Contains(rep.Error, "more than the 65536 allowed") {
+			t.Fatalf("answer %+v", rep)
+		}
+		publish(`{"id":"after","op":"get_config"}`, false)
+		sub.answered(t, resultTopic, "after")
+		if got := served.seen()[before:]; !slices.Equal(got, []string{"after"}) {
+			t.Errorf("the agent was handed %v, want only [after]", got)
+		}
+	})
+}
+
+// An inbound publish over MaxCommandSize is not written to paho's store
+// (its FileStore would put it on disk before the handler refuses it);
+// everything else is.
+func TestOrderedStoreSkipsOversizeInbound(t *testing.T) {
+	inner := mqtt.NewMemoryStore()
+	s := newOrderedStore(inner, func() uint64 { return 1 }, discardLog())
+	s.Open()
+	defer s.Close()
+	pub := func(size int) *packets.PublishPacket {
+		p := packets.NewControlPacket(packets.Publish).(*packets.PublishPacket)
+		p.Qos, p.TopicName, p.Payload = 1, "edge-agent/d1/cmd", make([]byte, size)
+		return p
+	}
+	s.Put("i.1", pub(MaxCommandSize+1))
+	s.Put("i.2", pub(MaxCommandSize))
+	s.Put("o.3", pub(MaxCommandSize+1)) // outbound: the agent's own events are bounded elsewhere
+	if got, want := inner.All(), []string{"i.2", "o.3"}; !sameKeys(got, want) {
+		t.Fatalf("stored %v, want %v", got, want)
+	}
+	s.Del("i.1") // paho deletes it after the acknowledgement: harmless
+}
+
+func sameKeys(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// A QoS 1 command published while the agent is away is queued by the
+// broker in the agent's persistent session and delivered when it connects
+// again, however late: the command's expires (Command.Expired) is what
+// bounds that, checked by the agent.
+func TestMQTTQueuedCommandDeliveredLate(t *testing.T) {
+	broker := startMosquitto(t)
+	cfg := testMQTTConfig(broker.URL())
+	first, err := NewMQTT(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdTopic := first.topics.Command()
+	sub := newMQTTSub(t, broker.URL(), "operator", true, first.topics.CommandResult())
+	served := serveCommands(t, first.Commands())
+	stop := runMQTT(t, first)
+	// The session exists once the agent subscribed: a command gets through.
+	waitFor(t, 10*time.Second, "agent subscribed", func() bool {
+		if len(served.seen()) > 0 {
+			return true
+		}
+		sub.c.Publish(cmdTopic, 1, false, `{"id":"hello","op":"get_config"}`).WaitTimeout(time.Second)
+		return false
+	})
+	stop()
+
+	// While the agent is away.
+	if tok := sub.c.Publish(cmdTopic, 1, false, `{"id":"late","op":"get_config","expires":"2000-01-01T00:00:00Z"}`); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+
+	second, err := NewMQTT(cfg, nil) // the same client id: the same session
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Request
+	recv := make(chan Request, 1)
+	ctx := t.Context()
+	go func() {
+		for {
+			select {
+			case r := <-second.Commands():
+				if peekCommandID(r.Payload) == "late" {
+					recv <- r
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	runMQTT(t, second)
+	select {
+	case got = <-recv:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the queued command was not delivered after the reconnection")
+	}
+	cmd, err := ParseCommand(got.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cmd.Expired(time.Now()) {
+		t.Errorf("a command that expired in 2000 is not Expired")
+	}
 }

@@ -127,3 +127,50 @@ func checkTopicPrefix(p string) error {
 	}
 	return nil
 }
+
+// InboxPrefix starts the reply subjects nats.go makes (nats.NewInbox, and
+// so every Request). A command's answer goes only to a reply subject that
+// starts with it or with one of NATSConfig.ReplyPrefixes: any other reply
+// subject would have the agent publish, with its own permissions, where
+// the requester chose (into an event stream, or edge.fleet.cmd, which
+// every agent obeys).
+const InboxPrefix = "_INBOX."
+
+// checkReplyPrefix accepts one or more '.'-separated subject tokens, with
+// or without a final '.', without wildcards or whitespace, and outside the
+// agent's own subjects (edge.).
+func checkReplyPrefix(p string) error {
+	tokens := strings.Split(strings.TrimSuffix(p, "."), ".")
+	for _, tok := range tokens {
+		if tok == "" {
+			return fmt.Errorf("%q is not a subject prefix: empty token", p)
+		}
+		if strings.ContainsAny(tok, "*> \t\r\n\x00") {
+			return fmt.Errorf("%q is not a subject prefix: no wildcards ('*', '>') or whitespace", p)
+		}
+	}
+	if tokens[0] == "edge" {
+		return fmt.Errorf("%q is inside the agent's own subjects (edge.)", p)
+	}
+	return nil
+}
+
+// replyPrefixes is InboxPrefix and the configured prefixes, each ending in
+// '.': the reply subjects they allow have at least one token more.
+func replyPrefixes(configured []string) []string {
+	out := []string{InboxPrefix}
+	for _, p := range configured {
+		out = append(out, strings.TrimSuffix(p, ".")+".")
+	}
+	return out
+}
+
+// replyAllowed says whether a command's answer may be published on reply.
+func replyAllowed(reply string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if len(reply) > len(p) && strings.HasPrefix(reply, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -82,3 +82,23 @@ func TestCheckTopicPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestReplyAllowed(t *testing.T) {
+	prefixes := replyPrefixes([]string{"_INBOX_ops", "ops.replies."})
+	for reply, want := range map[string]bool{
+		"_INBOX.abc.1":           true, // nats.NewInbox
+		"_INBOX_ops.abc":         true,
+		"ops.replies.x":          true,
+		"_INBOX.":                false, // the prefix alone is no subject
+		"_INBOX_ops":             false,
+		"_INBOXx.abc":            false,
+		"_inbox.abc":             false, // subjects are case-sensitive
+		"ops.repliesx.a":         false,
+		"edge.d1.cam.detections": false,
+		"edge.fleet.cmd":         false,
+	} {
+		if got := replyAllowed(reply, prefixes); got != want {
+			t.Errorf("replyAllowed(%q) = %v, want %v", reply, got, want)
+		}
+	}
+}

@@ -33,9 +33,10 @@ type NATS struct {
 	readyErr  error         // set before ready is closed
 	clientURL atomic.Pointer[string]
 
-	nc    atomic.Pointer[nats.Conn]
-	connC chan struct{} // signalled on connect, disconnect and reconnect
-	cmds  commandQueue
+	nc      atomic.Pointer[nats.Conn]
+	connC   chan struct{} // signalled on connect, disconnect and reconnect
+	cmds    commandQueue
+	replyTo []string // the prefixes of the reply subjects answered (replyPrefixes)
 }
 
 // NewNATS validates cfg and allocates a client; it starts nothing. A nil
@@ -50,12 +51,13 @@ func NewNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 	}
 	log = log.With("component", "nats")
 	return &NATS{
-		cfg:   cfg,
-		log:   log,
-		sp:    newSpool(log, cfg.Device, cfg.MaxPending, cfg.MaxPendingBytes),
-		ready: make(chan struct{}),
-		connC: make(chan struct{}, 1),
-		cmds:  newCommandQueue(),
+		cfg:     cfg,
+		log:     log,
+		sp:      newSpool(log, cfg.Device, cfg.MaxPending, cfg.MaxPendingBytes),
+		ready:   make(chan struct{}),
+		connC:   make(chan struct{}, 1),
+		cmds:    newCommandQueue(),
+		replyTo: replyPrefixes(cfg.ReplyPrefixes),
 	}, nil
 }
 
@@ -259,7 +261,7 @@ func (n *NATS) options(closed chan struct{}) ([]nats.Option, error) {
 			signal(n.connC)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			n.log.Info("reconnected", "url", nc.ConnectedUrlRedacted())
+			n.log.Info("reconnected", "url", redactURL(nc.ConnectedUrlRedacted()))
 			signal(n.connC)
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -292,18 +294,33 @@ func (n *NATS) options(closed chan struct{}) ([]nats.Option, error) {
 }
 
 // subscribeCommands listens for the device's commands and the fleet's.
-// nats.go keeps the subscriptions across reconnects.
+// nats.go keeps the subscriptions across reconnects. What the callback
+// refuses never reaches Commands: a request whose reply subject is not an
+// inbox is dropped unanswered and counted (the agent would otherwise
+// publish its answer, with its own permissions, wherever the requester
+// said: into an event stream, or on edge.fleet.cmd to every agent), and a
+// payload over MaxCommandSize is answered at once without being queued.
 func (n *NATS) subscribeCommands(nc *nats.Conn) error {
 	for _, subj := range []string{CommandSubject(n.cfg.Device), FleetCommandSubject} {
 		_, err := nc.Subscribe(subj, func(m *nats.Msg) {
 			reply := m.Reply
-			n.cmds.offer(Request{Payload: m.Data, Via: "nats " + m.Subject, log: n.log,
+			if reply != "" && !replyAllowed(reply, n.replyTo) {
+				n.sp.refuseReply(reply)
+				return
+			}
+			r := Request{Via: "nats " + m.Subject, log: n.log,
 				answer: func(b []byte) error {
 					if reply == "" {
 						return nil // a plain publish asked for no answer
 					}
 					return nc.Publish(reply, b)
-				}})
+				}}
+			if len(m.Data) > MaxCommandSize {
+				r.Answer(oversizeReply(len(m.Data)))
+				return
+			}
+			r.Payload = m.Data
+			n.cmds.offer(r)
 		})
 		if err != nil {
 			return fmt.Errorf("subscribe %s: %w", subj, err)

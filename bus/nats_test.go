@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -438,4 +439,114 @@ func TestNATSLeafNode(t *testing.T) {
 			t.Fatal("no event reached the hub")
 		}
 	}
+}
+
+// Commands refused where they arrive, before they reach Commands: a
+// request whose reply subject is not an inbox is dropped unanswered (the
+// agent would publish its answer there with its own permissions), and a
+// payload over MaxCommandSize is answered at once without being queued.
+func TestNATSCommandRefusals(t *testing.T) {
+	n, err := NewNATS(NATSConfig{Device: "test", StateDir: t.TempDir(), Listen: "127.0.0.1:-1",
+		ReplyPrefixes: []string{"_INBOX_ops"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runNATS(t, n)
+	if err := n.Ready(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	served := serveCommands(t, n.Commands())
+	nc, err := nats.Connect(n.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	waitFor(t, 10*time.Second, "connected", func() bool { return n.Stats().Connected })
+
+	// request sends a command on the device's subject and waits for the
+	// answer on an inbox.
+	request := func(payload string) Reply {
+		t.Helper()
+		m, err := nc.Request(CommandSubject("test"), []byte(payload), 10*time.Second)
+		if err != nil {
+			t.Fatalf("request %.40s: %v", payload, err)
+		}
+		var rep Reply
+		if err := json.Unmarshal(m.Data, &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+
+	t.Run("reply not an inbox", func(t *testing.T) {
+		// Core subscribers where a requester would like answers to land.
+		// ChanSubscribe delivers in the connection's read loop, in the order
+		// the server sent, so whatever the agent published before the
+		// answer to the last request below is in these channels by then.
+		injected := make(chan *nats.Msg, 16)
+		for _, subj := range []string{"edge.test.cam.detections", FleetCommandSubject, "_INBOXx", "_INBOX_ops", "edge.>"} {
+			if _, err := nc.ChanSubscribe(subj, injected); err != nil {
+				t.Fatal(err)
+			}
+		}
+		opsAnswers := make(chan *nats.Msg, 4)
+		if _, err := nc.ChanSubscribe("_INBOX_ops.>", opsAnswers); err != nil {
+			t.Fatal(err)
+		}
+		nc.Flush()
+		// Refused: an event subject, the fleet's command subject, a subject
+		// that only looks like an inbox, and a configured prefix with
+		// nothing after it.
+		for i, reply := range []string{"edge.test.cam.detections", FleetCommandSubject, "_INBOXx", "_INBOX_ops"} {
+			err := nc.PublishMsg(&nats.Msg{Subject: CommandSubject("test"), Reply: reply,
+				Data: []byte(`{"id":"bad` + itoa(i) + `","op":"get_config"}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Answered: a configured prefix, then a plain request (_INBOX.).
+		err := nc.PublishMsg(&nats.Msg{Subject: CommandSubject("test"), Reply: "_INBOX_ops.abc",
+			Data: []byte(`{"id":"ops","op":"get_config"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep := request(`{"id":"inbox","op":"get_config"}`); rep.ID != "inbox" || !rep.OK {
+			t.Fatalf("answer %+v", rep)
+		}
+		select {
+		case m := <-opsAnswers:
+			if m.Subject != "_INBOX_ops.abc" || !strings.Contains(string(m.Data), `"id":"ops"`) {
+				t.Fatalf("on %s: %s", m.Subject, m.Data)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no answer on _INBOX_ops.abc")
+		}
+		// Only our own command requests on edge.> (edge.test.cmd), nothing
+		// the agent published.
+		for len(injected) > 0 {
+			m := <-injected
+			if m.Subject != CommandSubject("test") {
+				t.Errorf("the agent published on %s: %s", m.Subject, m.Data)
+			}
+		}
+		if got, want := served.seen(), []string{"ops", "inbox"}; !slices.Equal(got, want) {
+			t.Errorf("the agent was handed %v, want %v", got, want)
+		}
+		waitFor(t, 5*time.Second, "refusals counted", func() bool { return n.Stats().RefusedReplies == 4 })
+	})
+
+	t.Run("too big", func(t *testing.T) {
+		before := len(served.seen())
+		big := `{"id":"big","op":"get_config","pad":"` + strings.Repeat("a", MaxCommandSize) + `"}`
+		rep := request(big)
+		if rep.OK || rep.ID != "" || !strings.Contains(rep.Error, "more than the 65536 allowed") {
+			t.Fatalf("answer %+v", rep)
+		}
+		if rep := request(`{"id":"after","op":"get_config"}`); rep.ID != "after" || !rep.OK {
+			t.Fatalf("answer %+v", rep)
+		}
+		if got := served.seen()[before:]; !slices.Equal(got, []string{"after"}) {
+			t.Errorf("the agent was handed %v, want only [after]", got)
+		}
+	})
 }

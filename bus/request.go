@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 )
@@ -55,17 +56,60 @@ func (q commandQueue) offer(r Request) {
 	}
 }
 
+// oversizeReply answers a payload of size bytes, over MaxCommandSize, where
+// it arrives: it is neither queued nor parsed (its id is not read).
+func oversizeReply(size int) Reply {
+	return Reply{Error: oversizeError(size).Error()}
+}
+
 // peekCommandID reads a command's id, if it has a readable one, to answer a
-// request that will not be parsed.
+// request that will not be parsed or was refused: the string value of the
+// one top-level key spelled exactly "id", in a well-formed JSON object of
+// at most MaxCommandSize bytes, when it is a valid id. Two ids give none.
 func peekCommandID(payload []byte) string {
-	if len(payload) > MaxCommandSize {
+	if t := bytes.TrimSpace(payload); len(payload) > MaxCommandSize || len(t) == 0 || t[0] != '{' {
 		return ""
 	}
-	var env struct {
-		ID string `json:"id"`
+	d := json.NewDecoder(bytes.NewReader(payload))
+	d.UseNumber()
+	var id string
+	ids, depth, key := 0, 0, true // key: the next token at depth 1 is a key
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return ""
+		}
+		if depth == 1 && key {
+			if tok == json.Delim('}') {
+				break
+			}
+			key = false
+			if tok != "id" {
+				continue
+			}
+			ids++
+			if tok, err = d.Token(); err != nil {
+				return ""
+			}
+			id, _ = tok.(string)
+			if _, ok := tok.(json.Delim); !ok {
+				key = true // a scalar: the id's value is read
+				continue
+			}
+			id = "" // an object or array: not an id
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 1 {
+			key = true // a value at depth 1 is complete
+		}
 	}
-	if json.Unmarshal(payload, &env) != nil || !validCommandID(env.ID) {
+	if ids != 1 || !validCommandID(id) {
 		return ""
 	}
-	return env.ID
+	return id
 }

@@ -18,7 +18,11 @@ type Stats struct {
 	Pending   int    // events in the outbox, waiting for the broker
 	Dropped   uint64 // events refused because the hand-off or the outbox was full
 	Invalid   uint64 // events refused: another device, a bad camera name, not encodable
-	Connected bool
+	// RefusedReplies counts the NATS command requests dropped unanswered
+	// because their reply subject is not an inbox (InboxPrefix,
+	// NATSConfig.ReplyPrefixes); always 0 on MQTT.
+	RefusedReplies uint64
+	Connected      bool
 }
 
 // intakeSize is the hand-off from the video loop to the spool goroutine.
@@ -54,6 +58,10 @@ type spool struct {
 	reportedDrop uint64 // as of the last report (spool goroutine only)
 	reportedInv  uint64
 	started      atomic.Bool
+
+	refusedReplies  atomic.Uint64 // command requests dropped for their reply subject
+	lastRefusedRepl atomic.Pointer[string]
+	reportedRefRepl uint64
 }
 
 func newSpool(log *slog.Logger, device string, maxItems int, maxBytes int64) *spool {
@@ -95,6 +103,8 @@ func (s *spool) stats(connected bool) Stats {
 		Dropped:   s.droppedHand.Load() + s.droppedFull.Load(),
 		Invalid:   s.invalid.Load(),
 		Connected: connected,
+
+		RefusedReplies: s.refusedReplies.Load(),
 	}
 }
 
@@ -218,6 +228,13 @@ func (s *spool) accept(ev *Event, j *journal) {
 	}
 }
 
+// refuseReply counts a command request dropped for its reply subject; the
+// count is logged once a second.
+func (s *spool) refuseReply(reply string) {
+	s.refusedReplies.Add(1)
+	s.lastRefusedRepl.Store(&reply)
+}
+
 func (s *spool) refuse(format string, args ...any) {
 	s.invalid.Add(1)
 	msg := fmt.Sprintf(format, args...)
@@ -238,6 +255,15 @@ func (s *spool) report() {
 		}
 		s.log.Warn("events refused", "refused", n-s.reportedInv, "last_reason", reason)
 		s.reportedInv = n
+	}
+	if n := s.refusedReplies.Load(); n != s.reportedRefRepl {
+		reply := ""
+		if p := s.lastRefusedRepl.Load(); p != nil {
+			reply = *p
+		}
+		s.log.Warn("command requests dropped: reply subject is not an inbox", "dropped", n-s.reportedRefRepl,
+			"total", n, "last_reply", reply)
+		s.reportedRefRepl = n
 	}
 }
 

@@ -94,8 +94,8 @@ func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
 		"rtsp://cam/x":                 "rtsp://cam/x",
 		"rtsp://admin:hunter2@cam/x":   "rtsp://admin:xxxxx@cam/x",
-		"rtsp://admin@cam/x":           "rtsp://admin@cam/x",
-		"rtsp://a:b%zz@cam/x":          "rtsp://xxxxx@cam/x", // does not parse: hide all user info
+		"rtsp://admin@cam/x":           "rtsp://xxxxx@cam/x",   // no ':': may be a token, hide it
+		"rtsp://a:b%zz@cam/x":          "rtsp://a:xxxxx@cam/x", // does not parse: still keeps the user
 		"/media/file.avi":              "/media/file.avi",
 		"testsrc":                      "testsrc",
 		"rtsps://u:p@10.0.0.1:322/s?x": "rtsps://u:xxxxx@10.0.0.1:322/s?x",

@@ -57,8 +57,8 @@ func classifySource(raw string) (sourceKind, string, error) {
 		return sourceTest, "", nil
 	case strings.HasPrefix(raw, "rtsp://"), strings.HasPrefix(raw, "rtsps://"):
 		u, err := url.Parse(raw)
-		if err != nil {
-			return 0, "", fmt.Errorf("parse URL: %w", err)
+		if err != nil { // not err: it quotes raw, password included
+			return 0, "", fmt.Errorf("URL %q does not parse (check its escaping, e.g. %%25 for %% in a password)", Redact(raw))
 		}
 		if u.Host == "" {
 			return 0, "", fmt.Errorf("URL %q has no host", Redact(raw))
@@ -66,14 +66,14 @@ func classifySource(raw string) (sourceKind, string, error) {
 		return sourceRTSP, raw, nil
 	case strings.HasPrefix(raw, "file://"):
 		u, err := url.Parse(raw)
-		if err != nil {
-			return 0, "", fmt.Errorf("parse URL: %w", err)
+		if err != nil { // not err: it quotes raw, password included
+			return 0, "", fmt.Errorf("URL %q does not parse (check its escaping, e.g. %%25 for %% in a password)", Redact(raw))
 		}
 		if u.Host != "" && u.Host != "localhost" {
-			return 0, "", fmt.Errorf("file URL %q names a remote host", raw)
+			return 0, "", fmt.Errorf("file URL %q names a remote host", Redact(raw))
 		}
 		if u.Path == "" {
-			return 0, "", fmt.Errorf("file URL %q has no path", raw)
+			return 0, "", fmt.Errorf("file URL %q has no path", Redact(raw))
 		}
 		return sourceFile, u.Path, nil
 	case strings.Contains(raw, "://"):

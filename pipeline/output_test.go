@@ -113,8 +113,14 @@ func TestOutputSurvivesServer(t *testing.T) {
 	p.halt()
 	st := out.Stats()
 	t.Logf("stats %+v, slowest Push %v", st, time.Duration(p.slowest.Load()))
-	if slowest := time.Duration(p.slowest.Load()); slowest > 50*time.Millisecond {
-		t.Errorf("slowest Push took %v", slowest)
+	// Push hands a frame over without waiting for the network; under the
+	// race detector on two busy cores, scheduling alone can take tens of ms.
+	limit := 50 * time.Millisecond
+	if raceEnabled {
+		limit = 200 * time.Millisecond
+	}
+	if slowest := time.Duration(p.slowest.Load()); slowest > limit {
+		t.Errorf("slowest Push took %v, more than %v", slowest, limit)
 	}
 	if st.Pushed == 0 {
 		t.Error("nothing was pushed while MediaMTX was up")

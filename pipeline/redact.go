@@ -1,28 +1,8 @@
 package pipeline
 
-import (
-	"net/url"
-	"strings"
-)
+import "edge-agent/internal/redact"
 
-// Redact returns raw with any password in it replaced by "xxxxx", for logs and error
-// messages. If raw does not parse as a URL but looks like it carries credentials, the
-// whole user-info part is replaced.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err == nil {
-		if u.User == nil {
-			return raw
-		}
-		return u.Redacted()
-	}
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return raw
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return raw
-	}
-	return scheme + "://xxxxx@" + rest[at+1:]
-}
+// Redact returns raw with its credentials (a password in the user info,
+// key=value credentials in the path or query) replaced by "xxxxx", for logs and
+// error messages: see redact.URL, the project's one redactor.
+func Redact(raw string) string { return redact.URL(raw) }

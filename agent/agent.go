@@ -46,6 +46,7 @@ type Agent struct {
 	saved    *overlay                         // what commands changed, as saved
 	preload  []*sharedModel                   // the initial spec's models, held from New until Run applied it
 	reloadC  chan chan error
+	refusals refusalLog  // owned by the command goroutine
 	applied  atomic.Bool // the first spec was applied: the cameras exist
 	started  time.Time
 	closeOne sync.Once
@@ -122,7 +123,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	}
 	a.mgr = &manager{
 		device: cfg.DeviceID, log: log, pool: a.pool, metrics: a.metrics, pubs: pubs,
-		report: cfg.ReportInterval, workers: map[string]*worker{},
+		report: cfg.ReportInterval, maxDets: cfg.MaxDetections, workers: map[string]*worker{},
 		newSource: func(cs CameraSpec, log *slog.Logger) (frameSource, error) {
 			return pipeline.NewIngest(ingestConfig(cs), log.With("component", "camera"))
 		},

@@ -85,6 +85,7 @@ type camera struct {
 	stats        *camStats
 	onState      func(camState, error) // told of every change of state; may be nil
 	reportEvery  time.Duration
+	maxDets      int // EDGE_MAX_DETECTIONS
 	retryMin     time.Duration
 	retryMax     time.Duration
 	retryJitter  float64 // fraction of each retry delay drawn at random (0: exact delays)
@@ -215,6 +216,9 @@ func (c *camera) process() {
 	if q.err != nil {
 		c.stats.detectFailed(q.err)
 		dets = nil
+	}
+	if len(dets) > c.maxDets { // best first: the least confident go
+		dets = dets[:c.maxDets]
 	}
 
 	outStart := time.Now()

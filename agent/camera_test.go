@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -76,6 +77,7 @@ func testCamera(newSource func() (frameSource, error), det modelDetector, sinks 
 		ids:         &bus.IDs{},
 		stats:       newCamStats(metrics.New("test").Camera("cam1")),
 		reportEvery: time.Second,
+		maxDets:     100,
 		retryMin:    500 * time.Millisecond, retryMax: 10 * time.Second,
 		req:    newInferRequest(1),
 		filter: newPublishFilter(),
@@ -170,4 +172,29 @@ func TestCameraStopsOnCancel(t *testing.T) {
 			t.Fatal("run did not return after its context was cancelled")
 		}
 	})
+}
+
+// manyDetector finds n objects a frame, best first.
+type manyDetector struct {
+	fakeDetector
+	n int
+}
+
+func (d *manyDetector) Detect(img models.Image, th models.Thresholds, dst []models.Detection) ([]models.Detection, models.Timings, error) {
+	for i := range d.n {
+		dst = append(dst, models.Detection{Label: "person", Confidence: 0.9 - float32(i)/100})
+	}
+	return dst, models.Timings{}, nil
+}
+
+func TestCameraKeepsAtMostMaxDetections(t *testing.T) {
+	var got []models.Detection
+	c := testCamera(nil, &manyDetector{n: 250}, sinkFunc(func(r *Result) { got = slices.Clone(r.Detections) }))
+	c.maxDets = 100
+	c.frame = pipeline.Frame{Pix: make([]byte, 24), Width: 4, Height: 2, Stride: 12, Capture: time.Now()}
+	c.process()
+	// The 100 most confident of 250: 0.90 down to 0.90 - 99/100.
+	if len(got) != 100 || got[0].Confidence != 0.9 || got[99].Confidence != 0.9-float32(99)/100 {
+		t.Fatalf("kept %d detections (first %v, last %v), want the best 100", len(got), got[0].Confidence, got[len(got)-1].Confidence)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -75,7 +76,7 @@ func (a *Agent) handle(req bus.Request, limit *rate.Limiter) {
 		rep := bus.Reply{ID: id, OK: err == nil, Revision: rev, Config: view}
 		if err != nil {
 			rep.Error = err.Error()
-			a.log.Warn("command refused", "via", req.Via, "id", id, "op", op, "err", err)
+			a.refusals.refused(a.log, time.Now(), "via", req.Via, "id", id, "op", op, "err", err)
 		}
 		a.metrics.Command(op, err == nil)
 		req.Answer(rep)
@@ -200,4 +201,24 @@ func (a *Agent) commit(next *overlay) error {
 	a.saved = next
 	a.dropped.Store(nil) // what was dropped at start is gone from the saved state now
 	return nil
+}
+
+// refusalLog logs refused commands at most once a second, saying how many
+// more were refused since its previous line: a flood of bad commands
+// cannot flood the log. It is owned by the command goroutine.
+type refusalLog struct {
+	last       time.Time
+	suppressed int
+}
+
+func (l *refusalLog) refused(log *slog.Logger, now time.Time, args ...any) {
+	if !l.last.IsZero() && now.Sub(l.last) < time.Second {
+		l.suppressed++
+		return
+	}
+	if l.suppressed > 0 {
+		args = append(args, "more_refused_not_logged", l.suppressed)
+	}
+	log.Warn("command refused", args...)
+	l.last, l.suppressed = now, 0
 }

@@ -47,7 +47,7 @@ type Config struct {
 	ModelDir    string   `envconfig:"MODEL_DIR" desc:"the folder load_model commands may load models from (default: the folder of EDGE_MODEL_PATH; empty refuses load_model)"`
 	ModelFormat string   `envconfig:"MODEL_FORMAT" default:"auto" desc:"model output layout: auto, yolov8 (also YOLO11), yolov5 or yolox"`
 	LabelsPath  string   `envconfig:"LABELS_PATH" desc:"class names, one a line, for models without names metadata (default: COCO when there are 80 classes)"`
-	Confidence  float32  `envconfig:"CONFIDENCE" default:"0.25" desc:"minimum detection confidence, in (0,1]"`
+	Confidence  float32  `envconfig:"CONFIDENCE" default:"0.25" desc:"minimum detection confidence, in [0.01,1]"`
 	IoU         float32  `envconfig:"IOU" default:"0.45" desc:"non-maximum suppression IoU threshold, in (0,1]"`
 	Classes     []string `envconfig:"CLASSES" desc:"comma-separated labels to keep (default: all)"`
 
@@ -72,9 +72,10 @@ type Config struct {
 	HAPrefix    string   `envconfig:"HA_PREFIX" default:"homeassistant" desc:"Home Assistant discovery prefix"`
 	HALabels    []string `envconfig:"HA_LABELS" default:"person" desc:"labels that get a count sensor and a detected binary sensor per camera"`
 
-	HTTPListen string        `envconfig:"HTTP_LISTEN" default:"127.0.0.1:9108" desc:"address of /metrics (Prometheus), /healthz and /readyz; none disables it. It has no authentication: keep it on loopback or behind a proxy that authenticates"`
-	BatchMax   int           `envconfig:"BATCH_MAX" default:"4" desc:"a model with a dynamic batch dimension runs up to this many cameras' frames in one call (1 disables batching)"`
-	BatchWait  time.Duration `envconfig:"BATCH_WAIT" default:"0s" desc:"how long a batch may wait for more cameras' frames (0: never wait, run what is there)"`
+	MaxDetections int           `envconfig:"MAX_DETECTIONS" default:"100" desc:"at most this many detections per frame, the most confident, in events, counts and the annotated video"`
+	HTTPListen    string        `envconfig:"HTTP_LISTEN" default:"127.0.0.1:9108" desc:"address of /metrics (Prometheus), /healthz and /readyz; none disables it. It has no authentication: keep it on loopback or behind a proxy that authenticates"`
+	BatchMax      int           `envconfig:"BATCH_MAX" default:"4" desc:"a model with a dynamic batch dimension runs up to this many cameras' frames in one call (1 disables batching)"`
+	BatchWait     time.Duration `envconfig:"BATCH_WAIT" default:"0s" desc:"how long a batch may wait for more cameras' frames (0: never wait, run what is there)"`
 
 	ReportInterval time.Duration `envconfig:"REPORT_INTERVAL" default:"5s" desc:"how often the log summarises frames, drops, timings and detections"`
 	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -157,6 +158,9 @@ func (c Config) Validate() error {
 	}
 	if c.ModelLanes < 0 || c.ModelLanes > 64 {
 		bad("MODEL_LANES", "must be between 0 and 64, got %d", c.ModelLanes)
+	}
+	if c.MaxDetections < 1 || c.MaxDetections > 1000 {
+		bad("MAX_DETECTIONS", "must be between 1 and 1000, got %d", c.MaxDetections)
 	}
 	if c.BatchMax < 1 || c.BatchMax > 64 {
 		bad("BATCH_MAX", "must be between 1 and 64, got %d", c.BatchMax)

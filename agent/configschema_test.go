@@ -261,9 +261,9 @@ func TestConfigSchemaRefusesWhatTheAgentRefuses(t *testing.T) {
 	}{
 		{"unknown key", "cameras:\n  - name: a\n    url: testsrc\n    confidnce: 0.3\n", "confidnce", "line 4: field confidnce not found"},
 		{"unknown top-level key", "camera: []\n", "camera", "field camera not found"},
-		{"confidence over 1", "cameras: [{name: a, url: testsrc, confidence: 1.5}]", "confidence", "confidence: must be in (0,1], got 1.5"},
+		{"confidence over 1", "cameras: [{name: a, url: testsrc, confidence: 1.5}]", "confidence", "confidence: must be between 0.01 and 1 (lower fills every event with noise boxes), got 1.5"},
 		// A bad default is found in the cameras it reaches, and named there.
-		{"confidence 0", "defaults: {confidence: 0}\ncameras: [{name: a, url: testsrc}]", "confidence", "cameras[0] (a).confidence: must be in (0,1], got 0"},
+		{"confidence 0", "defaults: {confidence: 0}\ncameras: [{name: a, url: testsrc}]", "confidence", "cameras[0] (a).confidence: must be between 0.01 and 1 (lower fills every event with noise boxes), got 0"},
 		{"iou 0", "cameras: [{name: a, url: testsrc, iou: 0}]", "iou", "iou: must be in (0,1], got 0"},
 		{"confidence not a number", "cameras: [{name: a, url: testsrc, confidence: high}]", "confidence", "cannot unmarshal !!str `high`"},
 		{"publish", "cameras: [{name: a, url: testsrc, publish: sometimes}]", "publish", `publish: must be detections, changes or all, got "sometimes"`},
@@ -289,7 +289,7 @@ func TestConfigSchemaRefusesWhatTheAgentRefuses(t *testing.T) {
 		{"negative RTSP latency", "cameras: [{name: a, url: testsrc, rtsp_latency_ms: -1}]", "rtsp_latency_ms", "must be between 0 and 10000, got -1"},
 		{"bit rate", "cameras: [{name: a, url: testsrc, output_bitrate_kbps: 50}]", "output_bitrate_kbps", "must be between 100 and 100000, got 50"},
 		{"frame rate", "cameras: [{name: a, url: testsrc, output_fps: 0}]", "output_fps", "must be between 1 and 240, got 0"},
-		{"blank label", "cameras: [{name: a, url: testsrc, classes: [' ']}]", "classes", `entry 0: " " is not a label`},
+		{"blank label", "cameras: [{name: a, url: testsrc, classes: [' ']}]", "classes", `entry 0: "" is not a label`},
 		{"long label", "cameras: [{name: a, url: testsrc, classes: [" + strings.Repeat("l", 129) + "]}]", "classes", "is not a label (1-128 characters)"},
 		{"too many labels", "cameras: [{name: a, url: testsrc, classes: [" + strings.Repeat("l,", 1000) + "l]}]", "classes", "1001 labels, at most 1000"},
 	}

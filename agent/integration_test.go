@@ -165,7 +165,7 @@ func integrationConfig(t *testing.T, cameraURL, outputURL, model string) Config 
 		OutputURL: outputURL, OutputBitrateKbps: 2000, OutputFPS: 15,
 		ReportInterval: 2 * time.Second, LogLevel: "info", LogFormat: "text",
 		StateDir: t.TempDir(), Publish: "detections", StatusInterval: 10 * time.Second,
-		HTTPListen: "none", BatchMax: 4,
+		HTTPListen: "none", BatchMax: 4, MaxDetections: 100,
 		NATS:        bus.NATSConfig{Listen: "127.0.0.1:-1"},
 		HADiscovery: true, HAPrefix: "homeassistant", HALabels: []string{"person"},
 	}

@@ -30,6 +30,7 @@ type manager struct {
 	sinks   []Sink
 	ids     bus.IDs
 	report  time.Duration
+	maxDets int // EDGE_MAX_DETECTIONS
 	// newSource and newOutput build a camera's connections; tests replace them.
 	newSource func(CameraSpec, *slog.Logger) (frameSource, error)
 	newOutput func(CameraSpec, *slog.Logger) (output, error)
@@ -178,6 +179,7 @@ func (m *manager) startWorker(s *camSettings) {
 		ids:         &m.ids,
 		stats:       newCamStats(mc),
 		reportEvery: m.report,
+		maxDets:     m.maxDets,
 		retryMin:    500 * time.Millisecond,
 		retryMax:    10 * time.Second,
 		retryJitter: 0.2,

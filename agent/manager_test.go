@@ -400,7 +400,7 @@ cameras:
 	if err := os.WriteFile(file, []byte(yml+"    confidence: 7\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Reload(t.Context()); err == nil || !strings.Contains(err.Error(), "confidence: must be in (0,1], got 7") {
+	if err := a.Reload(t.Context()); err == nil || !strings.Contains(err.Error(), "confidence: must be between 0.01 and 1 (lower fills every event with noise boxes), got 7") {
 		t.Errorf("Reload of a bad file = %v", err)
 	}
 	results.waitCamera(t, "a", 3, 10*time.Second)

@@ -380,7 +380,7 @@ func TestManagerAppliesOnlyWhatChanged(t *testing.T) {
 	}, func() (string, error) { return "/cache/markers.onnx", nil }, 0)
 	m := &manager{
 		device: "box", log: slog.New(slog.DiscardHandler), pool: pool, metrics: metrics.New("test"),
-		report: time.Second, workers: map[string]*worker{}, ctx: t.Context(),
+		report: time.Second, maxDets: 100, workers: map[string]*worker{}, ctx: t.Context(),
 		newSource: func(cs CameraSpec, _ *slog.Logger) (frameSource, error) {
 			mu.Lock()
 			connects[cs.Name]++

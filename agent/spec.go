@@ -183,6 +183,26 @@ const (
 	modelConfined                    // a command: a file inside EDGE_MODEL_DIR only
 )
 
+// minConfidence is the lowest confidence a camera may run at: below it a
+// model reports hundreds of noise boxes a frame, in every event.
+const minConfidence = 0.01
+
+// maxClasses bounds a camera's class list.
+const maxClasses = 1000
+
+// normalizeClasses trims the labels and drops repeats (KeepMask matches a
+// label exactly or else ignoring case, so repeats differing in case too).
+func normalizeClasses(in []string) []string {
+	var out []string
+	for _, l := range in {
+		l = strings.TrimSpace(l)
+		if !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, l) }) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // problems collects every problem of a spec, each prefixed with where it is.
 type problems struct{ errs []error }
 
@@ -245,10 +265,10 @@ func applyPatch(base CameraSpec, p cameraPatch, where string, key func(string) s
 		c.IoU = *p.IoU
 	}
 	if p.Classes != nil {
-		c.Classes = nil
-		if len(*p.Classes) > 0 {
-			c.Classes = slices.Clone(*p.Classes)
+		if n := len(*p.Classes); n > maxClasses {
+			bad("classes", "%d labels, at most %d", n, maxClasses)
 		}
+		c.Classes = normalizeClasses(*p.Classes)
 	}
 	if p.Publish != nil {
 		pol, err := bus.ParsePolicy(*p.Publish)
@@ -323,14 +343,14 @@ func (c CameraSpec) validate(where string, key func(string) string, errs *proble
 			bad("output_url", "must be an rtsp:// URL or %q, got %q", OutputDisabled, redactURL(c.OutputURL))
 		}
 	}
-	if !(c.Confidence > 0 && c.Confidence <= 1) {
-		bad("confidence", "must be in (0,1], got %g", c.Confidence)
+	if !(c.Confidence >= minConfidence && c.Confidence <= 1) {
+		bad("confidence", "must be between %g and 1 (lower fills every event with noise boxes), got %g", minConfidence, c.Confidence)
 	}
 	if !(c.IoU > 0 && c.IoU <= 1) {
 		bad("iou", "must be in (0,1], got %g", c.IoU)
 	}
-	if len(c.Classes) > 1000 {
-		bad("classes", "%d labels, at most 1000", len(c.Classes))
+	if len(c.Classes) > maxClasses {
+		bad("classes", "%d labels, at most %d", len(c.Classes), maxClasses)
 	}
 	for i, l := range c.Classes {
 		if strings.TrimSpace(l) == "" || len(l) > 128 {

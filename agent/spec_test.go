@@ -175,7 +175,7 @@ cameras:
 `, []string{
 			`config file: cameras[0] (front.door).name: "front.door" must be 1-64 letters`,
 			`config file: cameras[0] (front.door).url: unsupported scheme "http"`,
-			`config file: cameras[0] (front.door).confidence: must be in (0,1], got 1.5`,
+			`config file: cameras[0] (front.door).confidence: must be between 0.01 and 1 (lower fills every event with noise boxes), got 1.5`,
 			`config file: cameras[1].publish: must be detections, changes or all, got "sometimes"`,
 			`config file: cameras[1].model: model "../etc/passwd.onnx": stat ../etc/passwd.onnx`,
 			`config file: cameras[1] (back).iou: must be in (0,1], got 0`,
@@ -431,3 +431,43 @@ func TestSavedSettingsThatNoLongerFitAreDropped(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestRefusalLogOncePerSecond(t *testing.T) {
+	var b strings.Builder
+	log := slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	var l refusalLog
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// 1000 refusals over 2.5 s, one every 2.5 ms: lines at 0 s, 1 s and 2 s;
+	// the second and third say how many were not logged (399 each: 400 in
+	// a second, one of them logged).
+	for i := range 1000 {
+		l.refused(log, t0.Add(time.Duration(i)*2500*time.Microsecond), "n", i)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	want := []string{
+		`level=WARN msg="command refused" n=0`,
+		`level=WARN msg="command refused" n=400 more_refused_not_logged=399`,
+		`level=WARN msg="command refused" n=800 more_refused_not_logged=399`,
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestNormalizeClasses(t *testing.T) {
+	tests := []struct{ in, want []string }{
+		{[]string{" person", "person", "PERSON", "car "}, []string{"person", "car"}},
+		{[]string{}, nil},
+		{[]string{"a", "b", "A"}, []string{"a", "b"}},
+	}
+	for _, tt := range tests {
+		if got := normalizeClasses(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("normalizeClasses(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

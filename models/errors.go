@@ -31,10 +31,30 @@ var (
 	// ErrUnknownLabel means a label is not one of the model's labels.
 	ErrUnknownLabel = errors.New("unknown label")
 
+	// ErrTooLarge means a model file is larger than Options.MaxBytes
+	// (DefaultMaxModelBytes when 0).
+	ErrTooLarge = errors.New("file too large")
+
+	// ErrNotRegular means a model path names something other than a
+	// regular file: a directory, a named pipe, a device, a socket.
+	ErrNotRegular = errors.New("not a regular file")
+
 	// ErrBatchSize means a DetectBatch call had no images, more than the
 	// detector's MaxBatch, or not one Thresholds per image.
 	ErrBatchSize = errors.New("invalid batch size")
 )
+
+// ChecksumError means a model file's sha256 is not the one Options.SHA256
+// asked for. Load checks it on the bytes it read, before anything parses
+// them.
+type ChecksumError struct {
+	Got, Want string // lower-case hex digests
+}
+
+// Error returns, for example, "sha256 is 1f…, not 9a…".
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("sha256 is %s, not %s", e.Got, e.Want)
+}
 
 // ModelError records a failed operation on a model file.
 type ModelError struct {

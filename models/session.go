@@ -1,10 +1,9 @@
 package models
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,10 +17,40 @@ import (
 // and its metadata does not say (Ultralytics' default imgsz).
 const defaultInputSize = 640
 
+// Limits on what a model may declare. Load refuses a model beyond them
+// (ErrUnsupportedModel) before it allocates anything they size: a model
+// file of a few kilobytes can declare any shape.
+const (
+	// MaxInputSide is the largest input width or height, from the input
+	// shape or, for a dynamic one, the imgsz metadata.
+	MaxInputSide = 4096
+	// MaxAnchors is the most candidate boxes (output rows) a frame.
+	MaxAnchors = 1_000_000
+	// MaxClasses is the most classes.
+	MaxClasses = 10_000
+	// MaxOutputValues is the most float32 values of one frame's output
+	// (256 MiB): YOLOv8 at 640x640 has 705,600, at 4096x4096 28.9 million.
+	MaxOutputValues = 1 << 26
+)
+
 // Options select a model and how it runs.
 type Options struct {
-	// Path is the .onnx file.
+	// Path is the .onnx file; inside Root when Root is set.
 	Path string
+	// Root, when set, confines Path to a folder: Path is opened relative
+	// to it with os.Root, which refuses an absolute path, "..", and
+	// symbolic links leading out of the folder. The detector's
+	// Info().Path and Load's errors then name the file as
+	// filepath.Join(Root.Name(), Path).
+	Root *os.Root
+	// MaxBytes is the largest model file Load reads; 0 means
+	// DefaultMaxModelBytes. A larger file is refused with ErrTooLarge
+	// before it is read.
+	MaxBytes int64
+	// SHA256 is, when not "", the hex digest the file must have (either
+	// case). Load checks it on the bytes it read, before ONNX Runtime
+	// parses them, and fails with a *ChecksumError if it differs.
+	SHA256 string
 	// Format is the output layout; FormatAuto detects it from the output
 	// shape.
 	Format Format
@@ -106,17 +135,26 @@ func (s *ortSession) Close() error {
 	return errors.Join(errs...)
 }
 
-// Load loads a model and returns a Detector running it. Errors are
-// *ModelError values for opts.Path.
+// Load loads a model and returns a Detector running it. It opens the file
+// once, refuses anything but a regular file of at most Options.MaxBytes,
+// checks Options.SHA256, and only then lets ONNX Runtime parse the bytes it
+// read; a model whose shapes are beyond MaxInputSide, MaxAnchors,
+// MaxClasses or MaxOutputValues is refused before any tensor is allocated.
+// Errors are *ModelError values for opts.Path (joined to Root's name when
+// Root is set).
 func (r *Runtime) Load(opts Options) (*Detector, error) {
-	d, err := r.load(opts)
+	path := opts.Path
+	if opts.Root != nil {
+		path = filepath.Join(opts.Root.Name(), opts.Path)
+	}
+	d, err := r.load(opts, path)
 	if err != nil {
-		return nil, &ModelError{Path: opts.Path, Op: "load", Err: err}
+		return nil, &ModelError{Path: path, Op: "load", Err: err}
 	}
 	return d, nil
 }
 
-func (r *Runtime) load(opts Options) (*Detector, error) {
+func (r *Runtime) load(opts Options, path string) (*Detector, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -139,11 +177,25 @@ func (r *Runtime) load(opts Options) (*Detector, error) {
 		return nil, fmt.Errorf("lanes %d: want 0 or 1 (one call at a time) or more", opts.Lanes)
 	}
 
-	data, err := os.ReadFile(opts.Path)
-	if err != nil {
-		return nil, fmt.Errorf("read: %w", err)
+	if opts.MaxBytes < 0 {
+		return nil, fmt.Errorf("max bytes %d: want 0 (%d) or more", opts.MaxBytes, DefaultMaxModelBytes)
 	}
-	sum := sha256.Sum256(data)
+	limit := opts.MaxBytes
+	if limit == 0 {
+		limit = DefaultMaxModelBytes
+	}
+	limit = min(limit, math.MaxInt64-1, math.MaxInt-1)
+	want, err := parseSHA256(opts.SHA256)
+	if err != nil {
+		return nil, err
+	}
+
+	// ONNX Runtime sees the bytes only from here, once the digest matched.
+	file, err := readModel(opts.Root, opts.Path, limit, want)
+	if err != nil {
+		return nil, err
+	}
+	data := file.data
 	ins, outs, err := ort.GetInputOutputInfoWithONNXData(data)
 	if err != nil {
 		return nil, fmt.Errorf("read inputs and outputs: %w", err)
@@ -160,8 +212,16 @@ func (r *Runtime) load(opts Options) (*Detector, error) {
 		return nil, fmt.Errorf("%w: want a float32 tensor as first output, got %v", ErrUnsupportedModel, outs)
 	}
 	out := outs[0]
+	for _, n := range out.Dimensions {
+		if n > MaxAnchors {
+			return nil, fmt.Errorf("%w: output %s: dimension %d is over %d", ErrUnsupportedModel, out.Name, n, MaxAnchors)
+		}
+	}
 	lay, err := resolveLayout(opts.Format, out.Dimensions, w, h)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkLayout(lay); err != nil {
 		return nil, err
 	}
 
@@ -180,14 +240,17 @@ func (r *Runtime) load(opts Options) (*Detector, error) {
 		batch = opts.MaxBatch
 	}
 	lanes := max(opts.Lanes, 1)
+	if err := checkBuffers(w, h, lay, batch, lanes); err != nil {
+		return nil, err
+	}
 	sess, err := newORTSession(data, in.Name, out.Name, w, h, lay, batch, lanes, so)
 	if err != nil {
 		return nil, err
 	}
 	d, err := newDetector(sess, Info{
 		Name:        filepath.Base(opts.Path),
-		Path:        opts.Path,
-		SHA256:      hex.EncodeToString(sum[:]),
+		Path:        path,
+		SHA256:      file.sha256,
 		InputName:   in.Name,
 		OutputName:  out.Name,
 		InputWidth:  w,
@@ -262,6 +325,9 @@ func imageInput(ins []ort.InputOutputInfo, imgsz []int) (ort.InputOutputInfo, in
 		len(dims) != 4 || dims[0] > 1 || (dims[1] != 3 && dims[1] > 0) {
 		return in, 0, 0, fmt.Errorf("%w: input %s: want a float32 tensor [1,3,H,W]", ErrUnsupportedModel, in.String())
 	}
+	if dims[2] > MaxInputSide || dims[3] > MaxInputSide {
+		return in, 0, 0, fmt.Errorf("%w: input %s: %dx%d is over %d a side", ErrUnsupportedModel, in.String(), dims[3], dims[2], MaxInputSide)
+	}
 	h, w := int(dims[2]), int(dims[3])
 	if h <= 0 {
 		h = defaultInputSize
@@ -275,7 +341,35 @@ func imageInput(ins []ort.InputOutputInfo, imgsz []int) (ort.InputOutputInfo, in
 			w = imgsz[len(imgsz)-1]
 		}
 	}
+	if w > MaxInputSide || h > MaxInputSide {
+		return in, 0, 0, fmt.Errorf("%w: input %s sized %dx%d by imgsz metadata %v: over %d a side", ErrUnsupportedModel, in.String(), w, h, imgsz, MaxInputSide)
+	}
 	return in, w, h, nil
+}
+
+// checkLayout refuses an output layout beyond MaxAnchors, MaxClasses or
+// MaxOutputValues.
+func checkLayout(lay layout) error {
+	switch {
+	case lay.anchors < 1 || lay.anchors > MaxAnchors:
+		return fmt.Errorf("%w: %d anchors: want 1 to %d", ErrUnsupportedModel, lay.anchors, MaxAnchors)
+	case lay.classes < 1 || lay.classes > MaxClasses:
+		return fmt.Errorf("%w: %d classes: want 1 to %d", ErrUnsupportedModel, lay.classes, MaxClasses)
+	case lay.anchors*(5+lay.classes) > MaxOutputValues: // at most 1e6 x 10005: no overflow
+		return fmt.Errorf("%w: %d anchors of %d classes: over %d output values a frame", ErrUnsupportedModel, lay.anchors, lay.classes, MaxOutputValues)
+	}
+	return nil
+}
+
+// checkBuffers refuses lanes x batch frames of a w x h input and layout
+// lay whose float32 buffers' size in bytes does not fit an int (w, h and
+// lay are within the limits above, so one frame's values do).
+func checkBuffers(w, h int, lay layout, batch, lanes int) error {
+	frame := 3*w*h + lay.anchors*(5+lay.classes)
+	if batch > math.MaxInt/4/frame/lanes {
+		return fmt.Errorf("max batch %d and lanes %d: %d frames of %d float32 values each are more than memory can hold", batch, lanes, batch*lanes, frame)
+	}
+	return nil
 }
 
 // modelLabels picks the labels of a model with the given number of classes

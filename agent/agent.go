@@ -81,8 +81,8 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		return nil, fmt.Errorf("start ONNX Runtime (%s_ORT_LIB=%s): %w", EnvPrefix, cfg.ORTLibrary, err)
 	}
 	a.rt = rt
-	a.pool = newModelPool(func(path string, format models.Format) (modelDetector, error) {
-		return rt.Load(models.Options{Path: path, Format: format, LabelsPath: cfg.LabelsPath,
+	a.pool = newModelPool(func(path string, format models.Format, sha256 string) (modelDetector, error) {
+		return rt.Load(models.Options{Path: path, Format: format, SHA256: sha256, LabelsPath: cfg.LabelsPath,
 			Threads: cfg.ORTThreads, Provider: cfg.ORTProvider, MaxBatch: cfg.BatchMax, Lanes: cfg.lanes()})
 	}, builtinModel, cfg.BatchWait)
 	// The environment and the file must hold: a problem there stops the

@@ -102,7 +102,7 @@ func (f *fakeModel) isClosed() bool {
 func TestPoolSharesAndCountsReferences(t *testing.T) {
 	loaded := map[string]*fakeModel{}
 	loads := 0
-	p := newModelPool(func(path string, f models.Format) (modelDetector, error) {
+	p := newModelPool(func(path string, f models.Format, sha string) (modelDetector, error) {
 		loads++
 		if path == "/m/bad.onnx" {
 			return nil, errors.New("load /m/bad.onnx: truncated")
@@ -373,7 +373,7 @@ func TestManagerAppliesOnlyWhatChanged(t *testing.T) {
 	var mu sync.Mutex
 	connects := map[string]int{}
 	loaded := map[string]*fakeModel{}
-	pool := newModelPool(func(path string, f models.Format) (modelDetector, error) {
+	pool := newModelPool(func(path string, f models.Format, sha string) (modelDetector, error) {
 		m := &fakeModel{name: filepath.Base(path), maxBatch: 1}
 		loaded[path] = m
 		return m, nil
@@ -445,7 +445,7 @@ func TestManagerAppliesOnlyWhatChanged(t *testing.T) {
 	// A model that cannot load refuses the whole change: c is not added,
 	// a keeps running y.
 	bad := cam("c", "rtsp://h/c", "bad.onnx")
-	pool.load = func(path string, f models.Format) (modelDetector, error) {
+	pool.load = func(path string, f models.Format, sha string) (gotModel modelDetector, err error) {
 		return nil, errors.New("load bad.onnx: truncated")
 	}
 	a.Confidence = 0.9

@@ -2,6 +2,13 @@
 // session running a YOLO model (YOLOv8/YOLO11, YOLOv5 or YOLOX output
 // layouts).
 //
+// [Runtime.Load] treats a model file as untrusted input: it reads at most
+// [Options].MaxBytes from one open descriptor of a regular file (inside
+// [Options].Root when set), checks [Options].SHA256 before ONNX Runtime
+// parses a byte, and refuses shapes beyond [MaxInputSide], [MaxAnchors],
+// [MaxClasses] and [MaxOutputValues] before allocating tensors
+// (TestLoadHostile).
+//
 // A process creates one [Runtime] (ONNX Runtime's environment is
 // process-global), loads one or more [Detector]s from .onnx files with
 // [Runtime.Load] and calls [Detector.Detect] for each frame. Detect letterboxes

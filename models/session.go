@@ -367,7 +367,7 @@ func checkLayout(lay layout) error {
 func checkBuffers(w, h int, lay layout, batch, lanes int) error {
 	frame := 3*w*h + lay.anchors*(5+lay.classes)
 	if batch > math.MaxInt/4/frame/lanes {
-		return fmt.Errorf("max batch %d and lanes %d: %d frames of %d float32 values each are more than memory can hold", batch, lanes, batch*lanes, frame)
+		return fmt.Errorf("max batch %d x lanes %d frames of %d float32 values each: more than this machine can address", batch, lanes, frame)
 	}
 	return nil
 }

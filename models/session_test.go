@@ -122,7 +122,7 @@ func TestLoadErrors(t *testing.T) {
 		is      error  // errors.Is target, nil for none
 		wantErr string // a part of the message
 	}{
-		{"missing file", Options{Path: missingFile}, fs.ErrNotExist, `load model "` + missingFile + `": read: open `},
+		{"missing file", Options{Path: missingFile}, fs.ErrNotExist, `load model "` + missingFile + `": read: stat `},
 		{"not a model", Options{Path: notONNX}, nil, `load model "` + notONNX + `": read inputs and outputs: `},
 		{"format that does not fit", Options{Path: yolox, Format: FormatYOLOv8}, ErrUnsupportedFormat, "output shape [1 3549 85] does not fit yolov8"},
 		{"unknown provider", Options{Path: yolox, Provider: "tpu"}, ErrProviderUnavailable, `unknown provider "tpu"`},
@@ -176,6 +176,11 @@ func TestImageInput(t *testing.T) {
 		{"one channel", tensor(1, 1, 640, 640), nil, 0, 0, true},
 		{"batch 4", tensor(4, 3, 640, 640), nil, 0, 0, true},
 		{"NHWC", tensor(1, 640, 640, 3), nil, 0, 0, true},
+		{"at the side limit", tensor(1, 3, 4096, -1), []int{4096}, 4096, 4096, false},
+		{"fixed over the side limit", tensor(1, 3, 4097, 640), nil, 0, 0, true},
+		{"fixed far over the side limit", tensor(1, 3, 640, 4_000_000_000), nil, 0, 0, true},
+		{"imgsz over the side limit", tensor(1, 3, -1, -1), []int{60000, 60000}, 0, 0, true},
+		{"one imgsz side over the limit", tensor(1, 3, 640, -1), []int{640, 4097}, 0, 0, true},
 		{"uint8", []ort.InputOutputInfo{{Name: "images", OrtValueType: ort.ONNXTypeTensor, DataType: ort.TensorElementDataTypeUint8, Dimensions: ort.NewShape(1, 3, 640, 640)}}, nil, 0, 0, true},
 	}
 	for _, tt := range tests {

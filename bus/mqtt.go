@@ -192,6 +192,11 @@ func (m *MQTT) run(ctx context.Context) error {
 	}
 	c := mqtt.NewClient(opts)
 	m.client.Store(&c)
+	// The persistent session may hold commands queued while the agent was
+	// away: the broker sends them as soon as the connection is up, before
+	// onConnected subscribes again. A route set before connecting catches
+	// them; without it paho drops them.
+	c.AddRoute(m.topics.Command(), m.commandHandler(c))
 	c.Connect() // returns at once; with ConnectRetry it keeps trying in the background
 	m.setReady(nil)
 	m.log.Info("mqtt started", "url", redactURL(m.cfg.URL), "client_id", m.cfg.ClientID,
@@ -459,8 +464,21 @@ func (m *MQTT) waitStoreDrained(ctx context.Context, c mqtt.Client, store *order
 // Assistant's status.
 func (m *MQTT) onConnected(c mqtt.Client) {
 	c.Publish(m.topics.Availability(), 1, true, payloadOnline)
+	c.Subscribe(m.topics.Command(), 1, m.commandHandler(c))
+	if !m.cfg.DisableDiscovery {
+		c.Subscribe(m.cfg.DiscoveryPrefix+"/status", 1, func(_ mqtt.Client, msg mqtt.Message) {
+			if string(msg.Payload()) == payloadOnline {
+				signal(m.haC)
+			}
+		})
+	}
+}
+
+// commandHandler hands the commands arriving on c to the agent, refusing
+// oversize and retained ones where they arrive.
+func (m *MQTT) commandHandler(c mqtt.Client) mqtt.MessageHandler {
 	result := m.topics.CommandResult()
-	c.Subscribe(m.topics.Command(), 1, func(_ mqtt.Client, msg mqtt.Message) {
+	return func(_ mqtt.Client, msg mqtt.Message) {
 		r := Request{Via: "mqtt " + msg.Topic(), log: m.log,
 			answer: func(b []byte) error {
 				c.Publish(result, 1, false, b) // paho sends it; the token is not waited for
@@ -475,13 +493,6 @@ func (m *MQTT) onConnected(c mqtt.Client) {
 			r.Payload = msg.Payload()
 			m.cmds.offer(r)
 		}
-	})
-	if !m.cfg.DisableDiscovery {
-		c.Subscribe(m.cfg.DiscoveryPrefix+"/status", 1, func(_ mqtt.Client, msg mqtt.Message) {
-			if string(msg.Payload()) == payloadOnline {
-				signal(m.haC)
-			}
-		})
 	}
 }
 

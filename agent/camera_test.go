@@ -171,6 +171,14 @@ func TestCameraStopsOnCancel(t *testing.T) {
 		default:
 			t.Fatal("run did not return after its context was cancelled")
 		}
+		// Connecting at start, then failed: told once, not at each of the
+		// minute's refused attempts.
+		if !slices.Equal(states, []camState{stateConnecting, stateFailed}) {
+			t.Errorf("states told: %v, want [connecting failed]", states)
+		}
+		if st, why := c.status(); st != stateFailed || why != "camera unreachable" {
+			t.Errorf("status = %s (%q), want failed (camera unreachable)", st, why)
+		}
 	})
 }
 

@@ -61,7 +61,6 @@ type output interface {
 // worker is one running camera: its loop, its output, and how to stop them.
 type worker struct {
 	cam    *camera
-	spec   CameraSpec // the connection settings it was started with
 	stats  *camStats
 	beat   statsCursor
 	cancel context.CancelFunc
@@ -199,7 +198,7 @@ func (m *manager) startWorker(s *camSettings) {
 	}
 	c.cur.Store(s)
 	ctx, cancel := context.WithCancel(m.ctx)
-	w := &worker{cam: c, spec: cs, stats: c.stats, cancel: cancel, done: make(chan struct{})}
+	w := &worker{cam: c, stats: c.stats, cancel: cancel, done: make(chan struct{})}
 	var wg sync.WaitGroup
 	if cs.OutputURL != OutputDisabled {
 		out, err := m.newOutput(cs, log.With("component", "output"))

@@ -69,8 +69,9 @@ func (p *modelPool) acquire(ms ModelSpec) (*sharedModel, error) {
 		det, err := p.load(path, ms.Format, ms.SHA256)
 		if err != nil {
 			if ms.Name != "" && ms.Name != path {
-				// Name the model as the user did, not where the agent keeps it.
-				return nil, fmt.Errorf("%s", strings.ReplaceAll(err.Error(), path, ms.Name))
+				// Name the model as the user did, not where the agent keeps
+				// it; errors.Is and As still see the cause.
+				return nil, &renamedError{msg: strings.ReplaceAll(err.Error(), path, ms.Name), err: err}
 			}
 			return nil, err
 		}
@@ -346,3 +347,13 @@ func rrBefore(a, b, last int) bool {
 	}
 	return a < b
 }
+
+// renamedError is a model error whose text names the model as the user
+// wrote it.
+type renamedError struct {
+	msg string
+	err error
+}
+
+func (e *renamedError) Error() string { return e.msg }
+func (e *renamedError) Unwrap() error { return e.err }

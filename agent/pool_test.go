@@ -99,13 +99,15 @@ func (f *fakeModel) isClosed() bool {
 	return f.closed
 }
 
+var errTruncated = errors.New("truncated")
+
 func TestPoolSharesAndCountsReferences(t *testing.T) {
 	loaded := map[string]*fakeModel{}
 	loads := 0
 	p := newModelPool(func(path string, f models.Format, sha string) (modelDetector, error) {
 		loads++
 		if path == "/m/bad.onnx" {
-			return nil, errors.New("load /m/bad.onnx: truncated")
+			return nil, fmt.Errorf("load /m/bad.onnx: %w", errTruncated)
 		}
 		m := &fakeModel{name: path}
 		loaded[path+"|"+string(f)] = m
@@ -144,8 +146,8 @@ func TestPoolSharesAndCountsReferences(t *testing.T) {
 		t.Errorf("refused model kept: sessions=%d", p.size())
 	}
 	// A load error names the model as the user did.
-	if _, err := p.acquire(ModelSpec{Name: "bad.onnx", Path: "/m/bad.onnx"}); err == nil || err.Error() != "load bad.onnx: truncated" {
-		t.Errorf("load error = %v", err)
+	if _, err := p.acquire(ModelSpec{Name: "bad.onnx", Path: "/m/bad.onnx"}); err == nil || err.Error() != "load bad.onnx: truncated" || !errors.Is(err, errTruncated) {
+		t.Errorf("load error = %v, want it named by the model's name and wrapping the cause", err)
 	}
 
 	p.release(a)

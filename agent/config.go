@@ -65,6 +65,8 @@ type Config struct {
 	Publish        string        `envconfig:"PUBLISH" default:"detections" desc:"which frames become events: detections (frames with at least one), changes (when the labels in view or their counts change) or all"`
 	StatusInterval time.Duration `envconfig:"STATUS_INTERVAL" default:"10s" desc:"how often the heartbeat goes to edge.<device>.status and <prefix>/<device>/status"`
 
+	OutboxOverflow bus.Overflow `envconfig:"OUTBOX_OVERFLOW" default:"drop-oldest" desc:"which events a full outbox (a broker unreachable for long) gives up: drop-oldest keeps the newest events, drop-newest keeps the oldest"`
+
 	NATS bus.NATSConfig `envconfig:"NATS"`
 	MQTT bus.MQTTConfig `envconfig:"MQTT"`
 
@@ -266,6 +268,7 @@ func (c Config) lanes() int {
 func (c Config) natsConfig() bus.NATSConfig {
 	n := c.NATS
 	n.Device, n.StateDir = c.DeviceID, filepath.Join(c.StateDir, "nats")
+	n.Overflow = c.OutboxOverflow
 	return n
 }
 
@@ -274,6 +277,7 @@ func (c Config) natsConfig() bus.NATSConfig {
 func (c Config) mqttConfig(cameras []string, version string) bus.MQTTConfig {
 	m := c.MQTT
 	m.Device, m.StateDir = c.DeviceID, filepath.Join(c.StateDir, "mqtt")
+	m.Overflow = c.OutboxOverflow
 	m.Cameras, m.Version = cameras, version
 	m.DisableDiscovery, m.DiscoveryPrefix, m.DiscoveryLabels = !c.HADiscovery, c.HAPrefix, c.HALabels
 	return m

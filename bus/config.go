@@ -18,8 +18,9 @@ import (
 // the EDGE_NATS_ prefix) and the default for a loader such as envconfig;
 // the fields tagged ignored are set by the agent from shared settings.
 type NATSConfig struct {
-	Device   string `ignored:"true"` // EDGE_DEVICE_ID: required
-	StateDir string `ignored:"true"` // EDGE_STATE_DIR: JetStream store and outbox journal
+	Device   string   `ignored:"true"` // EDGE_DEVICE_ID: required
+	StateDir string   `ignored:"true"` // EDGE_STATE_DIR: JetStream store and outbox journal
+	Overflow Overflow `ignored:"true"` // EDGE_OUTBOX_OVERFLOW: which events a full outbox drops
 
 	URL         string   `envconfig:"URL" desc:"NATS server or cluster, comma-separated nats:// or tls:// URLs; empty runs an embedded server; none turns NATS off"`
 	Listen      string   `envconfig:"LISTEN" default:"127.0.0.1:4222" desc:"embedded server: client listen address (port -1 picks a free port)"`
@@ -66,6 +67,7 @@ func (c NATSConfig) Embedded() bool { return c.URL == "" }
 func (c NATSConfig) withDefaults() NATSConfig {
 	setDefault(&c.Listen, DefaultNATSListen)
 	setDefault(&c.Stream, StreamName(c.Device))
+	setDefault(&c.Overflow, DropOldest)
 	setDefault(&c.StreamMaxAge, DefaultStreamMaxAge)
 	setDefault(&c.StreamMaxBytes, DefaultStreamMaxBytes)
 	setDefault(&c.DuplicateWindow, DefaultDuplicateWindow)
@@ -200,6 +202,7 @@ type MQTTConfig struct {
 	StateDir string   `ignored:"true"` // EDGE_STATE_DIR: paho's store and the outbox journal; empty keeps them in memory
 	Cameras  []string `ignored:"true"` // the cameras at start (MQTT.SetCameras changes the set): each a Home Assistant device
 	Version  string   `ignored:"true"` // agent version, shown by Home Assistant
+	Overflow Overflow `ignored:"true"` // EDGE_OUTBOX_OVERFLOW: which events a full outbox drops
 
 	URL         string `envconfig:"URL" desc:"MQTT broker, tcp://, ssl://, ws:// or wss://host:port; empty turns MQTT off"`
 	ClientID    string `envconfig:"CLIENT_ID" desc:"MQTT client id (default edge-agent-<device>)"`
@@ -238,6 +241,7 @@ const (
 
 func (c MQTTConfig) withDefaults() MQTTConfig {
 	setDefault(&c.ClientID, "edge-agent-"+c.Device)
+	setDefault(&c.Overflow, DropOldest)
 	setDefault(&c.TopicPrefix, DefaultTopicPrefix)
 	setDefault(&c.QoS, QoS1)
 	setDefault(&c.DiscoveryPrefix, DefaultDiscoveryPrefix)
@@ -416,3 +420,39 @@ func validStreamName(s string) bool {
 // redactURL hides the credentials in a URL (or a list of them) for logs and
 // errors: see redact.URL, the project's one redactor.
 func redactURL(raw string) string { return redact.URL(raw) }
+
+// Overflow says which events a full outbox gives up. The zero value means
+// the default, DropOldest.
+type Overflow uint8
+
+// The Overflow values.
+const (
+	OverflowDefault Overflow = iota
+	// DropOldest makes room for a new event by dropping the oldest one not
+	// yet sent: a camera's newest events are usually the ones that matter.
+	DropOldest
+	// DropNewest refuses the new event and keeps what is queued: no gap
+	// inside what is delivered, but the end of an outage is lost.
+	DropNewest
+)
+
+// String returns the setting's spelling: drop-oldest or drop-newest.
+func (o Overflow) String() string {
+	if o == DropNewest {
+		return "drop-newest"
+	}
+	return "drop-oldest"
+}
+
+// UnmarshalText reads "drop-oldest" or "drop-newest" ("" is the default).
+func (o *Overflow) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "drop-oldest", "":
+		*o = DropOldest
+	case "drop-newest":
+		*o = DropNewest
+	default:
+		return fmt.Errorf("must be drop-oldest or drop-newest, got %q", b)
+	}
+	return nil
+}

@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Tests of the whole product share two cores with GStreamer and ONNX Runtime.
 TEST_TIMEOUT ?= 9m
 
-.PHONY: all setup build demo test test-short vet fmt bench clean
+.PHONY: all setup build demo test test-long test-short vet fmt bench clean
 
 all: build
 
@@ -36,6 +36,12 @@ test: setup
 	@# encoder and model runs from competing for the two cores.
 	$(GO) test -race -short -count=1 -p 1 -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -count=1 -p 1 -timeout $(TEST_TIMEOUT) ./...
+
+# The fault tests that take minutes (brokers frozen and killed for 30 s
+# each, …): tests that skip unless EDGE_TEST_LONG is set. CI runs them after
+# make test.
+test-long: setup
+	EDGE_TEST_LONG=1 $(GO) test -count=1 -p 1 -timeout 20m -run '^TestLong' ./...
 
 # Unit tests only: no MediaMTX, no camera, no model runs.
 test-short: setup

@@ -46,6 +46,7 @@ type Agent struct {
 	saved    *overlay                         // what commands changed, as saved
 	preload  []*sharedModel                   // the initial spec's models, held from New until Run applied it
 	reloadC  chan chan error
+	buses    busHealth   // the bus clients' failures, for the heartbeat
 	refusals refusalLog  // owned by the command goroutine
 	applied  atomic.Bool // the first spec was applied: the cameras exist
 	started  time.Time
@@ -81,9 +82,8 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		return nil, fmt.Errorf("start ONNX Runtime (%s_ORT_LIB=%s): %w", EnvPrefix, cfg.ORTLibrary, err)
 	}
 	a.rt = rt
-	a.pool = newModelPool(func(path string, format models.Format, sha256 string) (modelDetector, error) {
-		return rt.Load(models.Options{Path: path, Format: format, SHA256: sha256, LabelsPath: cfg.LabelsPath,
-			Threads: cfg.ORTThreads, Provider: cfg.ORTProvider, MaxBatch: cfg.BatchMax, Lanes: cfg.lanes()})
+	a.pool = newModelPool(func(ms ModelSpec) (modelDetector, error) {
+		return loadModel(rt, cfg, ms)
 	}, builtinModel, cfg.BatchWait)
 	// The environment and the file must hold: a problem there stops the
 	// agent with every problem named.
@@ -144,6 +144,32 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		a.mgr.sinks = []Sink{opts.Sink}
 	}
 	return a, nil
+}
+
+// loadModel loads one model file. A file found in a model folder is opened
+// through os.Root there, so that nothing swapped in since it was resolved
+// (a symbolic link out, "..") can make it read a file outside.
+func loadModel(rt *models.Runtime, cfg Config, ms ModelSpec) (modelDetector, error) {
+	opts := models.Options{Path: ms.Path, Format: ms.Format, SHA256: ms.SHA256, LabelsPath: cfg.LabelsPath,
+		Threads: cfg.ORTThreads, Provider: cfg.ORTProvider, MaxBatch: cfg.BatchMax, Lanes: cfg.lanes(),
+		MaxBytes: cfg.ModelMaxBytes}
+	if ms.Root != "" {
+		rel, err := filepath.Rel(ms.Root, ms.Path)
+		if err != nil || !filepath.IsLocal(rel) {
+			return nil, fmt.Errorf("model %q: not inside the model folder", ms.Name)
+		}
+		root, err := os.OpenRoot(ms.Root)
+		if err != nil {
+			return nil, fmt.Errorf("model folder: %w", err)
+		}
+		defer root.Close()
+		opts.Root, opts.Path = root, rel
+	}
+	det, err := rt.Load(opts)
+	if err != nil {
+		return nil, err // not a nil *Detector in a non-nil interface
+	}
+	return det, nil
 }
 
 // loadModels loads every model the spec needs and checks each camera's
@@ -248,10 +274,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		})
 	}
 	if a.nats != nil {
-		run("nats", a.nats.Run)
+		wg.Go(func() { supervise(ctx, "nats", a.nats.Run, &a.buses, a.log) })
 	}
 	if a.mqtt != nil {
-		run("mqtt", a.mqtt.Run)
+		wg.Go(func() { supervise(ctx, "mqtt", a.mqtt.Run, &a.buses, a.log) })
 	}
 	if a.http != nil {
 		run("http", a.http.Run)
@@ -356,6 +382,7 @@ func (a *Agent) heartbeats(ctx context.Context) {
 				UptimeS: round1(now.Sub(a.started).Seconds()), IntervalS: round1(now.Sub(prev).Seconds()),
 				Cameras: a.mgr.heartbeat(now),
 				Dropped: a.droppedSettings(),
+				Buses:   a.buses.snapshot(),
 			}
 			prev = now
 			if a.nats != nil {

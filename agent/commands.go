@@ -81,16 +81,19 @@ func (a *Agent) handle(req bus.Request, limit *rate.Limiter) {
 		a.metrics.Command(op, err == nil)
 		req.Answer(rep)
 	}
-	if !limit.Allow() {
-		answer("", fmt.Errorf("rate limited: at most %d commands a second", commandRate), "", false)
-		return
-	}
+	// Parse first: a malformed command is refused at the cost of reading
+	// it, without taking a token, so garbage cannot lock the operator's
+	// commands out; the limit applies to the commands that would run.
 	cmd, err := bus.ParseCommand(req.Payload)
 	if err != nil {
 		answer(cmd.ID, err, "", false)
 		return
 	}
 	op = cmd.Op
+	if !limit.Allow() {
+		answer(cmd.ID, fmt.Errorf("rate limited: at most %d commands a second", commandRate), "", false)
+		return
+	}
 	if now := time.Now(); cmd.Expired(now) {
 		answer(cmd.ID, fmt.Errorf("expired: the command's expires (%s) is past (the agent's clock: %s)",
 			cmd.Expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)), cmd.Camera, false)

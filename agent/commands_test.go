@@ -47,9 +47,9 @@ func TestResolveModel(t *testing.T) {
 		{"sub", "not a regular file"},
 	}
 	for _, tt := range tests {
-		got, err := resolveModel(dir, tt.name)
+		got, root, err := resolveModel(dir, tt.name)
 		if tt.want == "" {
-			if err != nil || !strings.HasPrefix(got, dir) {
+			if err != nil || !strings.HasPrefix(got, dir) || root != dir {
 				t.Errorf("resolveModel(%q) = %q, %v; want a file in %s", tt.name, got, err, dir)
 			}
 			continue
@@ -58,7 +58,7 @@ func TestResolveModel(t *testing.T) {
 			t.Errorf("resolveModel(%q) = %q, %v; want an error containing %q", tt.name, got, err, tt.want)
 		}
 	}
-	if _, err := resolveModel("", "a.onnx"); err == nil || !strings.Contains(err.Error(), "EDGE_MODEL_DIR") {
+	if _, _, err := resolveModel("", "a.onnx"); err == nil || !strings.Contains(err.Error(), "EDGE_MODEL_DIR") {
 		t.Errorf("resolveModel without a folder = %v, want it to name EDGE_MODEL_DIR", err)
 	}
 }

@@ -41,15 +41,16 @@ type Config struct {
 	Decoder       string        `envconfig:"DECODER" desc:"force a GStreamer decoder element (default: the best one the registry has)"`
 	IngestPolicy  string        `envconfig:"INGEST_POLICY" default:"latest" desc:"latest keeps only the newest frame; buffered keeps every frame (the naive baseline, for benchmarks)"`
 	CaptureClock  string        `envconfig:"CAPTURE_CLOCK" default:"auto" desc:"capture time of a frame: auto uses the camera's NTP time from RTCP sender reports when plausible, else the arrival time; arrival always uses the arrival time"`
-	StallTimeout  time.Duration `envconfig:"STALL_TIMEOUT" default:"5s" desc:"a camera that sends no frame for this long is reconnected"`
+	StallTimeout  time.Duration `envconfig:"STALL_TIMEOUT" default:"5s" desc:"a camera that delivers no decoded frame for this long (silent, or sending data that never decodes) is reconnected"`
 
-	ModelPath   string   `envconfig:"MODEL_PATH" desc:"the ONNX detector to run (default: the built-in marker detector, written to the cache directory at start)"`
-	ModelDir    string   `envconfig:"MODEL_DIR" desc:"the folder load_model commands may load models from (default: the folder of EDGE_MODEL_PATH; empty refuses load_model)"`
-	ModelFormat string   `envconfig:"MODEL_FORMAT" default:"auto" desc:"model output layout: auto, yolov8 (also YOLO11), yolov5 or yolox"`
-	LabelsPath  string   `envconfig:"LABELS_PATH" desc:"class names, one a line, for models without names metadata (default: COCO when there are 80 classes)"`
-	Confidence  float32  `envconfig:"CONFIDENCE" default:"0.25" desc:"minimum detection confidence, in [0.01,1]"`
-	IoU         float32  `envconfig:"IOU" default:"0.45" desc:"non-maximum suppression IoU threshold, in (0,1]"`
-	Classes     []string `envconfig:"CLASSES" desc:"comma-separated labels to keep (default: all)"`
+	ModelPath     string   `envconfig:"MODEL_PATH" desc:"the ONNX detector to run (default: the built-in marker detector, written to the cache directory at start)"`
+	ModelDir      string   `envconfig:"MODEL_DIR" desc:"the folder load_model commands may load models from (default: the folder of EDGE_MODEL_PATH; empty refuses load_model)"`
+	ModelMaxBytes int64    `envconfig:"MODEL_MAX_BYTES" default:"536870912" desc:"the largest model file the agent reads (bytes); a bigger one is refused before any byte is parsed"`
+	ModelFormat   string   `envconfig:"MODEL_FORMAT" default:"auto" desc:"model output layout: auto, yolov8 (also YOLO11), yolov5 or yolox"`
+	LabelsPath    string   `envconfig:"LABELS_PATH" desc:"class names, one a line, for models without names metadata (default: COCO when there are 80 classes)"`
+	Confidence    float32  `envconfig:"CONFIDENCE" default:"0.25" desc:"minimum detection confidence, in [0.01,1]"`
+	IoU           float32  `envconfig:"IOU" default:"0.45" desc:"non-maximum suppression IoU threshold, in (0,1]"`
+	Classes       []string `envconfig:"CLASSES" desc:"comma-separated labels to keep (default: all)"`
 
 	ORTLibrary  string `envconfig:"ORT_LIB" desc:"ONNX Runtime shared library (default: lib/libonnxruntime.so.1 beside the executable, else the system's)"`
 	ORTThreads  int    `envconfig:"ORT_THREADS" default:"0" desc:"ONNX Runtime intra-op threads (0 lets it choose)"`
@@ -57,6 +58,8 @@ type Config struct {
 	ModelLanes  int    `envconfig:"MODEL_LANES" default:"0" desc:"frames one shared model session runs at once, for the cameras that share it (0: one per core when EDGE_ORT_THREADS is set, else 1)"`
 
 	OutputURL         string `envconfig:"OUTPUT_URL" desc:"annotated stream of EDGE_CAMERA_URL's camera (default rtsp://127.0.0.1:8554/<camera>-annotated, as for every camera; none disables it for every camera)"`
+	OutputUser        string `envconfig:"OUTPUT_USER" desc:"login for the default annotated streams (those of cameras without an output URL of their own) on the local MediaMTX"`
+	OutputPassword    string `envconfig:"OUTPUT_PASSWORD" desc:"password of EDGE_OUTPUT_USER"`
 	OutputBitrateKbps int    `envconfig:"OUTPUT_BITRATE_KBPS" default:"2000" desc:"annotated stream bit rate in kbit/s"`
 	OutputFPS         int    `envconfig:"OUTPUT_FPS" default:"15" desc:"nominal frame rate of the annotated stream (sets the keyframe interval)"`
 	Encoder           string `envconfig:"ENCODER" desc:"force a GStreamer H.264 encoder element (default: the best one the registry has)"`
@@ -139,6 +142,12 @@ func (c Config) Validate() error {
 		} else if !st.IsDir() {
 			bad("MODEL_DIR", "%q is not a folder", c.ModelDir)
 		}
+	}
+	if c.OutputPassword != "" && c.OutputUser == "" {
+		bad("OUTPUT_USER", "required with %s_OUTPUT_PASSWORD", EnvPrefix)
+	}
+	if c.ModelMaxBytes < 0 {
+		bad("MODEL_MAX_BYTES", "must be positive (0: the default, 536870912), got %d", c.ModelMaxBytes)
 	}
 	if c.LabelsPath != "" {
 		if _, err := os.Stat(c.LabelsPath); err != nil {

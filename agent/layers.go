@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -120,9 +121,14 @@ func envKey(field string) string {
 }
 
 // defaultOutputURL is where a camera's annotated stream goes unless set:
-// the MediaMTX on this machine, path <camera>-annotated.
-func defaultOutputURL(camera string) string {
-	return "rtsp://127.0.0.1:8554/" + camera + "-annotated"
+// the MediaMTX on this machine, path <camera>-annotated, with the login
+// EDGE_OUTPUT_USER and EDGE_OUTPUT_PASSWORD when set.
+func defaultOutputURL(camera, user, password string) string {
+	u := url.URL{Scheme: "rtsp", Host: "127.0.0.1:8554", Path: "/" + camera + "-annotated"}
+	if user != "" {
+		u.User = url.UserPassword(user, password)
+	}
+	return u.String()
 }
 
 // buildSpec layers the environment, the config file (nil when there is
@@ -235,7 +241,7 @@ func buildSpec(cfg Config, file *configFile, saved *overlay) (Spec, error) {
 	for _, e := range entries {
 		c := e.spec
 		if !e.outputSet && c.OutputURL == "" && c.Name != "" {
-			c.OutputURL = defaultOutputURL(c.Name)
+			c.OutputURL = defaultOutputURL(c.Name, cfg.OutputUser, cfg.OutputPassword)
 		}
 		where := e.where
 		if e.key == nil {

@@ -34,7 +34,7 @@ type poolKey struct {
 type modelPool struct {
 	// load loads a model; a non-empty sha256 is checked before the file is
 	// parsed.
-	load      func(path string, format models.Format, sha256 string) (modelDetector, error)
+	load      func(ms ModelSpec) (modelDetector, error)
 	builtin   func() (string, error) // writes the built-in marker model, returns its path
 	batchWait time.Duration
 
@@ -43,7 +43,7 @@ type modelPool struct {
 	builtinPath string
 }
 
-func newModelPool(load func(string, models.Format, string) (modelDetector, error), builtin func() (string, error), batchWait time.Duration) *modelPool {
+func newModelPool(load func(ModelSpec) (modelDetector, error), builtin func() (string, error), batchWait time.Duration) *modelPool {
 	return &modelPool{load: load, builtin: builtin, batchWait: batchWait, models: map[poolKey]*sharedModel{}}
 }
 
@@ -66,7 +66,9 @@ func (p *modelPool) acquire(ms ModelSpec) (*sharedModel, error) {
 	key := poolKey{path: path, format: ms.Format}
 	m := p.models[key]
 	if m == nil {
-		det, err := p.load(path, ms.Format, ms.SHA256)
+		ls := ms
+		ls.Path = path
+		det, err := p.load(ls)
 		if err != nil {
 			if ms.Name != "" && ms.Name != path {
 				// Name the model as the user did, not where the agent keeps

@@ -104,7 +104,8 @@ var errTruncated = errors.New("truncated")
 func TestPoolSharesAndCountsReferences(t *testing.T) {
 	loaded := map[string]*fakeModel{}
 	loads := 0
-	p := newModelPool(func(path string, f models.Format, sha string) (modelDetector, error) {
+	p := newModelPool(func(ms ModelSpec) (modelDetector, error) {
+		path, f := ms.Path, ms.Format
 		loads++
 		if path == "/m/bad.onnx" {
 			return nil, fmt.Errorf("load /m/bad.onnx: %w", errTruncated)
@@ -375,7 +376,8 @@ func TestManagerAppliesOnlyWhatChanged(t *testing.T) {
 	var mu sync.Mutex
 	connects := map[string]int{}
 	loaded := map[string]*fakeModel{}
-	pool := newModelPool(func(path string, f models.Format, sha string) (modelDetector, error) {
+	pool := newModelPool(func(ms ModelSpec) (modelDetector, error) {
+		path := ms.Path
 		m := &fakeModel{name: filepath.Base(path), maxBatch: 1}
 		loaded[path] = m
 		return m, nil
@@ -447,7 +449,7 @@ func TestManagerAppliesOnlyWhatChanged(t *testing.T) {
 	// A model that cannot load refuses the whole change: c is not added,
 	// a keeps running y.
 	bad := cam("c", "rtsp://h/c", "bad.onnx")
-	pool.load = func(path string, f models.Format, sha string) (gotModel modelDetector, err error) {
+	pool.load = func(ModelSpec) (modelDetector, error) {
 		return nil, errors.New("load bad.onnx: truncated")
 	}
 	a.Confidence = 0.9

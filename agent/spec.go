@@ -53,6 +53,7 @@ type CameraSpec struct {
 type ModelSpec struct {
 	Name   string        // as the user wrote it: a file of EDGE_MODEL_DIR, a path, or "" for the built-in marker model
 	Path   string        // the file, resolved; "" for the built-in model until the pool writes it
+	Root   string        // the model folder Path was found in (resolved): the file is opened through it, so it cannot leave it; "" for a path the environment or the config file named
 	Format models.Format // forced output layout, FormatAuto to detect
 	SHA256 string        // when set, the file must have this digest
 }
@@ -237,11 +238,11 @@ func applyPatch(base CameraSpec, p cameraPatch, where string, key func(string) s
 	if p.Model != nil {
 		c.Model = ModelSpec{Name: *p.Model, Format: c.Model.Format}
 		if *p.Model != "" {
-			path, err := resolveModelName(env.modelDir, *p.Model, origin)
+			path, root, err := resolveModelName(env.modelDir, *p.Model, origin)
 			if err != nil {
 				bad("model", "%v", err)
 			}
-			c.Model.Path = path
+			c.Model.Path, c.Model.Root = path, root
 		}
 	}
 	if p.ModelSHA256 != nil {
@@ -393,19 +394,21 @@ func (s Spec) validateShared(errs *problems) {
 // yamlKey names a field as the config file writes it.
 func yamlKey(field string) string { return field }
 
-// resolveModelName turns a model setting into a file. A command's name must
-// be a file inside the model folder (resolveModel); the environment's and
-// the config file's may also be a path.
-func resolveModelName(dir, name string, origin modelOrigin) (string, error) {
+// resolveModelName turns a model setting into a file, and the folder it
+// must be opened through ("" for a path). A command's name must be a file
+// inside the model folder (resolveModel); the environment's and the config
+// file's may also be a path.
+func resolveModelName(dir, name string, origin modelOrigin) (path, root string, err error) {
 	if origin == modelTrusted && (filepath.IsAbs(name) || strings.ContainsRune(name, filepath.Separator)) {
 		st, err := os.Stat(name)
 		if err != nil {
-			return "", fmt.Errorf("model %q: %w", name, err)
+			return "", "", fmt.Errorf("model %q: %w", name, err)
 		}
 		if !st.Mode().IsRegular() {
-			return "", fmt.Errorf("model %q: not a regular file", name)
+			return "", "", fmt.Errorf("model %q: not a regular file", name)
 		}
-		return filepath.Abs(name)
+		path, err = filepath.Abs(name)
+		return path, "", err
 	}
 	return resolveModel(dir, name)
 }

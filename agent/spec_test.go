@@ -73,7 +73,7 @@ func TestBuildSpecLayersEnvironmentFileAndCommands(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"front model", front.Model, ModelSpec{Name: "yolox_nano.onnx", Path: filepath.Join(dir, "yolox_nano.onnx")}},
+		{"front model", front.Model, ModelSpec{Name: "yolox_nano.onnx", Path: filepath.Join(dir, "yolox_nano.onnx"), Root: dir}},
 		{"front confidence", front.Confidence, float32(0.4)},
 		{"front iou", front.IoU, float32(0.45)},
 		{"front classes", strings.Join(front.Classes, ","), "person,car"},
@@ -469,5 +469,43 @@ func TestNormalizeClasses(t *testing.T) {
 		if got := normalizeClasses(tt.in); !slices.Equal(got, tt.want) {
 			t.Errorf("normalizeClasses(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// EDGE_OUTPUT_USER and EDGE_OUTPUT_PASSWORD are the login of the default
+// annotated streams (a secured MediaMTX), escaped into the URL; an output
+// URL set for a camera is left as written; the password is never printed.
+func TestDefaultOutputLogin(t *testing.T) {
+	c := specConfig(t)
+	c.OutputUser, c.OutputPassword = "agent", "p@ss:w/rd%"
+	spec, err := buildSpec(c, mustParse(t, `cameras:
+  - name: front
+    url: rtsp://cam/front
+  - name: back
+    url: rtsp://cam/back
+    output_url: rtsp://10.0.0.5:8554/back
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"front": "rtsp://agent:p%40ss%3Aw%2Frd%25@127.0.0.1:8554/front-annotated",
+		"back":  "rtsp://10.0.0.5:8554/back",
+	}
+	for _, cs := range spec.Cameras {
+		if cs.OutputURL != want[cs.Name] {
+			t.Errorf("%s: output %q, want %q", cs.Name, cs.OutputURL, want[cs.Name])
+		}
+	}
+	var out strings.Builder
+	if err := PrintSpec(&out, spec); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "p%40ss") || strings.Contains(out.String(), "p@ss") {
+		t.Errorf("the output password is printed:\n%s", out.String())
+	}
+	c.OutputUser = ""
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "EDGE_OUTPUT_USER") {
+		t.Errorf("a password without a user: %v", err)
 	}
 }

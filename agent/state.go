@@ -209,35 +209,38 @@ func (l legacyState) overlay() *overlay {
 	return o
 }
 
-// resolveModel turns a command's model name into a file inside dir. The
-// name must be local (no absolute path, no "..") and, symbolic links
-// followed, the file must still be inside dir.
-func resolveModel(dir, name string) (string, error) {
+// resolveModel turns a command's model name into a file inside dir, and
+// dir resolved. The name must be local (no absolute path, no "..") and,
+// symbolic links followed, the file must still be inside dir. The check is
+// made again when the model is opened: through os.Root at root, on the
+// open descriptor (a file swapped meanwhile for a link out, a FIFO or a
+// device is refused then).
+func resolveModel(dir, name string) (path, root string, err error) {
 	if dir == "" {
-		return "", errors.New("no model folder: set EDGE_MODEL_DIR to allow model names")
+		return "", "", errors.New("no model folder: set EDGE_MODEL_DIR to allow model names")
 	}
 	if !filepath.IsLocal(name) || strings.ContainsAny(name, "\\") {
-		return "", fmt.Errorf("model %q: must be a file name inside the model folder (no absolute path, no ..)", name)
+		return "", "", fmt.Errorf("model %q: must be a file name inside the model folder (no absolute path, no ..)", name)
 	}
 	realDir, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return "", fmt.Errorf("model folder: %w", err)
+		return "", "", fmt.Errorf("model folder: %w", err)
 	}
 	real, err := filepath.EvalSymlinks(filepath.Join(realDir, name))
 	if err != nil {
-		return "", fmt.Errorf("model %q: not found in the model folder", name)
+		return "", "", fmt.Errorf("model %q: not found in the model folder", name)
 	}
 	if rel, err := filepath.Rel(realDir, real); err != nil || !filepath.IsLocal(rel) {
-		return "", fmt.Errorf("model %q: leaves the model folder through a symbolic link", name)
+		return "", "", fmt.Errorf("model %q: leaves the model folder through a symbolic link", name)
 	}
 	st, err := os.Stat(real)
 	if err != nil {
-		return "", fmt.Errorf("model %q: %w", name, err)
+		return "", "", fmt.Errorf("model %q: %w", name, err)
 	}
 	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("model %q: not a regular file", name)
+		return "", "", fmt.Errorf("model %q: not a regular file", name)
 	}
-	return real, nil
+	return real, realDir, nil
 }
 
 // droppedSetting is a saved change the agent could not apply at start,

@@ -23,8 +23,25 @@ type NATSConfig struct {
 	Overflow Overflow `ignored:"true"` // EDGE_OUTBOX_OVERFLOW: which events a full outbox drops
 
 	URL         string   `envconfig:"URL" desc:"NATS server or cluster, comma-separated nats:// or tls:// URLs; empty runs an embedded server; none turns NATS off"`
-	Listen      string   `envconfig:"LISTEN" default:"127.0.0.1:4222" desc:"embedded server: client listen address (port -1 picks a free port)"`
+	Listen      string   `envconfig:"LISTEN" default:"127.0.0.1:4222" desc:"embedded server: client listen address (port -1 picks a free port); an address other than loopback needs EDGE_NATS_SERVER_USERS"`
 	LeafRemotes []string `envconfig:"LEAF_REMOTES" desc:"embedded server: hub URLs to connect to as a leaf node (nats-leaf:// or tls://)"`
+
+	// The embedded server's own security: who may connect to it, and over
+	// what (the agent itself connects in-process, as its own user).
+	ServerUsers   string `envconfig:"SERVER_USERS" desc:"embedded server: users file (YAML or JSON: name, role operator or reader, password_bcrypt or nkey); set, every client must log in as one of them and take answers on its own inbox prefix _INBOX.<name>"`
+	ServerTLSCert string `envconfig:"SERVER_TLS_CERT" desc:"embedded server: certificate file; with EDGE_NATS_SERVER_TLS_KEY, clients must connect with TLS (tls://)"`
+	ServerTLSKey  string `envconfig:"SERVER_TLS_KEY" desc:"embedded server: key file of EDGE_NATS_SERVER_TLS_CERT"`
+	ServerTLSCA   string `envconfig:"SERVER_TLS_CA" desc:"embedded server: CA certificate file; set, clients must also present a certificate it signed (mutual TLS)"`
+
+	// The embedded server's leaf-node connections to EDGE_NATS_LEAF_REMOTES.
+	LeafCreds   string `envconfig:"LEAF_CREDS" desc:"embedded server: credentials file (JWT and nkey seed) to log in to the hubs of EDGE_NATS_LEAF_REMOTES"`
+	LeafTLSCA   string `envconfig:"LEAF_TLS_CA" desc:"embedded server: CA certificate file to verify the hubs (TLS to every hub when a leaf TLS file is set)"`
+	LeafTLSCert string `envconfig:"LEAF_TLS_CERT" desc:"embedded server: client certificate file for the hubs"`
+	LeafTLSKey  string `envconfig:"LEAF_TLS_KEY" desc:"embedded server: client key file for the hubs"`
+
+	// The embedded server's JetStream store.
+	MaxStore int64      `envconfig:"MAX_STORE" default:"1073741824" desc:"embedded server: bytes JetStream may keep on disk; at least EDGE_NATS_STREAM_MAX_BYTES"`
+	Sync     SyncPolicy `envconfig:"SYNC" default:"1s" desc:"embedded server: when JetStream fsyncs its store: an interval (the agent keeps each acknowledged event in its own journal until JetStream has synced it) or always (each event before acknowledging it: slower, and about 5 times the disk writes)"`
 
 	CredsFile string `envconfig:"CREDS" desc:"credentials file (JWT and nkey seed)"`
 	NKeyFile  string `envconfig:"NKEY" desc:"nkey seed file"`
@@ -59,7 +76,55 @@ const (
 	DefaultMaxPendingBytes = 64 << 20
 	DefaultAckTimeout      = 5 * time.Second
 	DefaultDrainTimeout    = 5 * time.Second
+	DefaultMaxStore        = 1 << 30
+	// DefaultSync is chosen from BenchmarkEmbeddedJetStreamSync (see
+	// docs/events.md): always held the acknowledgement's p99 at 80-230 ms
+	// for 4-16 cameras (the fsync is in every event's path, one at a
+	// time) and wrote 4.7 times the bytes; 1s kept it at 2.5 ms.
+	DefaultSync = SyncPolicy(time.Second)
 )
+
+// SyncPolicy says when the embedded server's JetStream fsyncs its file
+// store: SyncAlways, or every so often (a positive interval, in the
+// background). The zero value means the default, DefaultSync.
+type SyncPolicy time.Duration
+
+// SyncAlways fsyncs every event before JetStream acknowledges it.
+const SyncAlways SyncPolicy = -1
+
+// Interval is the time between fsyncs, 0 for SyncAlways.
+func (s SyncPolicy) Interval() time.Duration {
+	if s < 0 {
+		return 0
+	}
+	return time.Duration(s)
+}
+
+// String returns the setting's spelling: always, or the interval.
+func (s SyncPolicy) String() string {
+	if s == SyncAlways {
+		return "always"
+	}
+	return time.Duration(s).String()
+}
+
+// UnmarshalText reads "always" or a positive duration such as "1s" (""
+// is the default).
+func (s *SyncPolicy) UnmarshalText(b []byte) error {
+	switch text := string(b); text {
+	case "always":
+		*s = SyncAlways
+	case "":
+		*s = DefaultSync
+	default:
+		d, err := time.ParseDuration(text)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("must be always or a positive duration such as 1s, got %q", b)
+		}
+		*s = SyncPolicy(d)
+	}
+	return nil
+}
 
 // Embedded says whether the client runs its own server (no URL set).
 func (c NATSConfig) Embedded() bool { return c.URL == "" }
@@ -77,7 +142,21 @@ func (c NATSConfig) withDefaults() NATSConfig {
 	setDefault(&c.AckTimeout, DefaultAckTimeout)
 	setDefault(&c.ReconnectWait, time.Second)
 	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
+	setDefault(&c.MaxStore, DefaultMaxStore)
+	setDefault(&c.Sync, DefaultSync)
 	return c
+}
+
+// SyncHold is how long an event JetStream acknowledged may still be only
+// in the embedded server's memory, not yet fsynced to its store: the sync
+// interval. It is 0 with EDGE_NATS_SYNC=always (the store is fsynced
+// before the acknowledgement) and 0 with EDGE_NATS_URL set (an external
+// server's policy is its operator's: nats-server's default is 2 minutes).
+func (c NATSConfig) SyncHold() time.Duration {
+	if !c.Embedded() {
+		return 0
+	}
+	return c.withDefaults().Sync.Interval()
 }
 
 // Validate checks the configuration (with defaults applied to zero
@@ -96,16 +175,24 @@ func (c NATSConfig) Validate() error {
 		if err := checkListen(c.Listen); err != nil {
 			p.add(pre+"LISTEN", "%v", err)
 		}
+		c.checkServerSecurity(&p)
 		for _, r := range c.LeafRemotes {
 			if err := checkURL(r, "nats-leaf", "nats", "tls", "ws", "wss"); err != nil {
 				p.add(pre+"LEAF_REMOTES", "%v", err)
 			}
 		}
+		c.checkLeafSecurity(&p)
 		for _, kv := range [][2]string{{"CREDS", c.CredsFile}, {"NKEY", c.NKeyFile}, {"USER", c.User},
 			{"PASSWORD", c.Password}, {"TLS_CA", c.TLSCA}, {"TLS_CERT", c.TLSCert}, {"TLS_KEY", c.TLSKey}} {
 			if kv[1] != "" {
-				p.add(pre+kv[0], "only used with EDGE_NATS_URL (the embedded server listens on loopback without authentication)")
+				p.add(pre+kv[0], "only used with EDGE_NATS_URL: the agent logs in to its embedded server by itself; the server's users are in EDGE_NATS_SERVER_USERS")
 			}
+		}
+		if c.Sync < 0 && c.Sync != SyncAlways {
+			p.add(pre+"SYNC", "must be always or a positive duration, got %s", time.Duration(c.Sync))
+		}
+		if c.MaxStore < c.StreamMaxBytes {
+			p.add(pre+"MAX_STORE", "%d must be at least EDGE_NATS_STREAM_MAX_BYTES (%d)", c.MaxStore, c.StreamMaxBytes)
 		}
 	} else {
 		for _, u := range strings.Split(c.URL, ",") {
@@ -113,8 +200,13 @@ func (c NATSConfig) Validate() error {
 				p.add(pre+"URL", "%v", err)
 			}
 		}
-		if len(c.LeafRemotes) > 0 {
-			p.add(pre+"LEAF_REMOTES", "only used by the embedded server (EDGE_NATS_URL empty)")
+		for _, kv := range [][2]string{{"LEAF_REMOTES", strings.Join(c.LeafRemotes, ",")},
+			{"SERVER_USERS", c.ServerUsers}, {"SERVER_TLS_CERT", c.ServerTLSCert}, {"SERVER_TLS_KEY", c.ServerTLSKey},
+			{"SERVER_TLS_CA", c.ServerTLSCA}, {"LEAF_CREDS", c.LeafCreds}, {"LEAF_TLS_CA", c.LeafTLSCA},
+			{"LEAF_TLS_CERT", c.LeafTLSCert}, {"LEAF_TLS_KEY", c.LeafTLSKey}} {
+			if kv[1] != "" {
+				p.add(pre+kv[0], "only used by the embedded server (EDGE_NATS_URL empty)")
+			}
 		}
 		auth := 0
 		for _, set := range []bool{c.CredsFile != "", c.NKeyFile != "", c.User != ""} {
@@ -142,6 +234,9 @@ func (c NATSConfig) Validate() error {
 	if c.StreamMaxAge > 0 && c.DuplicateWindow > c.StreamMaxAge {
 		p.add(pre+"DUPLICATE_WINDOW", "%s must not be longer than EDGE_NATS_STREAM_MAX_AGE (%s)", c.DuplicateWindow, c.StreamMaxAge)
 	}
+	if hold := 2 * c.SyncHold(); hold >= c.DuplicateWindow {
+		p.add(pre+"SYNC", "%s: the agent keeps acknowledged events for twice this long to resend them after a power loss, which must stay under EDGE_NATS_DUPLICATE_WINDOW (%s)", time.Duration(c.Sync), c.DuplicateWindow)
+	}
 	if c.StreamMaxBytes < 1<<20 {
 		p.add(pre+"STREAM_MAX_BYTES", "must be at least 1048576, got %d", c.StreamMaxBytes)
 	}
@@ -155,6 +250,90 @@ func (c NATSConfig) Validate() error {
 	positive(&p, pre+"RECONNECT_WAIT", c.ReconnectWait)
 	positive(&p, pre+"DRAIN_TIMEOUT", c.DrainTimeout)
 	return p.err()
+}
+
+// checkServerSecurity checks the embedded server's users file and TLS
+// files, and that a listener other than loopback makes clients log in (and
+// sends no password in clear).
+func (c NATSConfig) checkServerSecurity(p *problems) {
+	const pre = "EDGE_NATS_"
+	var users []serverUser
+	if c.ServerUsers != "" {
+		var err error
+		if users, err = loadServerUsers(c.ServerUsers); err != nil {
+			p.add(pre+"SERVER_USERS", "%v", err)
+		}
+	}
+	tlsOn := c.ServerTLSCert != "" || c.ServerTLSKey != ""
+	before := len(*p)
+	checkFiles(p, pre, [][2]string{{"SERVER_TLS_CERT", c.ServerTLSCert}, {"SERVER_TLS_KEY", c.ServerTLSKey}, {"SERVER_TLS_CA", c.ServerTLSCA}})
+	switch {
+	case (c.ServerTLSCert == "") != (c.ServerTLSKey == ""):
+		p.add(pre+"SERVER_TLS_CERT", "EDGE_NATS_SERVER_TLS_CERT and EDGE_NATS_SERVER_TLS_KEY go together")
+	case c.ServerTLSCA != "" && !tlsOn:
+		p.add(pre+"SERVER_TLS_CA", "needs EDGE_NATS_SERVER_TLS_CERT and EDGE_NATS_SERVER_TLS_KEY")
+	case tlsOn && len(*p) == before:
+		if _, err := c.serverTLS(); err != nil {
+			*p = append(*p, err)
+		}
+	}
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil || isLoopback(host) {
+		return
+	}
+	passwords := 0
+	for _, u := range users {
+		if u.passwordHash != "" {
+			passwords++
+		}
+	}
+	switch {
+	case c.ServerUsers == "":
+		p.add(pre+"LISTEN", "%q is not a loopback address: anyone who reaches it could read the events and send commands; set EDGE_NATS_SERVER_USERS (and EDGE_NATS_SERVER_TLS_CERT and EDGE_NATS_SERVER_TLS_KEY), or listen on 127.0.0.1", c.Listen)
+	case passwords > 0 && !tlsOn:
+		p.add(pre+"SERVER_TLS_CERT", "required: EDGE_NATS_LISTEN %q is not a loopback address and %d users of EDGE_NATS_SERVER_USERS log in with a password, which would cross the network in clear; set EDGE_NATS_SERVER_TLS_CERT and EDGE_NATS_SERVER_TLS_KEY, or give those users nkeys", c.Listen, passwords)
+	}
+}
+
+// checkLeafSecurity checks the credentials and TLS files of the leaf-node
+// connections.
+func (c NATSConfig) checkLeafSecurity(p *problems) {
+	const pre = "EDGE_NATS_"
+	files := [][2]string{{"LEAF_CREDS", c.LeafCreds}, {"LEAF_TLS_CA", c.LeafTLSCA}, {"LEAF_TLS_CERT", c.LeafTLSCert}, {"LEAF_TLS_KEY", c.LeafTLSKey}}
+	if len(c.LeafRemotes) == 0 {
+		for _, kv := range files {
+			if kv[1] != "" {
+				p.add(pre+kv[0], "only used with EDGE_NATS_LEAF_REMOTES")
+			}
+		}
+		return
+	}
+	before := len(*p)
+	checkFiles(p, pre, files)
+	if (c.LeafTLSCert == "") != (c.LeafTLSKey == "") {
+		p.add(pre+"LEAF_TLS_CERT", "EDGE_NATS_LEAF_TLS_CERT and EDGE_NATS_LEAF_TLS_KEY go together")
+	}
+	if len(*p) != before {
+		return
+	}
+	if c.LeafCreds != "" {
+		if err := checkCreds(c.LeafCreds); err != nil {
+			p.add(pre+"LEAF_CREDS", "%v", err)
+		}
+	}
+	if _, err := c.leafTLS(); err != nil {
+		*p = append(*p, err)
+	}
+}
+
+// isLoopback says whether a listen host only accepts connections from the
+// machine itself: localhost or a loopback address (127.0.0.0/8, ::1).
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // QoS is an MQTT quality of service. The zero value means the default, at

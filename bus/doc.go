@@ -8,8 +8,11 @@
 // into an in-order outbox (bounded in memory, journaled to the state
 // directory) and a sender goroutine delivers it with acknowledgements,
 // retrying in order after a failure. Nothing is lost while a broker is
-// unreachable as long as the outbox has room; drops beyond that are counted
-// and reported once a second.
+// unreachable as long as the outbox has room; beyond that the oldest (or,
+// with DropNewest, the newest) events are dropped, counted and reported
+// once a second. A damaged journal is repaired where it can be (bad lines
+// skipped and counted, an unreadable segment or cursor set aside), never a
+// reason not to run; a full disk is retried until it has room again.
 //
 // On MQTT the client also keeps retained state for Home Assistant: the
 // agent's availability (with a last will), each camera's availability
@@ -38,7 +41,9 @@
 // Files: event.go (the wire schema), id.go (event ids), policy.go (the
 // publishing policy's names), names.go (subjects, topics, tokens), config.go
 // (NATSConfig, MQTTConfig), outbox.go and journal.go (the ordered queue),
-// spool.go (the hand-off both clients share), nats.go, mqtt.go,
+// spool.go (the hand-off both clients share), nats.go, natsserver.go (the
+// embedded server: users, TLS, leaf links, JetStream watchdog), mqtt.go,
+// mqttconn.go (the inbound packet-size guard under paho),
 // mqttstore.go (paho's store, in order), mqttstate.go (the per-camera
 // retained state) and discovery.go (Home Assistant), command.go and
 // request.go (commands), errors.go (sentinels).

@@ -10,8 +10,9 @@ import (
 // topic level.
 var ErrInvalidToken = errors.New("invalid token")
 
-// ErrRunning is returned by Run when the client is already running or has
-// run before: a client runs once.
+// ErrRunning is returned by Run when the client is already running. A Run
+// that returned (a start-up failure) may be called again: the agent
+// restarts a failed client with backoff.
 var ErrRunning = errors.New("already running")
 
 // ErrNotReady is returned by Ready when the embedded server did not accept

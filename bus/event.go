@@ -146,6 +146,19 @@ type Status struct {
 	// Dropped lists the saved settings the agent could not apply at start,
 	// and why, until the next applied change replaces them.
 	Dropped []DroppedSetting `json:"dropped,omitempty"`
+	// Buses says, for each bus client that failed since the agent
+	// started, its last failure and how often it was restarted; absent
+	// while none failed. The heartbeat goes out on every bus, so a failed
+	// one is reported over the others.
+	Buses map[string]BusStatus `json:"buses,omitempty"`
+}
+
+// BusStatus is a bus client's failures in a heartbeat.
+type BusStatus struct {
+	Running  bool      `json:"running"`   // running again since the last failure
+	Restarts int       `json:"restarts"`  // times it was started again after failing
+	Error    string    `json:"error"`     // the last failure
+	FailedAt Timestamp `json:"failed_at"` // when
 }
 
 // DroppedSetting is a saved setting the agent did not apply, and why.

@@ -161,11 +161,12 @@ func (m *MQTT) setReady(err error) {
 // delivers until ctx ends; then it keeps sending what is pending for up to
 // DrainTimeout, publishes "offline" on the availability topic and
 // disconnects. Events not delivered stay in the journal for the next
-// start. It returns nil after a stop through ctx. An MQTT runs once.
+// start. It returns nil after a stop through ctx. It may run again after it returned; not twice at once.
 func (m *MQTT) Run(ctx context.Context) error {
 	if !m.sp.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("mqtt: %w", ErrRunning)
 	}
+	defer m.sp.started.Store(false)
 	err := m.run(ctx)
 	m.setReady(err)
 	return err
@@ -179,6 +180,7 @@ func (m *MQTT) run(ctx context.Context) error {
 		inner = mqtt.NewFileStore(filepath.Join(m.cfg.StateDir, "mqtt-store", LabelToken(m.cfg.ClientID)))
 	}
 	store := newOrderedStore(inner, m.attempts.Load, m.log)
+	m.sp.setOverflow(m.cfg.Overflow)
 	j, err := m.sp.openJournal(journalDir)
 	if err != nil {
 		return fmt.Errorf("mqtt: outbox journal: %w", err)
@@ -228,6 +230,7 @@ func (m *MQTT) options(store mqtt.Store) (*mqtt.ClientOptions, error) {
 		SetConnectTimeout(c.ConnectTimeout).
 		SetWriteTimeout(10*time.Second).
 		SetWill(m.topics.Availability(), payloadOffline, 1, true).
+		SetCustomOpenConnectionFn(m.openConnection()). // paho's connection, without oversize publishes: mqttconn.go
 		SetConnectionAttemptHandler(func(_ *url.URL, tc *tls.Config) *tls.Config {
 			m.attempts.Add(1) // before the connection can be up: see send
 			return tc
@@ -338,8 +341,9 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 				for n < len(inflight) && inflight[n].mid != 0 {
 					n++
 				}
-				m.sp.out.ack(n)
-				m.sp.published.Add(uint64(n))
+				if n > 0 {
+					m.sp.published.Add(uint64(m.sp.out.ackThrough(inflight[n-1].rec.seq)))
+				}
 			}
 			if len(inflight) > 0 {
 				m.log.Info("delivering again", "pending", m.sp.out.len())
@@ -358,7 +362,11 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 		m.publishState(c, rs)
 
 		for len(inflight) < m.cfg.MaxInFlight {
-			rec, ok := m.sp.out.peek(len(inflight))
+			var from uint64 // 0: the oldest pending; else the one after the last sent
+			if k := len(inflight); k > 0 {
+				from = inflight[k-1].rec.seq + 1
+			}
+			rec, ok := m.sp.out.peekFrom(from)
 			if !ok {
 				break
 			}
@@ -392,8 +400,7 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 			switch {
 			case err == nil && m.attempts.Load() == head.gen:
 				inflight = inflight[1:]
-				m.sp.out.ack(1)
-				m.sp.published.Add(1)
+				m.sp.published.Add(uint64(m.sp.out.ackThrough(head.rec.seq)))
 				failures = 0
 				retry.Reset()
 			case err != nil && head.mid == 0:

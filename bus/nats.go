@@ -32,7 +32,8 @@ type NATS struct {
 	nc      atomic.Pointer[nats.Conn]
 	connC   chan struct{} // signalled on connect, disconnect and reconnect
 	cmds    commandQueue
-	replyTo []string // the prefixes of the reply subjects answered (replyPrefixes)
+	replyTo []string     // the prefixes of the reply subjects answered (replyPrefixes)
+	users   []serverUser // the embedded server's users (EDGE_NATS_SERVER_USERS), read once by NewNATS
 }
 
 // NewNATS validates cfg and allocates a client; it starts nothing. A nil
@@ -46,7 +47,17 @@ func NewNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "nats")
-	return &NATS{
+	var users []serverUser
+	if cfg.Embedded() && cfg.ServerUsers != "" {
+		// Read once here: every start of the embedded server (Run may run
+		// again after a failure) uses these, whatever the file is now.
+		var err error
+		if users, err = loadServerUsers(cfg.ServerUsers); err != nil {
+			return nil, fmt.Errorf("EDGE_NATS_SERVER_USERS: %w", err)
+		}
+	}
+	n := &NATS{
+		users:   users,
 		cfg:     cfg,
 		log:     log,
 		sp:      newSpool(log, cfg.Device, cfg.MaxPending, cfg.MaxPendingBytes),
@@ -54,7 +65,12 @@ func NewNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 		connC:   make(chan struct{}, 1),
 		cmds:    newCommandQueue(),
 		replyTo: replyPrefixes(cfg.ReplyPrefixes),
-	}, nil
+	}
+	// Keep what JetStream acknowledged in the journal until the embedded
+	// server has surely fsynced it (twice its sync interval): a power loss
+	// then costs no acknowledged event, they are sent again with their ids.
+	n.sp.holdAcked(2 * cfg.SyncHold())
+	return n, nil
 }
 
 // Publish hands an event over for delivery and returns at once: it never
@@ -113,11 +129,12 @@ func (n *NATS) setReady(err error) {
 // pending for up to DrainTimeout, records what is left in the journal for
 // the next start, drains the connection and shuts the embedded server
 // down. It returns nil after a stop through ctx, or the error that
-// prevented it from starting. A NATS runs once.
+// prevented it from starting. It may run again after it returned; not twice at once.
 func (n *NATS) Run(ctx context.Context) error {
 	if !n.sp.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("nats: %w", ErrRunning)
 	}
+	defer n.sp.started.Store(false)
 	err := n.run(ctx)
 	n.setReady(err)
 	return err
@@ -128,31 +145,31 @@ func (n *NATS) run(ctx context.Context) error {
 	if n.cfg.StateDir != "" {
 		journalDir = filepath.Join(n.cfg.StateDir, "outbox", "nats")
 	}
+	n.sp.setOverflow(n.cfg.Overflow)
 	j, err := n.sp.openJournal(journalDir)
 	if err != nil {
 		return fmt.Errorf("nats: outbox journal: %w", err)
 	}
 	connURL := n.cfg.URL
+	var local *embeddedServer // the agent connects to it in-process
 	if n.cfg.Embedded() {
-		srv, err := n.startServer()
+		es, err := n.startServer()
 		if err != nil {
 			if j != nil {
 				_ = j.close(n.sp.out.ackedSeq())
 			}
 			return fmt.Errorf("nats: embedded server: %w", err)
 		}
-		defer func() {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-			n.log.Info("embedded server stopped")
-		}()
-		connURL = srv.ClientURL()
-		n.clientURL.Store(&connURL)
+		defer es.close()
+		es.watch(ctx, newJSWatchdog())
+		local, connURL = es, es.inProcessURL()
+		clientURL := es.srv.ClientURL()
+		n.clientURL.Store(&clientURL)
 	}
 	n.setReady(nil)
 
 	closed := make(chan struct{})
-	opts, err := n.options(closed)
+	opts, err := n.options(closed, local)
 	if err != nil { // files were checked by Validate, but may have gone since
 		if j != nil {
 			_ = j.close(n.sp.out.ackedSeq())
@@ -201,7 +218,10 @@ func (n *NATS) run(ctx context.Context) error {
 	return nil
 }
 
-func (n *NATS) options(closed chan struct{}) ([]nats.Option, error) {
+// options are the connection's; local is the embedded server (nil with
+// EDGE_NATS_URL set), which the agent reaches in-process, logging in as
+// its internal user when the server has users.
+func (n *NATS) options(closed chan struct{}, local *embeddedServer) ([]nats.Option, error) {
 	c := n.cfg
 	opts := []nats.Option{
 		nats.Name("edge-agent " + c.Device),
@@ -247,6 +267,12 @@ func (n *NATS) options(closed chan struct{}) ([]nats.Option, error) {
 	}
 	if c.TLSCert != "" {
 		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
+	}
+	if local != nil {
+		opts = append(opts, nats.InProcessServer(local.srv), nats.CustomInboxPrefix(agentInboxPrefix))
+		if login := local.agentLogin(); login != nil {
+			opts = append(opts, login)
+		}
 	}
 	return opts, nil
 }
@@ -346,13 +372,18 @@ func (n *NATS) send(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) 
 		}
 		n.sendStatus(nc)
 		for len(inflight) < n.cfg.MaxInFlight {
-			rec, ok := n.sp.out.peek(len(inflight))
-			if !ok {
-				break
-			}
+			// The oldest pending after the last one sent (records dropped
+			// meanwhile are skipped), expecting the last one sent before it:
+			// a drop never leaves a hole in what the stream checks.
+			var from uint64 // 0: the oldest pending
 			prev := lastID
 			if k := len(inflight); k > 0 {
+				from = inflight[k-1].rec.seq + 1
 				prev = inflight[k-1].rec.id
+			}
+			rec, ok := n.sp.out.peekFrom(from)
+			if !ok {
+				break
 			}
 			opts := []jetstream.PublishOpt{jetstream.WithMsgID(rec.id)}
 			if prev != "" {
@@ -378,9 +409,8 @@ func (n *NATS) send(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) 
 		select {
 		case <-head.fut.Ok():
 			inflight = inflight[1:]
-			lastID = head.rec.id
-			n.sp.out.ack(1)
-			n.sp.published.Add(1)
+			lastID = head.rec.id // in the stream, even if dropped from the outbox meanwhile
+			n.sp.published.Add(uint64(n.sp.out.ackThrough(head.rec.seq)))
 			if failures > 0 {
 				n.log.Info("delivering again", "after_failures", failures, "pending", n.sp.out.len())
 				failures = 0
@@ -391,8 +421,10 @@ func (n *NATS) send(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) 
 			if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeWrongLastMsgID && lastID != "" {
 				// The stream's last event is not the one before ours
 				// (the stream was purged, aged out or written by someone
-				// else): continue from the oldest pending without the
-				// check, once.
+				// else, or events dropped from a full outbox after a
+				// failure had reached it after all): continue from the
+				// oldest pending without the check, once. Nothing of ours
+				// is in flight before it, so nothing can land after it.
 				n.log.Warn("stream's last event is not ours; continuing from the oldest pending event", "expected", lastID, "err", err)
 				lastID = ""
 				inflight = inflight[:0]

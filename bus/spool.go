@@ -14,15 +14,34 @@ import (
 
 // Stats are a client's counters since it was created.
 type Stats struct {
-	Published uint64 // events the broker acknowledged
+	Published uint64 // events removed from the outbox by the broker's acknowledgement
 	Pending   int    // events in the outbox, waiting for the broker
-	Dropped   uint64 // events refused because the hand-off or the outbox was full
-	Invalid   uint64 // events refused: another device, a bad camera name, not encodable
+	// Dropped counts the events given up because the hand-off or the
+	// outbox was full: with DropNewest the new event, with DropOldest the
+	// oldest pending one (which, if it was already in flight, may still
+	// have reached the broker).
+	Dropped uint64
+	Invalid uint64 // events refused: another device, a bad camera name, not encodable
 	// RefusedReplies counts the NATS command requests dropped unanswered
 	// because their reply subject is not an inbox (InboxPrefix,
 	// NATSConfig.ReplyPrefixes); always 0 on MQTT.
 	RefusedReplies uint64
-	Connected      bool
+	// JournalQuarantined counts the journal segments that could not be
+	// read at start (a read error, not a regular file) and were renamed
+	// to <name>.quarantined-<time> instead; their events are not sent.
+	JournalQuarantined uint64
+	// JournalSkippedLines counts the journal lines that did not parse at
+	// start (corruption, not the torn last line of a stop), each an event
+	// not sent.
+	JournalSkippedLines uint64
+	// JournalCursorResets counts the starts at which the journal's cursor
+	// was unreadable, so every journaled event was sent again.
+	JournalCursorResets uint64
+	// JournalWriteErrors counts the journal writes that failed (events,
+	// fsyncs, the cursor, new segments: a full disk); the events stay in
+	// memory and are still delivered, and writing resumes by itself.
+	JournalWriteErrors uint64
+	Connected          bool
 }
 
 // intakeSize is the hand-off from the video loop to the spool goroutine.
@@ -62,6 +81,14 @@ type spool struct {
 	refusedReplies  atomic.Uint64 // command requests dropped for their reply subject
 	lastRefusedRepl atomic.Pointer[string]
 	reportedRefRepl uint64
+
+	journalQuarantined atomic.Uint64
+	journalSkipped     atomic.Uint64
+	cursorResets       atomic.Uint64
+	journalWriteErrs   atomic.Uint64
+	journalFailing     bool       // the last checkpoint failed (spool goroutine only)
+	journalErrsSeen    uint64     // the journal's writeErrs already added to journalWriteErrs
+	hold               cursorHold // spool goroutine only, once run started
 }
 
 func newSpool(log *slog.Logger, device string, maxItems int, maxBytes int64) *spool {
@@ -104,25 +131,87 @@ func (s *spool) stats(connected bool) Stats {
 		Invalid:   s.invalid.Load(),
 		Connected: connected,
 
-		RefusedReplies: s.refusedReplies.Load(),
+		RefusedReplies:      s.refusedReplies.Load(),
+		JournalQuarantined:  s.journalQuarantined.Load(),
+		JournalSkippedLines: s.journalSkipped.Load(),
+		JournalCursorResets: s.cursorResets.Load(),
+		JournalWriteErrors:  s.journalWriteErrs.Load(),
 	}
 }
+
+// setOverflow sets what a full outbox drops (the zero value: DropOldest).
+// Call it before run.
+func (s *spool) setOverflow(o Overflow) { s.out.overflow = o }
+
+// holdAcked makes the journal cursor pass an acknowledged event only once
+// it has been acknowledged for at least d (see cursorHold): set it to the
+// broker's fsync interval, so that what the broker acknowledged but could
+// lose in a power loss is still journaled and sent again. 0, the default,
+// does not hold. Call it before run.
+func (s *spool) holdAcked(d time.Duration) { s.hold.d = d }
 
 // openJournal recovers the outbox from dir ("" keeps it in memory only).
 func (s *spool) openJournal(dir string) (*journal, error) {
 	if dir == "" {
 		return nil, nil
 	}
-	j, pending, next, lost, err := openJournal(dir, s.out.maxItems, s.out.maxBytes)
+	j, rec, err := openJournal(dir, s.out.maxItems, s.out.maxBytes, s.out.overflow)
 	if err != nil {
 		return nil, err
 	}
-	s.out.start(pending, next)
-	if len(pending) > 0 || lost > 0 {
-		s.log.Info("outbox recovered from journal", "pending", len(pending), "dropped_over_limit", lost, "dir", dir)
+	if rec.cursorErr != nil {
+		s.cursorResets.Add(1)
+		s.log.Warn("outbox journal: cursor unreadable; every journaled event will be sent again "+
+			"(same ids: JetStream's duplicate window and consumers drop repeats)",
+			"err", rec.cursorErr, "kept_as", rec.cursorMoved, "dir", dir)
 	}
-	s.droppedFull.Add(uint64(lost))
+	for _, q := range rec.quarantined {
+		s.log.Warn("outbox journal: segment unreadable, quarantined; its events are not sent",
+			"file", q.name, "renamed_to", q.to, "reason", q.err, "dir", dir)
+	}
+	s.journalQuarantined.Add(uint64(len(rec.quarantined)))
+	for _, sk := range rec.skipped {
+		s.log.Warn("outbox journal: lines that do not parse skipped; their events are not sent",
+			"file", sk.name, "lines", sk.lines, "dir", dir)
+		s.journalSkipped.Add(uint64(sk.lines))
+	}
+	for _, name := range rec.cut {
+		s.log.Info("outbox journal: torn last line cut off (the agent stopped while writing it)", "file", name, "dir", dir)
+	}
+	s.journalErrsSeen = 0
+	s.countWriteErrs(j)
+	s.out.start(rec.pending, rec.next)
+	s.hold = cursorHold{d: s.hold.d, held: j.cursor}
+	s.journalFailing = false
+	if len(rec.pending) > 0 || rec.lost > 0 {
+		s.log.Info("outbox recovered from journal", "pending", len(rec.pending), "dropped_over_limit", rec.lost,
+			"overflow", s.out.overflow, "dir", dir)
+	}
+	s.droppedFull.Add(uint64(rec.lost))
 	return j, nil
+}
+
+// countWriteErrs adds the journal's new write failures to the counter.
+func (s *spool) countWriteErrs(j *journal) {
+	s.journalWriteErrs.Add(j.writeErrs - s.journalErrsSeen)
+	s.journalErrsSeen = j.writeErrs
+}
+
+// checkpoint writes the journal's checkpoint and reports its failures, at
+// most once per checkpoint, and its recovery.
+func (s *spool) checkpoint(j *journal) {
+	acked, next := s.out.seqs()
+	err := j.checkpoint(s.hold.cursor(time.Now(), acked), next)
+	s.countWriteErrs(j)
+	switch {
+	case err != nil:
+		s.log.Warn("outbox journal: writes failing, retried every second; events are still delivered from memory",
+			"err", err, "write_errors", j.writeErrs)
+		s.journalFailing = true
+	case s.journalFailing:
+		s.log.Info("outbox journal: writing again", "write_errors", j.writeErrs)
+		s.journalFailing = false
+	}
 }
 
 // runLoops runs the spool goroutine's loop in the caller and send in its
@@ -144,7 +233,7 @@ func (s *spool) runLoops(ctx context.Context, j *journal, drain time.Duration, c
 	stopSend()
 	wg.Wait()
 	if j != nil {
-		if err := j.close(s.out.ackedSeq()); err != nil {
+		if err := j.close(s.hold.cursor(time.Now(), s.out.ackedSeq())); err != nil {
 			s.log.Warn("outbox journal", "err", err)
 		}
 	}
@@ -170,13 +259,7 @@ func (s *spool) run(ctx context.Context, j *journal) {
 		case <-tick.C:
 			s.report()
 			if j != nil {
-				o := s.out
-				o.mu.Lock()
-				acked, next := o.acked, o.next
-				o.mu.Unlock()
-				if err := j.checkpoint(acked, next); err != nil {
-					s.log.Warn("outbox journal", "err", err)
-				}
+				s.checkpoint(j)
 			}
 		case <-ctx.Done():
 			for {
@@ -219,11 +302,11 @@ func (s *spool) accept(ev *Event, j *journal) {
 		return
 	}
 	r := record{id: cp.ID, camera: cp.Camera, data: data}
-	if !s.out.push(&r) {
-		s.droppedFull.Add(1)
-		return
+	queued, dropped := s.out.push(&r)
+	if dropped > 0 {
+		s.droppedFull.Add(uint64(dropped))
 	}
-	if j != nil {
+	if queued && j != nil {
 		j.append(&r)
 	}
 }
@@ -245,7 +328,8 @@ func (s *spool) refuse(format string, args ...any) {
 func (s *spool) report() {
 	if d := s.droppedHand.Load() + s.droppedFull.Load(); d != s.reportedDrop {
 		s.log.Warn("events dropped", "dropped", d-s.reportedDrop, "total", d,
-			"outbox_full", s.droppedFull.Load(), "handoff_full", s.droppedHand.Load(), "pending", s.out.len())
+			"outbox_full", s.droppedFull.Load(), "overflow", s.out.overflow,
+			"handoff_full", s.droppedHand.Load(), "pending", s.out.len())
 		s.reportedDrop = d
 	}
 	if n := s.invalid.Load(); n != s.reportedInv {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -36,6 +37,17 @@ type PublisherConfig struct {
 	// Stamp, if set, marks each frame just before it is published (the
 	// simulator draws a time code with it).
 	Stamp func(f *Frame)
+
+	// SwitchEvery, if set, makes the stand-in a camera whose resolution keeps changing:
+	// every SwitchEvery (counted in frames at FPS) the published size flips between
+	// Width x Height and SwitchWidth x SwitchHeight (frames resampled, nearest
+	// neighbour). The encoder is reconfigured in place and the new SPS/PPS go in-band
+	// over the same RTSP session (OutputConfig.LiveResize); with SwitchRepublish the
+	// session ends and the stream is published anew at the new size instead, like a
+	// camera that restarts its stream.
+	SwitchEvery               time.Duration
+	SwitchWidth, SwitchHeight int
+	SwitchRepublish           bool
 }
 
 func (c PublisherConfig) withDefaults() PublisherConfig {
@@ -82,6 +94,14 @@ func NewPublisher(cfg PublisherConfig, src FrameSource, log *slog.Logger) (*Publ
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		errs = append(errs, fmt.Errorf("Width, Height: %dx%d: both must be positive", cfg.Width, cfg.Height))
 	}
+	switch {
+	case cfg.SwitchEvery < 0:
+		errs = append(errs, fmt.Errorf("SwitchEvery: %v is negative", cfg.SwitchEvery))
+	case cfg.SwitchEvery > 0 && (cfg.SwitchWidth <= 0 || cfg.SwitchHeight <= 0):
+		errs = append(errs, fmt.Errorf("SwitchWidth, SwitchHeight: %dx%d: both must be positive with SwitchEvery", cfg.SwitchWidth, cfg.SwitchHeight))
+	case cfg.SwitchEvery == 0 && (cfg.SwitchWidth != 0 || cfg.SwitchHeight != 0 || cfg.SwitchRepublish):
+		errs = append(errs, errors.New("SwitchWidth, SwitchHeight, SwitchRepublish: only with SwitchEvery"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("publisher config: %w", err)
 	}
@@ -105,6 +125,7 @@ func NewPublisher(cfg PublisherConfig, src FrameSource, log *slog.Logger) (*Publ
 		BitrateKbps: cfg.BitrateKbps,
 		Codec:       cfg.Codec,
 		Encoder:     cfg.Encoder,
+		LiveResize:  cfg.SwitchEvery > 0 && !cfg.SwitchRepublish,
 	}, base.With("component", "camsim-output"))
 	if err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
@@ -118,6 +139,13 @@ func (p *Publisher) Describe() string {
 	what := "custom source"
 	if p.ingest != nil {
 		what = p.ingest.Describe()
+	}
+	if p.cfg.SwitchEvery > 0 {
+		how := "in-band"
+		if p.cfg.SwitchRepublish {
+			how = "republished"
+		}
+		what += fmt.Sprintf(" (switching to %dx%d every %v, %s)", p.cfg.SwitchWidth, p.cfg.SwitchHeight, p.cfg.SwitchEvery, how)
 	}
 	return fmt.Sprintf("%s %dx%d@%d → %s", what, p.cfg.Width, p.cfg.Height, p.cfg.FPS, p.out.Describe())
 }
@@ -166,8 +194,9 @@ func (p *Publisher) loop(ctx context.Context, outDone <-chan error) error {
 	defer tick.Stop()
 	summary := time.NewTicker(30 * time.Second)
 	defer summary.Stop()
-	var f Frame
-	for {
+	period := switchPeriod(p.cfg.SwitchEvery, p.cfg.FPS)
+	var f, alt Frame
+	for n := 0; ; {
 		select {
 		case <-ctx.Done():
 			return nil
@@ -189,9 +218,45 @@ func (p *Publisher) loop(ctx context.Context, outDone <-chan error) error {
 			return fmt.Errorf("camsim source: %w", err)
 		}
 		p.frames.Add(1)
-		if p.cfg.Stamp != nil {
-			p.cfg.Stamp(&f)
+		out := &f
+		if period > 0 && (n/period)%2 == 1 {
+			resample(&alt, &f, p.cfg.SwitchWidth, p.cfg.SwitchHeight)
+			out = &alt
 		}
-		p.out.Push(f.Pix, f.Width, f.Height, f.Stride)
+		n++
+		if p.cfg.Stamp != nil {
+			p.cfg.Stamp(out)
+		}
+		p.out.Push(out.Pix, out.Width, out.Height, out.Stride)
 	}
+}
+
+// switchPeriod is SwitchEvery in frames at fps, at least one; 0 when every is 0.
+func switchPeriod(every time.Duration, fps int) int {
+	if every <= 0 {
+		return 0
+	}
+	return max(1, int(math.Round(every.Seconds()*float64(fps))))
+}
+
+// resample scales src to w x h into dst (nearest neighbour, packed RGB, stride w*3),
+// reusing dst.Pix's capacity.
+func resample(dst, src *Frame, w, h int) {
+	stride := w * 3
+	if cap(dst.Pix) < stride*h {
+		dst.Pix = make([]byte, stride*h)
+	}
+	dst.Pix = dst.Pix[:stride*h]
+	for y := range h {
+		srow := src.Pix[(y*src.Height/h)*src.Stride:]
+		drow := dst.Pix[y*stride : (y+1)*stride]
+		for x := range w {
+			sx := (x * src.Width / w) * 3
+			copy(drow[x*3:x*3+3], srow[sx:sx+3])
+		}
+	}
+	meta := *src
+	meta.Pix = dst.Pix
+	meta.Width, meta.Height, meta.Stride = w, h, stride
+	*dst = meta
 }

@@ -78,6 +78,9 @@ func TestNewPublisherErrors(t *testing.T) {
 		{"bad size", PublisherConfig{Source: "testsrc", URL: "rtsp://127.0.0.1:1/x", Width: 10}, "Width, Height: 10x0"},
 		{"bad output URL", PublisherConfig{Source: "testsrc", URL: "/tmp/x"}, "is not an rtsp:// URL"},
 		{"no source", PublisherConfig{URL: "rtsp://127.0.0.1:1/x"}, "empty URL"},
+		{"switch without size", PublisherConfig{Source: "testsrc", URL: "rtsp://127.0.0.1:1/x", SwitchEvery: time.Second}, "SwitchWidth, SwitchHeight: 0x0: both must be positive"},
+		{"switch negative", PublisherConfig{Source: "testsrc", URL: "rtsp://127.0.0.1:1/x", SwitchEvery: -time.Second, SwitchWidth: 64, SwitchHeight: 48}, "SwitchEvery: -1s is negative"},
+		{"switch size alone", PublisherConfig{Source: "testsrc", URL: "rtsp://127.0.0.1:1/x", SwitchWidth: 64, SwitchHeight: 48}, "only with SwitchEvery"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,5 +89,56 @@ func TestNewPublisherErrors(t *testing.T) {
 				t.Fatalf("NewPublisher = %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestSwitchPeriod(t *testing.T) {
+	for _, tt := range []struct {
+		every time.Duration
+		fps   int
+		want  int
+	}{
+		{0, 15, 0},
+		{10 * time.Second, 15, 150},
+		{2500 * time.Millisecond, 15, 38}, // 37.5 rounds up
+		{time.Millisecond, 15, 1},         // never less than a frame
+	} {
+		if got := switchPeriod(tt.every, tt.fps); got != tt.want {
+			t.Errorf("switchPeriod(%v, %d) = %d, want %d", tt.every, tt.fps, got, tt.want)
+		}
+	}
+}
+
+func TestResample(t *testing.T) {
+	// A 4x2 frame with a padded stride (14 bytes); pixel (x, y) is {10y+x, 0, 0}.
+	src := Frame{Width: 4, Height: 2, Stride: 14, Pix: make([]byte, 14*2), Seq: 7}
+	for y := range 2 {
+		for x := range 4 {
+			src.Pix[y*14+x*3] = byte(10*y + x)
+		}
+	}
+	red := func(f *Frame) []byte {
+		var r []byte
+		for y := range f.Height {
+			for x := range f.Width {
+				r = append(r, f.Pix[y*f.Stride+x*3])
+			}
+		}
+		return r
+	}
+	var dst Frame
+	// Down to 2x1: source columns 0 and 2 of row 0.
+	resample(&dst, &src, 2, 1)
+	if dst.Width != 2 || dst.Height != 1 || dst.Stride != 6 || len(dst.Pix) != 6 || dst.Seq != 7 {
+		t.Fatalf("down: %dx%d stride %d len %d seq %d", dst.Width, dst.Height, dst.Stride, len(dst.Pix), dst.Seq)
+	}
+	if got, want := red(&dst), []byte{0, 2}; string(got) != string(want) {
+		t.Errorf("down: %v, want %v", got, want)
+	}
+	// Up to 8x4: each source pixel twice across and twice down.
+	resample(&dst, &src, 8, 4)
+	want := []byte{0, 0, 1, 1, 2, 2, 3, 3, 0, 0, 1, 1, 2, 2, 3, 3, 10, 10, 11, 11, 12, 12, 13, 13, 10, 10, 11, 11, 12, 12, 13, 13}
+	if got := red(&dst); string(got) != string(want) {
+		t.Errorf("up: %v, want %v", got, want)
 	}
 }

@@ -6,7 +6,8 @@
 // frames (counted in [Frame.Dropped]) instead of falling behind. [Output] encodes RGB
 // frames to H.264 and publishes them to an RTSP server, rebuilding itself with capped
 // backoff when the server goes away; [Output.Push] never blocks. [Publisher] glues the
-// two together as a stand-in camera for development and tests.
+// two together as a stand-in camera for development and tests, optionally one whose
+// resolution keeps changing (PublisherConfig.SwitchEvery).
 //
 // Element choice and pipeline descriptions are pure functions ([ChooseDecoder],
 // [ChooseEncoder], [IngestPipeline], [DecodeBranch], [OutputPipeline]) so they can be

@@ -10,7 +10,8 @@ import (
 var ErrEOS = errors.New("pipeline: end of stream")
 
 // ErrStalled is returned by [Ingest.Next] when no decoded frame arrived for
-// IngestConfig.StallTimeout.
+// IngestConfig.StallTimeout, whether the camera sent nothing or sent bytes that never
+// decoded.
 var ErrStalled = errors.New("pipeline: stream stalled")
 
 // ErrClosed is returned by [Ingest.Next] after [Ingest.Close].

@@ -19,7 +19,10 @@ const (
 // Frame is one decoded frame of packed RGB (3 bytes a pixel).
 type Frame struct {
 	// Pix holds Height rows of Stride bytes; the first Width*3 bytes of a row are pixels.
-	Pix           []byte
+	Pix []byte
+	// Width and Height may change from one frame to the next within one ingest: a
+	// camera reconfigured mid-stream sends a new SPS in-band and GStreamer renegotiates
+	// down to the appsink without an error (TestIngestResolutionChange/in-band).
 	Width, Height int
 	Stride        int
 	// Seq counts every frame that left the decoder in this ingest: 1, 2, 3…

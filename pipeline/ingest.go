@@ -28,12 +28,16 @@ const (
 
 // IngestConfig configures an Ingest. The zero value of each field means its default.
 type IngestConfig struct {
-	URL          string        // rtsp(s)://…, a file path or file://…, or "testsrc"
-	LatencyMS    int           // rtspsrc latency for PolicyLatest (default 0)
-	Transport    string        // "auto" (default), "udp", "tcp"
-	Decoder      string        // RTSP: force a decoder element; "" chooses from the registry (files use decodebin)
-	Policy       Policy        // "" means PolicyLatest
-	StallTimeout time.Duration // no frame for this long → Next returns ErrStalled (default 5 s)
+	URL       string // rtsp(s)://…, a file path or file://…, or "testsrc"
+	LatencyMS int    // rtspsrc latency for PolicyLatest (default 0)
+	Transport string // "auto" (default), "udp", "tcp"
+	Decoder   string // RTSP: force a decoder element; "" chooses from the registry (files use decodebin)
+	Policy    Policy // "" means PolicyLatest
+	// StallTimeout: no decoded frame for this long → Next returns ErrStalled (default
+	// 5 s). It counts frames leaving the decoder, not bytes: a camera that goes silent
+	// with its connection open, or sends data that never decodes, is caught by it
+	// (TestIngestHostileCamera).
+	StallTimeout time.Duration
 	// CaptureClock picks Frame.Capture: "" or ClockNTP uses the sender's NTP time when
 	// the stream carries a plausible one (see plausibleNTP), else the arrival time;
 	// ClockArrival always uses the arrival time.

@@ -209,9 +209,14 @@ func OutputPipeline(cfg OutputConfig, choice EncoderChoice, width, height int) s
 	return fmt.Sprintf("appsrc name=%s is-live=true format=time do-timestamp=true leaky-type=downstream max-buffers=2 max-bytes=0"+
 		" caps=%s ! videoconvert ! %s ! %s name=%s config-interval=-1 ! rtspclientsink name=%s location=%s protocols=tcp",
 		nameSource,
-		quote(fmt.Sprintf("video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1", width, height, cfg.FPS)),
+		quote(rgbCaps(width, height, cfg.FPS)),
 		encoderFragment(choice, cfg.FPS, cfg.BitrateKbps),
 		parse, nameParse, nameSink, quote(cfg.URL))
+}
+
+// rgbCaps are the caps of an output's appsrc: packed RGB of the given size and rate.
+func rgbCaps(width, height, fps int) string {
+	return fmt.Sprintf("video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1", width, height, fps)
 }
 
 // encoderFragment renders the encoder and its input conversion, with a keyframe every
@@ -232,7 +237,11 @@ func encoderFragment(c EncoderChoice, fps, kbps int) string {
 	case "vaapih264enc", "vaapih265enc":
 		return fmt.Sprintf("video/x-raw,format=NV12 ! %s %s bitrate=%d keyframe-period=%d rate-control=cbr", c.Element, enc, kbps, fps)
 	case "x264enc", "x265enc":
-		return fmt.Sprintf("%s %s tune=zerolatency speed-preset=ultrafast key-int-max=%d bitrate=%d", c.Element, enc, fps, kbps)
+		// I420 pinned: from RGB, videoconvert would otherwise pick Y444 and the stream
+		// would be High 4:4:4 Predictive (profile-level-id f40016 measured), a profile
+		// cameras do not send and hardware decoders and browsers generally cannot
+		// decode; with I420 it is 42c016, constrained baseline 4:2:0.
+		return fmt.Sprintf("video/x-raw,format=I420 ! %s %s tune=zerolatency speed-preset=ultrafast key-int-max=%d bitrate=%d", c.Element, enc, fps, kbps)
 	}
 	return c.Element + " " + enc
 }

@@ -130,7 +130,7 @@ func TestOutputPipeline(t *testing.T) {
 		want   string
 	}{
 		{"x264", EncoderChoice{Element: "x264enc", Codec: "h264"},
-			head + "x264enc name=enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bitrate=2000" + tail},
+			head + "video/x-raw,format=I420 ! x264enc name=enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bitrate=2000" + tail},
 		// Jetson: bitrate in bit/s, an IDR every second, NVMM upload.
 		{"jetson", EncoderChoice{Element: "nvv4l2h264enc", Codec: "h264", Hardware: true},
 			head + "video/x-raw,format=I420 ! nvvidconv ! video/x-raw(memory:NVMM),format=I420 ! nvv4l2h264enc name=enc bitrate=2000000 iframeinterval=15 idrinterval=15 insert-sps-pps=true" + tail},
@@ -141,7 +141,7 @@ func TestOutputPipeline(t *testing.T) {
 		{"vaapi", EncoderChoice{Element: "vaapih264enc", Codec: "h264", Hardware: true},
 			head + "video/x-raw,format=NV12 ! vaapih264enc name=enc bitrate=2000 keyframe-period=15 rate-control=cbr" + tail},
 		{"x265", EncoderChoice{Element: "x265enc", Codec: "h265"},
-			head + "x265enc name=enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bitrate=2000" +
+			head + "video/x-raw,format=I420 ! x265enc name=enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bitrate=2000" +
 				strings.Replace(tail, "h264parse", "h265parse", 1)},
 	}
 	for _, tt := range tests {

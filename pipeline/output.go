@@ -34,6 +34,12 @@ type OutputConfig struct {
 	Encoder      string        // force an encoder element; "" chooses from the registry
 	Codec        string        // "h264" (default) or "h265"
 	RestartDelay time.Duration // first restart delay, doubling up to MaxRestartDelay, less up to 20% jitter (default 500 ms)
+	// LiveResize applies a change of frame size to the running pipeline: the appsrc's
+	// caps change, the encoder restarts in place with a keyframe, and the new SPS/PPS
+	// go in-band over the same RTSP session, so readers stay connected. Otherwise a new
+	// size rebuilds the pipeline and publishes the stream anew, cutting readers off.
+	// Proved with x264enc only (TestIngestResolutionChange).
+	LiveResize bool
 }
 
 func (c OutputConfig) withDefaults() OutputConfig {
@@ -130,7 +136,8 @@ func NewOutput(cfg OutputConfig, log *slog.Logger) (*Output, error) {
 // Push copies one frame of packed RGB (height rows of stride bytes) towards the
 // encoder. It never blocks beyond the copy: while no pipeline is playing (the server is
 // down, a restart is pending, the size just changed) the frame is dropped and counted,
-// and a full queue drops its oldest frame (appsrc leaky-type=downstream).
+// and a full queue drops its oldest frame (appsrc leaky-type=downstream). With
+// LiveResize a playing pipeline takes a frame of a new size at once.
 func (o *Output) Push(pix []byte, width, height, stride int) {
 	if width <= 0 || height <= 0 || stride < width*3 || len(pix) < stride*(height-1)+width*3 {
 		o.dropped.Add(1)
@@ -144,6 +151,15 @@ func (o *Output) Push(pix []byte, width, height, stride int) {
 		case o.sizeCh <- struct{}{}:
 		default:
 		}
+	}
+	if o.cfg.LiveResize && o.src != nil && o.playing && (width != o.width || height != o.height) {
+		// The caps go downstream ahead of the next buffer (appsrc queues them in order).
+		if err := o.src.SetProperty("caps", gst.NewCapsFromString(rgbCaps(width, height, o.cfg.FPS))); err != nil {
+			o.dropped.Add(1)
+			return
+		}
+		o.log.Info("output frame size changed, renegotiating live", "size", fmt.Sprintf("%dx%d", width, height))
+		o.width, o.height = width, height
 	}
 	if o.src == nil || !o.playing || width != o.width || height != o.height {
 		o.dropped.Add(1)
@@ -187,8 +203,9 @@ func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
 // Run supervises the output until ctx ends: it builds the pipeline once the first
-// frame's size is known, and rebuilds it after an error, an EOS or a size change, after
-// a capped exponential backoff with jitter (logged once per restart; see restartDelay).
+// frame's size is known, and rebuilds it after an error, an EOS or a size change (one
+// LiveResize did not apply), after a capped exponential backoff with jitter (logged
+// once per restart; see restartDelay).
 // It returns nil when ctx ends, after the pipeline stopped, or an error when no pipeline
 // can be built at all.
 func (o *Output) Run(ctx context.Context) error {
@@ -318,7 +335,8 @@ func (o *Output) session(ctx context.Context, w, h int) error {
 			return nil
 		case <-o.sizeCh:
 			o.mu.Lock()
-			resized := o.wantW != w || o.wantH != h
+			// o.width, not w: Push may have changed the size live.
+			resized := o.wantW != o.width || o.wantH != o.height
 			o.mu.Unlock()
 			if resized {
 				return errResize

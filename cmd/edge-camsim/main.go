@@ -6,6 +6,11 @@
 //	edge-camsim --source ../shared/media/vtest.avi --timecode --url rtsp://127.0.0.1:8554/cam1
 //	edge-camsim --source testsrc --url rtsp://127.0.0.1:8554/cam1
 //	edge-camsim --source ../shared/media/vtest.avi --url rtsp://127.0.0.1:8554/cam2 --fps 10 --size 768x576
+//	edge-camsim --source testsrc --url rtsp://127.0.0.1:8554/cam3 --switch-size 640x360 --switch-every 10s
+//
+// With --switch-every it is a camera whose resolution keeps changing: the size flips
+// between --size and --switch-size, the new SPS/PPS in-band over the same RTSP session
+// (or, with --switch-republish, a new RTSP session each time).
 package main
 
 import (
@@ -41,6 +46,9 @@ func run(args []string) error {
 	bitrate := fs.Int("bitrate", pipeline.DefaultBitrateKbps, "bitrate in kbit/s")
 	codec := fs.String("codec", pipeline.CodecH264, "h264 or h265")
 	encoder := fs.String("encoder", "", "force an encoder element (default: the best the GStreamer registry has)")
+	switchEvery := fs.Duration("switch-every", 0, "flip the frame size between --size and --switch-size this often, e.g. 10s (0: never)")
+	switchSize := fs.String("switch-size", "", "the other frame size WIDTHxHEIGHT, with --switch-every")
+	republish := fs.Bool("switch-republish", false, "publish a new RTSP session at each size switch instead of changing the SPS in-band")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -60,6 +68,17 @@ func run(args []string) error {
 	w, h, err := parseSize(*size)
 	if err != nil {
 		problems = append(problems, fmt.Errorf("--size: %w", err))
+	}
+	var sw, sh int
+	switch {
+	case *switchEvery < 0:
+		problems = append(problems, fmt.Errorf("--switch-every %v: must not be negative", *switchEvery))
+	case *switchEvery > 0:
+		if sw, sh, err = parseSize(*switchSize); err != nil {
+			problems = append(problems, fmt.Errorf("--switch-size: %w", err))
+		}
+	case *switchSize != "" || *republish:
+		problems = append(problems, errors.New("--switch-size and --switch-republish need --switch-every"))
 	}
 	if err := errors.Join(problems...); err != nil {
 		return err
@@ -83,6 +102,11 @@ func run(args []string) error {
 		Codec:       *codec,
 		Encoder:     *encoder,
 		Stamp:       stampFn,
+
+		SwitchEvery:     *switchEvery,
+		SwitchWidth:     sw,
+		SwitchHeight:    sh,
+		SwitchRepublish: *republish,
 	}, src, log)
 	if err != nil {
 		return err

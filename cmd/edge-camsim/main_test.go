@@ -27,10 +27,25 @@ func TestParseSize(t *testing.T) {
 }
 
 func TestRunFlagErrors(t *testing.T) {
-	err := run([]string{"--fps", "0", "--size", "big"})
-	for _, want := range []string{"--source is required", "--url is required", "--fps 0: must be positive", `--size: "big" is not WIDTHxHEIGHT`} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("run error lacks %q: %v", want, err)
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--fps", "0", "--size", "big"},
+			[]string{"--source is required", "--url is required", "--fps 0: must be positive", `--size: "big" is not WIDTHxHEIGHT`}},
+		{[]string{"--source", "testsrc", "--url", "rtsp://127.0.0.1:1/x", "--switch-every", "10s"},
+			[]string{`--switch-size: "" is not WIDTHxHEIGHT`}},
+		{[]string{"--source", "testsrc", "--url", "rtsp://127.0.0.1:1/x", "--switch-every", "-1s", "--switch-size", "640x360"},
+			[]string{"--switch-every -1s: must not be negative"}},
+		{[]string{"--source", "testsrc", "--url", "rtsp://127.0.0.1:1/x", "--switch-size", "640x360"},
+			[]string{"--switch-size and --switch-republish need --switch-every"}},
+	}
+	for _, tt := range tests {
+		err := run(tt.args)
+		for _, want := range tt.want {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("run(%q) error lacks %q: %v", tt.args, want, err)
+			}
 		}
 	}
 }

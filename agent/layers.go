@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"edge-agent/internal/regfile"
 	"edge-agent/pipeline"
 )
 
@@ -35,17 +35,9 @@ const maxConfigFileSize = 1 << 20
 // readConfigFile reads and decodes the config file strictly: unknown keys
 // and duplicate keys are refused with their line.
 func readConfigFile(path string) (*configFile, error) {
-	f, err := os.Open(path)
+	b, err := regfile.Read(path, maxConfigFileSize, regfile.FollowLinks)
 	if err != nil {
 		return nil, fmt.Errorf("%s_CONFIG_FILE: %w", EnvPrefix, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxConfigFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s_CONFIG_FILE: %w", EnvPrefix, err)
-	}
-	if len(b) > maxConfigFileSize {
-		return nil, fmt.Errorf("%s_CONFIG_FILE %s: larger than %d bytes", EnvPrefix, path, maxConfigFileSize)
 	}
 	cf, err := parseConfigFile(b)
 	if err != nil {

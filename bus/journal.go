@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"edge-agent/internal/regfile"
 )
 
 // journal keeps an outbox on disk so that what was not acknowledged
@@ -129,7 +130,7 @@ func openJournal(dir string, maxItems int, maxBytes int64, overflow Overflow) (j
 	)
 	for _, base := range bases {
 		name := segName(base)
-		data, err := readRegular(filepath.Join(dir, name))
+		data, err := regfile.Read(filepath.Join(dir, name), 0, regfile.NoFollow)
 		if err != nil {
 			t := segmentTrouble{name: name, err: err}
 			if to, rerr := quarantine(dir, name, now); rerr != nil {
@@ -243,33 +244,10 @@ func (j *journal) segments() ([]uint64, error) {
 	return bases, nil
 }
 
-// readRegular reads a file that must be a regular one: a symbolic link, a
-// folder, a FIFO (which would block a plain read) or a device in its place
-// is an error, as is any read error.
-func readRegular(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return b, nil
-}
-
 // readCursor reads the cursor file: 0 without error when there is none
 // yet, 0 and an error when it cannot be read or does not hold a number.
 func readCursor(path string) (uint64, error) {
-	b, err := readRegular(path)
+	b, err := regfile.Read(path, 0, regfile.NoFollow)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}

@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"golang.org/x/net/proxy"
 )
 
 // maxInboundPacket is the largest inbound MQTT packet, by its remaining
@@ -337,47 +335,31 @@ func (c *mqttConn) drop() error {
 	return nil
 }
 
-// dialBroker opens the network connection to the broker as paho v1.5.1's
-// own openConnection does (netconn.go; paho does not export it), scheme by
-// scheme, proxy from the environment included. The TLS configuration is
-// the options' own: paho passes the one the connection attempt handler
-// returns only to its own function, and the agent's handler returns it
-// unchanged.
+// dialBroker opens the network connection to the broker for the schemes
+// MQTTConfig accepts (paho does not export its own dialer): TCP (tcp,
+// mqtt), TLS (ssl, tls, mqtts) and WebSocket (ws, wss). The TLS
+// configuration is the options' own: paho passes the one the connection
+// attempt handler returns only to its own dialer, and the agent's handler
+// returns it unchanged. No proxy is taken from the environment: the agent
+// connects to the broker it is given.
 func dialBroker(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 	dialer := o.Dialer
 	if dialer == nil {
 		dialer = &net.Dialer{Timeout: 30 * time.Second}
 	}
 	switch uri.Scheme {
+	case "tcp", "mqtt":
+		return dialer.Dial("tcp", uri.Host)
+	case "ssl", "tls", "mqtts":
+		return tls.DialWithDialer(dialer, "tcp", uri.Host, o.TLSConfig)
 	case "ws", "wss":
 		u := *uri
-		u.User = nil // gorilla/websocket refuses a URL with credentials (paho #623)
+		u.User = nil // the WebSocket dialer refuses a URL with credentials; they go in CONNECT
 		var tc *tls.Config
 		if uri.Scheme == "wss" {
 			tc = o.TLSConfig
 		}
 		return mqtt.NewWebsocket(u.String(), tc, o.ConnectTimeout, o.HTTPHeaders, o.WebsocketOptions)
-	case "mqtt", "tcp":
-		return proxy.FromEnvironmentUsing(dialer).Dial("tcp", uri.Host)
-	case "unix":
-		if uri.Host != "" {
-			return dialer.Dial("unix", uri.Host)
-		}
-		return dialer.Dial("unix", uri.Path)
-	case "ssl", "tls", "mqtts", "mqtt+ssl", "tcps":
-		if os.Getenv("all_proxy") == "" {
-			return tls.DialWithDialer(dialer, "tcp", uri.Host, o.TLSConfig)
-		}
-		conn, err := proxy.FromEnvironment().Dial("tcp", uri.Host)
-		if err != nil {
-			return nil, err
-		}
-		tc := tls.Client(conn, o.TLSConfig)
-		if err := tc.Handshake(); err != nil {
-			_ = conn.Close()
-			return nil, err
-		}
-		return tc, nil
 	}
 	return nil, fmt.Errorf("unknown protocol %q", uri.Scheme)
 }

@@ -392,7 +392,8 @@ func TestMQTTConnPassesWithoutAllocating(t *testing.T) {
 	}
 }
 
-// dialBroker opens what paho's own function opens, scheme by scheme.
+// dialBroker opens a TCP connection for tcp:// and mqtt://, and refuses a
+// scheme MQTTConfig does not accept.
 func TestMQTTConnDialBroker(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

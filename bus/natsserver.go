@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,6 +24,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"edge-agent/internal/backoff"
+	"edge-agent/internal/regfile"
 )
 
 // The embedded NATS server: started by NATS.Run when NATSConfig.URL is
@@ -300,7 +300,7 @@ type usersFileEntry struct {
 // twice; plain-text passwords refused. Its errors quote no password and no
 // hash.
 func loadServerUsers(path string) ([]serverUser, error) {
-	b, err := readSmallFile(path, maxUsersFile)
+	b, err := regfile.Read(path, maxUsersFile, regfile.FollowLinks)
 	if err != nil {
 		return nil, err
 	}
@@ -396,30 +396,6 @@ func yamlError(err error) string {
 	return strings.Join(strings.Fields(msg), " ")
 }
 
-// readSmallFile reads a regular file of at most limit bytes.
-func readSmallFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: more than %d bytes", path, limit)
-	}
-	return b, nil
-}
-
 // serverTLS is the embedded server's TLS configuration, nil without
 // EDGE_NATS_SERVER_TLS_CERT; with EDGE_NATS_SERVER_TLS_CA clients must
 // present a certificate it signed. Its error names the variable.
@@ -466,7 +442,7 @@ func loadTLSFiles(pre, certFile, keyFile, caFile string) ([]tls.Certificate, *x5
 	if caFile == "" {
 		return certs, nil, nil
 	}
-	b, err := readSmallFile(caFile, 1<<20)
+	b, err := regfile.Read(caFile, 1<<20, regfile.FollowLinks)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%sTLS_CA: %v", pre, err)
 	}
@@ -481,7 +457,7 @@ func loadTLSFiles(pre, certFile, keyFile, caFile string) ([]tls.Certificate, *x5
 // nkey seed, as nats-server reads it for a leaf-node connection; its
 // errors quote neither.
 func checkCreds(path string) error {
-	b, err := readSmallFile(path, 64<<10)
+	b, err := regfile.Read(path, 64<<10, regfile.FollowLinks)
 	if err != nil {
 		return err
 	}

@@ -260,7 +260,7 @@ func TestLoadServerUsers(t *testing.T) {
 			`user "ops": nkey is not a public user nkey (56 characters starting with U; never the seed, SU...)`},
 		{"duplicates and bad names", "users:\n  - {name: ops, role: reader, nkey: " + pub + "}\n  - {name: ops, role: reader, password_bcrypt: '" + hash + "'}\n  - {name: dash, role: reader, nkey: " + pub + "}\n  - {name: 'a.b', role: reader, nkey: " + pub + "}\n", nil,
 			`user "ops": listed twice; user "dash": nkey of another user; users[3]: name "a.b" must be 1-64 letters, digits, '-' or '_'; users[3]: nkey of another user`},
-		{"too big", "users:\n" + strings.Repeat("#"+strings.Repeat("x", 99)+"\n", 700), nil, "more than 65536 bytes"},
+		{"too big", "users:\n" + strings.Repeat("#"+strings.Repeat("x", 99)+"\n", 700), nil, "file too large: 70707 bytes, more than 65536"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, dir, "users.yaml", tc.content)

@@ -75,6 +75,9 @@ func readSizes(t *testing.T, in *Ingest, sizes [][2]int, changes int, tail, time
 // (what MediaMTX passes on when a publisher reconnects). Next reports it as an error;
 // the caller's reconnect (agent/camera.go) gets the new size.
 func TestIngestResolutionChange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: a camera through MediaMTX for 25 s; the full pass runs it")
+	}
 	sizes := [][2]int{{1280, 720}, {640, 360}}
 	// Rate after each change, over the whole segment, and the gap at the change:
 	// 15 fps published; x264 restarts with an IDR.

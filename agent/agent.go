@@ -123,7 +123,8 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	}
 	a.mgr = &manager{
 		device: cfg.DeviceID, log: log, pool: a.pool, metrics: a.metrics, pubs: pubs,
-		report: cfg.ReportInterval, maxDets: cfg.MaxDetections, workers: map[string]*worker{},
+		report: cfg.ReportInterval, maxDets: cfg.MaxDetections, track: cfg.trackConfig(),
+		workers: map[string]*worker{},
 		newSource: func(cs CameraSpec, log *slog.Logger) (frameSource, error) {
 			return pipeline.NewIngest(ingestConfig(cs), log.With("component", "camera"))
 		},

@@ -14,6 +14,7 @@ import (
 	"edge-agent/internal/backoff"
 	"edge-agent/models"
 	"edge-agent/pipeline"
+	"edge-agent/track"
 )
 
 // frameSource is the camera as the loop sees it: pipeline.Ingest.
@@ -88,7 +89,8 @@ type camera struct {
 	maxDets      int // EDGE_MAX_DETECTIONS
 	retryMin     time.Duration
 	retryMax     time.Duration
-	retryJitter  float64 // fraction of each retry delay drawn at random (0: exact delays)
+	retryJitter  float64        // fraction of each retry delay drawn at random (0: exact delays)
+	tracker      *track.Tracker // gives detections their track IDs; nil: none
 
 	cur     atomic.Pointer[camSettings]
 	frameMu sync.Mutex
@@ -103,6 +105,8 @@ type camera struct {
 	labels  iter.Seq[string] // the labels of c.res's detections
 	decoded uint64           // the source's decoded count at the last look
 	log0    statsCursor
+	tdets   []track.Detection // the frame's detections, as the tracker takes them
+	tmodel  *sharedModel      // the model whose classes the tracker's tracks have
 }
 
 // run keeps the camera connected until ctx ends. A lost or dead camera is
@@ -175,6 +179,11 @@ func (c *camera) connect(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("start camera: %w", err)
 	}
 	c.decoded = 0
+	if c.tracker != nil {
+		// Another connection: the frames' times may come from another
+		// clock and the objects have moved on. IDs go on counting.
+		c.tracker.Reset()
+	}
 	processed := 0
 	for {
 		if err := src.Next(ctx, &c.frame); err != nil {
@@ -220,6 +229,10 @@ func (c *camera) process() {
 	if len(dets) > c.maxDets { // best first: the least confident go
 		dets = dets[:c.maxDets]
 	}
+	var trackIDs []uint64
+	if q.err == nil {
+		trackIDs = c.track(s.model, f.Capture, dets)
+	}
 
 	outStart := time.Now()
 	if c.out != nil {
@@ -239,6 +252,7 @@ func (c *camera) process() {
 		Confidence: s.th.Confidence, IoU: s.th.IoU, Revision: s.revision,
 		Classes: s.spec.Classes, Publish: s.spec.Publish,
 		Detections: dets,
+		TrackIDs:   trackIDs,
 		Frame:      img,
 		Timings: Timings{
 			Queue: max(queue, 0), Preprocess: mt.Preprocess, Inference: mt.Inference,
@@ -249,6 +263,30 @@ func (c *camera) process() {
 	for _, s := range c.sinks {
 		s.Publish(r)
 	}
+}
+
+// track runs the frame's detections through the camera's tracker and
+// returns each one's track ID (0: not confirmed), or nil without a tracker.
+// A frame the model failed on is not tracked: no detections there is not
+// "no objects". It allocates nothing once the scene's size is reached.
+func (c *camera) track(m *sharedModel, capture time.Time, dets []models.Detection) []uint64 {
+	if c.tracker == nil {
+		return nil
+	}
+	if m != c.tmodel {
+		// Another model: its class IDs mean other things, so the tracks
+		// end; IDs go on counting, none is used again.
+		if c.tmodel != nil {
+			c.tracker.Reset()
+		}
+		c.tmodel = m
+	}
+	c.tdets = c.tdets[:0]
+	for i := range dets {
+		d := &dets[i]
+		c.tdets = append(c.tdets, track.Detection{Class: d.ClassID, Score: d.Confidence, Box: track.Box(d.Box)})
+	}
+	return c.tracker.Update(capture, c.tdets)
 }
 
 // publish decides whether the frame becomes an event (the camera's
@@ -292,8 +330,12 @@ func (c *camera) publish(r *Result) {
 	}
 	for i, d := range r.Detections {
 		box := bus.Box{X: d.Box.X, Y: d.Box.Y, W: d.Box.W, H: d.Box.H}
+		var id uint64
+		if i < len(r.TrackIDs) {
+			id = r.TrackIDs[i]
+		}
 		ev.Detections[i] = bus.Detection{
-			Label: d.Label, ClassID: d.ClassID, Confidence: d.Confidence,
+			Label: d.Label, ClassID: d.ClassID, TrackID: id, Confidence: d.Confidence,
 			Box: box, BoxNorm: box.Norm(r.Width, r.Height),
 		}
 	}

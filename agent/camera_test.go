@@ -2,18 +2,22 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"edge-agent/bus"
+	"edge-agent/internal/testenv"
 	"edge-agent/metrics"
 	"edge-agent/models"
 	"edge-agent/pipeline"
+	"edge-agent/track"
 )
 
 // fakeSource serves frames from a script: each connection delivers frames
@@ -67,9 +71,14 @@ func (d *fakeDetector) Close() error                             { return nil }
 func (d *fakeDetector) Info() models.Info                        { return models.Info{Name: "fake.onnx", SHA256: "abc"} }
 func (d *fakeDetector) KeepMask(labels []string) ([]bool, error) { return nil, nil }
 
-// testCamera is a camera of the given sources and detector, with no bus.
+// testCamera is a camera of the given sources and detector, with no bus
+// and a tracker at its defaults.
 func testCamera(newSource func() (frameSource, error), det modelDetector, sinks ...Sink) *camera {
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tracker, err := track.New(track.Config{})
+	if err != nil {
+		panic(err) // the defaults are valid
+	}
 	c := &camera{
 		name: "cam1", device: "box", url: "rtsp://x", log: discard,
 		newSource:   newSource,
@@ -79,8 +88,9 @@ func testCamera(newSource func() (frameSource, error), det modelDetector, sinks 
 		reportEvery: time.Second,
 		maxDets:     100,
 		retryMin:    500 * time.Millisecond, retryMax: 10 * time.Second,
-		req:    newInferRequest(1),
-		filter: newPublishFilter(),
+		tracker: tracker,
+		req:     newInferRequest(1),
+		filter:  newPublishFilter(),
 	}
 	c.cur.Store(&camSettings{revision: 1, model: newSharedModel(poolKey{}, det, 0), th: models.Thresholds{Confidence: 0.25, IoU: 0.45}})
 	return c
@@ -204,5 +214,100 @@ func TestCameraKeepsAtMostMaxDetections(t *testing.T) {
 	// The 100 most confident of 250: 0.90 down to 0.90 - 99/100.
 	if len(got) != 100 || got[0].Confidence != 0.9 || got[99].Confidence != 0.9-float32(99)/100 {
 		t.Fatalf("kept %d detections (first %v, last %v), want the best 100", len(got), got[0].Confidence, got[len(got)-1].Confidence)
+	}
+}
+
+// pubFunc adapts a function to publisher.
+type pubFunc func(ev *bus.Event)
+
+func (f pubFunc) Publish(ev *bus.Event) { f(ev) }
+
+// digestDetector is fakeDetector with a model digest the schema accepts.
+type digestDetector struct{ fakeDetector }
+
+func (d *digestDetector) Info() models.Info {
+	return models.Info{Name: "fake.onnx", SHA256: strings.Repeat("ab", 32)}
+}
+
+// TestCameraTrackIDs runs a camera that sees one person standing still
+// over two connections, then swaps its model: the events carry the
+// person's track_id from the third frame of each (the tracker confirms a
+// track after 3 hits), the same from frame to frame; a reconnection and a
+// model swap end the track, and the next one gets the next ID. Every event
+// is valid against the schema, with track_id absent until confirmed.
+func TestCameraTrackIDs(t *testing.T) {
+	var events []*bus.Event
+	collect := pubFunc(func(ev *bus.Event) { events = append(events, ev) })
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		conns := 0
+		c := testCamera(func() (frameSource, error) {
+			conns++
+			switch conns {
+			case 1:
+				return &fakeSource{frames: 5, err: errors.New("eos")}, nil
+			case 2:
+				return &fakeSource{frames: 4, err: errors.New("eos")}, nil
+			}
+			cancel()
+			return nil, errors.New("done")
+		}, &digestDetector{})
+		c.pubs = []publisher{collect}
+		c.run(ctx)
+
+		// Another model, swapped in live between two frames: 3 more frames.
+		c.swap(&camSettings{revision: 2, model: newSharedModel(poolKey{}, &digestDetector{}, 0), th: models.Thresholds{Confidence: 0.25, IoU: 0.45}})
+		for i := range 3 {
+			now := time.Now().Add(time.Duration(i) * 66 * time.Millisecond)
+			c.frame = pipeline.Frame{Pix: make([]byte, 24), Width: 4, Height: 2, Stride: 12, Seq: uint64(i), Capture: now, Pulled: now, Clock: pipeline.ClockArrival}
+			c.process()
+		}
+	})
+
+	// First connection: frames 1 and 2 unconfirmed, then ID 1; the second:
+	// 2; the new model: 3.
+	want := []uint64{0, 0, 1, 1, 1, 0, 0, 2, 2, 0, 0, 3}
+	var got []uint64
+	for _, ev := range events {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testenv.ValidateSchema(t, "detection.v1.json", b)
+		if len(ev.Detections) != 1 {
+			t.Fatalf("event of frame %d has %d detections, want 1", ev.Seq, len(ev.Detections))
+		}
+		id := ev.Detections[0].TrackID
+		if has := strings.Contains(string(b), `"track_id"`); has != (id != 0) {
+			t.Errorf("track id %d, track_id in JSON: %v: %s", id, has, b)
+		}
+		got = append(got, id)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("track ids %v, want %v", got, want)
+	}
+}
+
+// TestCameraProcessAllocatesNothing: once warmed up, the hot path of a
+// frame (detect, track, draw off, filter, stats) allocates nothing when
+// the frame becomes no event; events are the only per-frame allocations.
+func TestCameraProcessAllocatesNothing(t *testing.T) {
+	var ids []uint64
+	c := testCamera(nil, &fakeDetector{}, sinkFunc(func(r *Result) { ids = r.TrackIDs }))
+	c.frame = pipeline.Frame{Pix: make([]byte, 24), Width: 4, Height: 2, Stride: 12, Capture: time.Now()}
+	step := func() {
+		c.frame.Capture = c.frame.Capture.Add(66 * time.Millisecond)
+		c.frame.Seq++
+		c.process()
+	}
+	for range 10 {
+		step()
+	}
+	if allocs := testing.AllocsPerRun(100, step); allocs != 0 {
+		t.Errorf("%v allocations per frame, want 0", allocs)
+	}
+	if len(ids) != 1 || ids[0] != 1 {
+		t.Errorf("track ids of the last frame %v, want [1]", ids)
 	}
 }

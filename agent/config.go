@@ -16,8 +16,10 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"edge-agent/bus"
+	"edge-agent/internal/names"
 	"edge-agent/internal/redact"
 	"edge-agent/metrics"
+	"edge-agent/track"
 )
 
 // EnvPrefix is the prefix of every environment variable the agent reads.
@@ -81,6 +83,9 @@ type Config struct {
 	HTTPListen    string        `envconfig:"HTTP_LISTEN" default:"127.0.0.1:9108" desc:"address of /metrics (Prometheus), /healthz and /readyz; none disables it. It has no authentication: keep it on loopback or behind a proxy that authenticates"`
 	BatchMax      int           `envconfig:"BATCH_MAX" default:"4" desc:"a model with a dynamic batch dimension runs up to this many cameras' frames in one call (1 disables batching)"`
 	BatchWait     time.Duration `envconfig:"BATCH_WAIT" default:"0s" desc:"how long a batch may wait for more cameras' frames (0: never wait, run what is there)"`
+
+	TrackConfirmHits int           `envconfig:"TRACK_CONFIRM_HITS" default:"3" desc:"processed frames in a row an object must be detected in before its detections carry a track_id (1 to 30)"`
+	TrackMaxLost     time.Duration `envconfig:"TRACK_MAX_LOST" default:"1.5s" desc:"how long an object may go undetected and keep its track_id (more than 0s, at most 1m)"`
 
 	ReportInterval time.Duration `envconfig:"REPORT_INTERVAL" default:"5s" desc:"how often the log summarises frames, drops, timings and detections"`
 	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -172,6 +177,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxDetections < 1 || c.MaxDetections > 1000 {
 		bad("MAX_DETECTIONS", "must be between 1 and 1000, got %d", c.MaxDetections)
+	}
+	if c.TrackConfirmHits < 1 || c.TrackConfirmHits > 30 {
+		bad("TRACK_CONFIRM_HITS", "must be between 1 and 30, got %d", c.TrackConfirmHits)
+	}
+	if c.TrackMaxLost <= 0 || c.TrackMaxLost > time.Minute {
+		bad("TRACK_MAX_LOST", "must be more than 0s and at most 1m0s, got %s", c.TrackMaxLost)
 	}
 	if c.BatchMax < 1 || c.BatchMax > 64 {
 		bad("BATCH_MAX", "must be between 1 and 64, got %d", c.BatchMax)
@@ -272,6 +283,12 @@ func (c Config) lanes() int {
 	return 1
 }
 
+// trackConfig is the settings of every camera's tracker: EDGE_TRACK_*, the
+// rest at the track package's defaults.
+func (c Config) trackConfig() track.Config {
+	return track.Config{ConfirmHits: c.TrackConfirmHits, MaxLost: c.TrackMaxLost}
+}
+
 // natsConfig is the NATS client's configuration: EDGE_NATS_* plus the
 // settings it shares with the rest of the agent.
 func (c Config) natsConfig() bus.NATSConfig {
@@ -343,19 +360,8 @@ func checkCameraURL(raw string) error {
 }
 
 // validToken says whether s can be used as a NATS subject token, an MQTT topic
-// level and a Home Assistant entity id part alike.
-func validToken(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_'
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
+// level and a Home Assistant entity id part alike (names.ValidToken).
+func validToken(s string) bool { return names.ValidToken(s) }
 
 // sanitizeToken turns a host name into a valid token (dots become '-').
 func sanitizeToken(s string) string {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"edge-agent/track"
 )
 
 // validConfig returns a configuration that passes Validate, with real files
@@ -30,6 +32,7 @@ func validConfig(t *testing.T) Config {
 		ReportInterval: 5 * time.Second, LogLevel: "info", LogFormat: "text",
 		StateDir: dir, Publish: "detections", StatusInterval: 10 * time.Second,
 		HTTPListen: "127.0.0.1:9108", BatchMax: 4, MaxDetections: 100,
+		TrackConfirmHits: 3, TrackMaxLost: 1500 * time.Millisecond,
 		HADiscovery: true, HAPrefix: "homeassistant", HALabels: []string{"person"},
 	}
 }
@@ -97,6 +100,12 @@ func TestConfigValidate(t *testing.T) {
 			want: []string{"EDGE_HA_LABELS: contains an empty label"}},
 		{name: "status interval", mutate: func(c *Config) { c.StatusInterval = time.Millisecond },
 			want: []string{"EDGE_STATUS_INTERVAL: must be at least 1s, got 1ms"}},
+		{name: "track confirm hits", mutate: func(c *Config) { c.TrackConfirmHits = 0 },
+			want: []string{"EDGE_TRACK_CONFIRM_HITS: must be between 1 and 30, got 0"}},
+		{name: "track max lost", mutate: func(c *Config) { c.TrackMaxLost = 2 * time.Minute },
+			want: []string{"EDGE_TRACK_MAX_LOST: must be more than 0s and at most 1m0s, got 2m0s"}},
+		{name: "track max lost zero", mutate: func(c *Config) { c.TrackMaxLost = 0 },
+			want: []string{"EDGE_TRACK_MAX_LOST: must be more than 0s and at most 1m0s, got 0s"}},
 		{name: "batch max", mutate: func(c *Config) { c.BatchMax = 0 },
 			want: []string{"EDGE_BATCH_MAX: must be between 1 and 64, got 0"}},
 		{name: "http listen without a port", mutate: func(c *Config) { c.HTTPListen = "localhost" },
@@ -146,6 +155,10 @@ func TestLoadFromEnvironment(t *testing.T) {
 	// Defaults from the struct tags, and the ones derived from other settings.
 	if got.Confidence != 0.25 || got.IoU != 0.45 || got.OutputBitrateKbps != 2000 || got.IngestPolicy != "latest" {
 		t.Errorf("defaults not applied: %+v", got)
+	}
+	// The tracker's settings default to the track package's defaults.
+	if tc := got.trackConfig(); tc.ConfirmHits != track.DefaultConfirmHits || tc.MaxLost != track.DefaultMaxLost {
+		t.Errorf("tracker settings %+v, want the track package's defaults (%d, %s)", tc, track.DefaultConfirmHits, track.DefaultMaxLost)
 	}
 	spec, err := got.Spec()
 	if err != nil {

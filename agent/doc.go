@@ -1,6 +1,6 @@
 // Package agent runs many cameras through shared models into their annotated
 // streams and the buses. It is the one package that imports pipeline,
-// models, bus and metrics, and the one place that translates between their
+// models, bus, track and metrics, and the one place that translates between their
 // types.
 //
 // Read it top to bottom:
@@ -16,8 +16,10 @@
 //     cameras that name it, reference-counted; the cameras take turns in
 //     round-robin order, each with only its newest frame, and a model with
 //     a dynamic batch dimension runs the waiting frames in one call.
-//   - camera.go: the per-frame loop (newest frame → detect → draw → push →
-//     publish), with supervision and backoff.
+//   - camera.go: the per-frame loop (newest frame → detect → track → draw →
+//     push → publish), with supervision and backoff. Each camera owns a
+//     track.Tracker: a reconnection or another model ends its tracks, and
+//     its IDs carry on across the camera's restarts (manager.go).
 //   - publishfilter.go: which frames become events, and the per-label
 //     counts: the agent's decisions, handed to bus/ to carry.
 //   - stats.go: the one collector per camera that the log summary, the

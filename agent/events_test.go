@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -245,6 +247,16 @@ func checkEvents(t *testing.T, name string, got *received, results *collector, r
 	if checked < 100 {
 		t.Errorf("%s: only %d of %d events could be checked against the truth", name, checked, len(evs))
 	}
+	// The track IDs, in frame order (MQTT may deliver a resent event late).
+	var tracks trackCheck
+	bySeqOrder := slices.Clone(evs)
+	slices.SortStableFunc(bySeqOrder, func(a, b bus.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+	for _, ev := range bySeqOrder {
+		for _, d := range ev.Detections {
+			tracks.add(t, fmt.Sprintf("%s: frame %d", name, ev.Seq), d.Label, d.TrackID)
+		}
+	}
+	tracks.check(t, name)
 	slices.Sort(latencies)
 	p50 := latencies[len(latencies)/2]
 	t.Logf("%s: %d events, %d checked against the truth; latency_ms.total p50 %.1f ms; probe glass-to-glass p50 %.1f ms", name, len(evs), checked, p50, rep.P50MS)

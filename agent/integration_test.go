@@ -31,6 +31,7 @@ func newCollector() *collector { return &collector{notify: make(chan struct{}, 1
 func (c *collector) Publish(r *Result) {
 	cp := *r
 	cp.Detections = append([]models.Detection(nil), r.Detections...)
+	cp.TrackIDs = append([]uint64(nil), r.TrackIDs...)
 	// The pixels are only valid during Publish: read the strip now.
 	cp.Frame = models.Image{}
 	c.mu.Lock()
@@ -166,6 +167,7 @@ func integrationConfig(t *testing.T, cameraURL, outputURL, model string) Config 
 		ReportInterval: 2 * time.Second, LogLevel: "info", LogFormat: "text",
 		StateDir: t.TempDir(), Publish: "detections", StatusInterval: 10 * time.Second,
 		HTTPListen: "none", BatchMax: 4, MaxDetections: 100,
+		TrackConfirmHits: 3, TrackMaxLost: 1500 * time.Millisecond,
 		NATS:        bus.NATSConfig{Listen: "127.0.0.1:-1"},
 		HADiscovery: true, HAPrefix: "homeassistant", HALabels: []string{"person"},
 	}

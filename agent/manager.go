@@ -12,6 +12,7 @@ import (
 	"edge-agent/metrics"
 	"edge-agent/models"
 	"edge-agent/pipeline"
+	"edge-agent/track"
 )
 
 // manager owns one worker per camera of the spec and reconciles them with
@@ -30,7 +31,13 @@ type manager struct {
 	sinks   []Sink
 	ids     bus.IDs
 	report  time.Duration
-	maxDets int // EDGE_MAX_DETECTIONS
+	maxDets int          // EDGE_MAX_DETECTIONS
+	track   track.Config // EDGE_TRACK_*
+	// trackNext is, per camera name, the next track ID its tracker would
+	// have handed out when its last worker stopped: the next worker of that
+	// name goes on from there, so an ID is not used twice for a camera
+	// while the agent runs.
+	trackNext map[string]uint64
 	// newSource and newOutput build a camera's connections; tests replace them.
 	newSource func(CameraSpec, *slog.Logger) (frameSource, error)
 	newOutput func(CameraSpec, *slog.Logger) (output, error)
@@ -169,6 +176,14 @@ func (m *manager) startWorker(s *camSettings) {
 	m.nextID++
 	mc := m.metrics.Camera(cs.Name)
 	m.metrics.SetModel(cs.Name, s.model.info.Name, s.model.info.SHA256)
+	tc := m.track
+	tc.FirstID = m.trackNext[cs.Name]
+	tracker, err := track.New(tc)
+	if err != nil {
+		// EDGE_TRACK_* were validated at start: this is a bug, not a
+		// setting. The camera still runs, its detections without IDs.
+		log.Error("tracking unavailable", "err", err)
+	}
 	c := &camera{
 		name: cs.Name, device: m.device, url: redactURL(cs.URL), log: log.With("component", "camera"),
 		newSource:   func() (frameSource, error) { return m.newSource(cs, log) },
@@ -182,6 +197,7 @@ func (m *manager) startWorker(s *camSettings) {
 		retryMin:    500 * time.Millisecond,
 		retryMax:    10 * time.Second,
 		retryJitter: 0.2,
+		tracker:     tracker,
 		req:         newInferRequest(m.nextID),
 		filter:      newPublishFilter(),
 	}
@@ -226,8 +242,14 @@ func (m *manager) startWorker(s *camSettings) {
 // stopWorker stops a camera and waits for it. Called with m.mu held.
 func (m *manager) stopWorker(name string, w *worker) {
 	w.cancel()
-	<-w.done
+	<-w.done // the loop has returned: its tracker is ours to read
 	delete(m.workers, name)
+	if tr := w.cam.tracker; tr != nil {
+		if m.trackNext == nil {
+			m.trackNext = map[string]uint64{}
+		}
+		m.trackNext[name] = tr.NextID()
+	}
 	if m.avail != nil {
 		m.avail.SetCameraAvailable(name, false)
 	}

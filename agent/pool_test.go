@@ -414,6 +414,8 @@ func TestManagerAppliesOnlyWhatChanged(t *testing.T) {
 	}
 
 	a, b := cam("a", "rtsp://h/a", "x.onnx"), cam("b", "rtsp://h/b", "x.onnx")
+	// As if earlier workers of b had handed out track IDs 1 to 6.
+	m.trackNext = map[string]uint64{"b": 7}
 	apply(1, a, b)
 	waitConns("a", 1)
 	waitConns("b", 1)
@@ -440,6 +442,12 @@ func TestManagerAppliesOnlyWhatChanged(t *testing.T) {
 	waitConns("b", 2)
 	if conns("a") != 1 {
 		t.Errorf("a reconnected %d times for a change to b", conns("a")-1)
+	}
+	// b's new worker goes on with the track IDs where the old one stopped
+	// (the fake model's detections, of confidence 0, confirm no track, so
+	// the worker's tracker only reads nextID: no race with the test).
+	if got := m.workers["b"].cam.tracker.NextID(); got != 7 {
+		t.Errorf("b's tracker after its restart hands out %d next, want 7", got)
 	}
 	// Remove b: x.onnx's last camera leaves, its session closes.
 	apply(5, a)

@@ -41,7 +41,12 @@ type Result struct {
 	Classes        []string   // the labels kept; empty keeps all
 	Publish        bus.Policy // which frames become events
 	Detections     []models.Detection
-	Timings        Timings
+	// TrackIDs holds, for each of Detections, the ID of its track in the
+	// camera's tracker, or 0 while the track is not confirmed (and for a
+	// low-score detection that matched no track); nil when the frame was
+	// not tracked (the model failed on it, or the camera has no tracker).
+	TrackIDs []uint64
+	Timings  Timings
 	// Frame is the processed frame (annotated when the output is on), for
 	// sinks that want pixels, such as snapshots or tests that read a time
 	// code. Like the rest, it is only valid during Publish.

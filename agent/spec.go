@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"edge-agent/bus"
+	"edge-agent/internal/names"
 	"edge-agent/models"
 	"edge-agent/pipeline"
 )
@@ -193,16 +194,7 @@ const maxClasses = 1000
 
 // normalizeClasses trims the labels and drops repeats (KeepMask matches a
 // label exactly or else ignoring case, so repeats differing in case too).
-func normalizeClasses(in []string) []string {
-	var out []string
-	for _, l := range in {
-		l = strings.TrimSpace(l)
-		if !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, l) }) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+func normalizeClasses(in []string) []string { return names.NormalizeLabels(in) }
 
 // problems collects every problem of a spec, each prefixed with where it is.
 type problems struct{ errs []error }

@@ -13,6 +13,7 @@ import (
 	"edge-agent/internal/testenv"
 	"edge-agent/internal/timecode"
 	"edge-agent/models"
+	"edge-agent/track"
 )
 
 // TestSyntheticGroundTruth runs the synthetic camera through MediaMTX into
@@ -50,6 +51,7 @@ func TestSyntheticGroundTruth(t *testing.T) {
 	rs := results.waitFor(t, warm+frames, 60*time.Second)[warm : warm+frames]
 	sc := scene.New(1280, 720)
 	var (
+		tracks    trackCheck
 		truth     []scene.Marker
 		ious      []float64
 		undecoded int
@@ -69,7 +71,8 @@ func TestSyntheticGroundTruth(t *testing.T) {
 		lastSeq = r.strip.seq
 		truth = sc.Truth(r.strip.seq, truth)
 		matched := make([]bool, len(truth))
-		for _, d := range r.Detections {
+		for i, d := range r.Detections {
+			tracks.add(t, fmt.Sprintf("camera frame %d", r.strip.seq), d.Label, r.TrackIDs[i])
 			i := slices.IndexFunc(truth, func(m scene.Marker) bool { return m.Name == d.Label })
 			if i < 0 {
 				t.Errorf("camera frame %d: %s reported at %+v but not in view", r.strip.seq, d.Label, d.Box)
@@ -97,6 +100,7 @@ func TestSyntheticGroundTruth(t *testing.T) {
 	if undecoded > frames/20 {
 		t.Errorf("%d of %d strips undecodable, want at most 5%%", undecoded, frames)
 	}
+	tracks.check(t, "camera")
 
 	rep := <-probeDone
 	if err := <-probeErr; err != nil {
@@ -160,3 +164,104 @@ type stripRead struct {
 }
 
 func modelsRect(b bus.Box) models.Rect { return models.Rect{X: b.X, Y: b.Y, W: b.W, H: b.H} }
+
+// TestTrackerFollowsSceneMarkers runs the synthetic scene's ground truth
+// (the boxes a perfect detector would report) through a tracker at the
+// agent's defaults, skipping frames unevenly as a busy model does (two of
+// every three processed): each marker keeps one ID for each stay in view
+// (a marker hides for 2 s every 12 s, longer than EDGE_TRACK_MAX_LOST),
+// and an ID always names the same marker. It checks the tracker on the
+// scene the end-to-end tests run, without the video stack.
+func TestTrackerFollowsSceneMarkers(t *testing.T) {
+	tr, err := track.New(Config{TrackConfirmHits: 3, TrackMaxLost: 1500 * time.Millisecond}.trackConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := scene.New(1280, 720)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var (
+		tracks trackCheck
+		truth  []scene.Marker
+		dets   []track.Detection
+		inView = map[string]bool{} // in the previous processed frame
+		stays  = map[string]int{}
+	)
+	const frames = 60 * scene.FrameRate // a minute
+	for seq := range frames {
+		if seq%3 == 2 {
+			continue // dropped
+		}
+		truth = sc.Truth(uint64(seq), truth)
+		dets = dets[:0]
+		seen := map[string]bool{}
+		for _, m := range truth {
+			b := m.Box
+			dets = append(dets, track.Detection{Class: m.Class, Score: 0.9,
+				Box: track.Box{X: float32(b.X), Y: float32(b.Y), W: float32(b.W), H: float32(b.H)}})
+			seen[m.Name] = true
+			if !inView[m.Name] {
+				stays[m.Name]++
+			}
+		}
+		inView = seen
+		at := start.Add(time.Duration(seq) * time.Second / scene.FrameRate)
+		ids := tr.Update(at, dets)
+		for i, m := range truth {
+			tracks.add(t, fmt.Sprintf("frame %d", seq), m.Name, ids[i])
+		}
+	}
+	tracks.check(t, "scene")
+	for name, n := range stays {
+		ids := len(tracks.old[name])
+		if tracks.last[name] != 0 {
+			ids++
+		}
+		if ids < 1 || ids > n {
+			t.Errorf("%s: %d track IDs over %d stays in view, want 1 to %d", name, ids, n, n)
+		}
+	}
+}
+
+// trackCheck follows the track IDs of the markers (one per label) through
+// consecutive frames: an ID always names the same marker, and a marker
+// that changes ID (its track ended: it left the view for longer than
+// EDGE_TRACK_MAX_LOST) never goes back to an old one.
+type trackCheck struct {
+	label      map[uint64]string   // the marker of each ID
+	last       map[string]uint64   // each marker's current ID
+	old        map[string][]uint64 // each marker's previous IDs
+	with, dets int
+}
+
+func (c *trackCheck) add(t *testing.T, where, label string, id uint64) {
+	t.Helper()
+	c.dets++
+	if id == 0 {
+		return
+	}
+	if c.label == nil {
+		c.label, c.last, c.old = map[uint64]string{}, map[string]uint64{}, map[string][]uint64{}
+	}
+	c.with++
+	if l, ok := c.label[id]; ok && l != label {
+		t.Errorf("%s: track %d is %s, was %s", where, id, label, l)
+	}
+	c.label[id] = label
+	if last, ok := c.last[label]; ok && last != id {
+		if slices.Contains(c.old[label], id) {
+			t.Errorf("%s: %s back on its old track %d after %d", where, label, id, last)
+		}
+		c.old[label] = append(c.old[label], last)
+	}
+	c.last[label] = id
+}
+
+// check says whether most detections had a track ID (a marker's first
+// EDGE_TRACK_CONFIRM_HITS frames in view have none).
+func (c *trackCheck) check(t *testing.T, name string) {
+	t.Helper()
+	t.Logf("%s: %d of %d detections with a track_id, %d tracks", name, c.with, c.dets, len(c.label))
+	if c.with < c.dets*3/4 {
+		t.Errorf("%s: only %d of %d detections have a track_id", name, c.with, c.dets)
+	}
+}

@@ -3,6 +3,8 @@ package bus
 import (
 	"errors"
 	"fmt"
+
+	"edge-agent/internal/names"
 )
 
 // ErrInvalidToken is returned (wrapped in a *TokenError) for a device,
@@ -26,7 +28,7 @@ type TokenError struct {
 }
 
 func (e *TokenError) Error() string {
-	return fmt.Sprintf("%s %q: must be 1-%d letters, digits, '-' or '_'", e.What, e.Value, maxTokenLen)
+	return fmt.Sprintf("%s %q: must be 1-%d letters, digits, '-' or '_'", e.What, e.Value, names.MaxToken)
 }
 
 // Unwrap makes errors.Is(err, ErrInvalidToken) true.

@@ -76,8 +76,13 @@ type Thresholds struct {
 
 // Detection is one object found in a frame.
 type Detection struct {
-	Label      string  `json:"label"`
-	ClassID    int     `json:"class_id"`
+	Label   string `json:"label"`
+	ClassID int    `json:"class_id"`
+	// TrackID is the object's ID in the camera's tracker, the same in
+	// every event while the object stays in view; 0 (absent in JSON) while
+	// its track is not confirmed yet or for a low-score detection that
+	// matched no track. The agent decides it (agent/camera.go, track/).
+	TrackID    uint64  `json:"track_id,omitempty"`
 	Confidence float32 `json:"confidence"`
 	Box        Box     `json:"box"`      // pixels of the frame
 	BoxNorm    Box     `json:"box_norm"` // the same box divided by the frame size, 0..1

@@ -30,7 +30,7 @@ func goldenEvent() Event {
 		Thresholds:    Thresholds{Confidence: 0.25, IoU: 0.45, Classes: []string{"person", "car"}},
 		Revision:      3,
 		Detections: []Detection{
-			{Label: "person", ClassID: 0, Confidence: 0.91, Box: Box{X: 640, Y: 180, W: 128, H: 360}, BoxNorm: Box{X: 0.5, Y: 0.25, W: 0.1, H: 0.5}},
+			{Label: "person", ClassID: 0, TrackID: 12, Confidence: 0.91, Box: Box{X: 640, Y: 180, W: 128, H: 360}, BoxNorm: Box{X: 0.5, Y: 0.25, W: 0.1, H: 0.5}},
 		},
 	}
 }
@@ -52,7 +52,7 @@ const goldenEventJSON = `{
   "thresholds": {"confidence": 0.25, "iou": 0.45, "classes": ["person", "car"]},
   "revision": 3,
   "detections": [
-    {"label": "person", "class_id": 0, "confidence": 0.91,
+    {"label": "person", "class_id": 0, "track_id": 12, "confidence": 0.91,
      "box": {"x": 640, "y": 180, "w": 128, "h": 360},
      "box_norm": {"x": 0.5, "y": 0.25, "w": 0.1, "h": 0.5}}
   ]
@@ -109,6 +109,23 @@ func TestEventEmptyListsAndSchema(t *testing.T) {
 	validate(t, "detection.v1.json", b)
 }
 
+// A detection whose track is not confirmed has no track_id on the wire:
+// the field is absent, not 0, and the schema accepts it (track_id is an
+// optional addition to edge.detection.v1).
+func TestEventDetectionWithoutTrackID(t *testing.T) {
+	ev := goldenEvent()
+	ev.Detections = append(ev.Detections, ev.Detections[0])
+	ev.Detections[1].TrackID = 0
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b, []byte(`"track_id"`)); n != 1 {
+		t.Errorf("%d track_id fields for one confirmed and one unconfirmed detection, want 1: %s", n, b)
+	}
+	validate(t, "detection.v1.json", b)
+}
+
 func TestSchemaRejects(t *testing.T) {
 	s := testenv.Schema(t, "detection.v1.json")
 	good := compact(t, goldenEventJSON)
@@ -119,6 +136,9 @@ func TestSchemaRejects(t *testing.T) {
 		"time without nanos": replace(good, `53.589793238Z`, `53Z`),
 		"clock":              replace(good, `"ntp"`, `"gps"`),
 		"norm box over 1":    replace(good, `"x":0.5`, `"x":1.5`),
+		"track id 0":         replace(good, `"track_id":12`, `"track_id":0`),
+		"track id negative":  replace(good, `"track_id":12`, `"track_id":-1`),
+		"track id fraction":  replace(good, `"track_id":12`, `"track_id":1.5`),
 	} {
 		var inst any
 		if err := json.Unmarshal([]byte(bad), &inst); err != nil {

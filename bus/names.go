@@ -3,30 +3,14 @@ package bus
 import (
 	"fmt"
 	"strings"
-)
 
-// maxTokenLen bounds a device, camera or label token.
-const maxTokenLen = 64
+	"edge-agent/internal/names"
+)
 
 // ValidToken says whether s can be used as a NATS subject token, an MQTT
 // topic level and part of a Home Assistant unique_id alike: 1 to 64 of
-// [A-Za-z0-9_-]. That excludes the NATS separators and wildcards (. * >),
-// the MQTT ones (/ + #) and whitespace.
-func ValidToken(s string) bool {
-	if len(s) == 0 || len(s) > maxTokenLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenByte(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func tokenByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
-}
+// [A-Za-z0-9_-] (names.ValidToken, the agent's one rule).
+func ValidToken(s string) bool { return names.ValidToken(s) }
 
 // CheckToken returns a *TokenError naming what when s is not a ValidToken.
 func CheckToken(what, s string) error {
@@ -47,11 +31,11 @@ func LabelToken(label string) string {
 		return "_"
 	}
 	b := []byte(label)
-	if len(b) > maxTokenLen {
-		b = b[:maxTokenLen]
+	if len(b) > names.MaxToken {
+		b = b[:names.MaxToken]
 	}
 	for i, c := range b {
-		if !tokenByte(c) {
+		if !names.TokenByte(c) {
 			b[i] = '_'
 		}
 	}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,10 @@ type PublisherConfig struct {
 	// Stamp, if set, marks each frame just before it is published (the
 	// simulator draws a time code with it).
 	Stamp func(f *Frame)
+	// SourceName names NewPublisher's src in Describe and the start-up log,
+	// e.g. "synthetic crossing scene" (default "custom source"); only with
+	// a src.
+	SourceName string
 
 	// SwitchEvery, if set, makes the stand-in a camera whose resolution keeps changing:
 	// every SwitchEvery (counted in frames at FPS) the published size flips between
@@ -102,6 +107,9 @@ func NewPublisher(cfg PublisherConfig, src FrameSource, log *slog.Logger) (*Publ
 	case cfg.SwitchEvery == 0 && (cfg.SwitchWidth != 0 || cfg.SwitchHeight != 0 || cfg.SwitchRepublish):
 		errs = append(errs, errors.New("SwitchWidth, SwitchHeight, SwitchRepublish: only with SwitchEvery"))
 	}
+	if src == nil && cfg.SourceName != "" {
+		errs = append(errs, fmt.Errorf("SourceName: %q: only with a custom source", cfg.SourceName))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("publisher config: %w", err)
 	}
@@ -136,7 +144,7 @@ func NewPublisher(cfg PublisherConfig, src FrameSource, log *slog.Logger) (*Publ
 
 // Describe says what is published where, e.g. "testsrc 1280x720@15 → x264enc → rtsp://…".
 func (p *Publisher) Describe() string {
-	what := "custom source"
+	what := cmp.Or(p.cfg.SourceName, "custom source")
 	if p.ingest != nil {
 		what = p.ingest.Describe()
 	}

@@ -53,9 +53,12 @@ func (s *failingSource) Next(ctx context.Context, f *Frame) error {
 
 func TestPublisherSourceFails(t *testing.T) {
 	boom := errors.New("boom")
-	pub, err := NewPublisher(PublisherConfig{URL: "rtsp://127.0.0.1:1/x", FPS: 30}, &failingSource{n: 3, err: boom}, testLogger(t))
+	pub, err := NewPublisher(PublisherConfig{URL: "rtsp://127.0.0.1:1/x", FPS: 30, SourceName: "failing source"}, &failingSource{n: 3, err: boom}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := pub.Describe(); !strings.HasPrefix(got, "failing source 1280x720@30 → ") {
+		t.Errorf("Describe = %q, want it to name the source", got)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -81,6 +84,7 @@ func TestNewPublisherErrors(t *testing.T) {
 		{"switch without size", PublisherConfig{Source: "testsrc", URL: "rtsp://127.0.0.1:1/x", SwitchEvery: time.Second}, "SwitchWidth, SwitchHeight: 0x0: both must be positive"},
 		{"switch negative", PublisherConfig{Source: "testsrc", URL: "rtsp://127.0.0.1:1/x", SwitchEvery: -time.Second, SwitchWidth: 64, SwitchHeight: 48}, "SwitchEvery: -1s is negative"},
 		{"switch size alone", PublisherConfig{Source: "testsrc", URL: "rtsp://127.0.0.1:1/x", SwitchWidth: 64, SwitchHeight: 48}, "only with SwitchEvery"},
+		{"source name without a source", PublisherConfig{Source: "testsrc", URL: "rtsp://127.0.0.1:1/x", SourceName: "synthetic"}, `SourceName: "synthetic": only with a custom source`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,10 +3,16 @@
 // (MediaMTX) as a live H.264 stream with a keyframe every second.
 //
 //	edge-camsim --source synthetic --url rtsp://127.0.0.1:8554/cam1
+//	edge-camsim --source synthetic --scene crossing --url rtsp://127.0.0.1:8554/cam1
 //	edge-camsim --source ../shared/media/vtest.avi --timecode --url rtsp://127.0.0.1:8554/cam1
 //	edge-camsim --source testsrc --url rtsp://127.0.0.1:8554/cam1
 //	edge-camsim --source ../shared/media/vtest.avi --url rtsp://127.0.0.1:8554/cam2 --fps 10 --size 768x576
 //	edge-camsim --source testsrc --url rtsp://127.0.0.1:8554/cam3 --switch-size 640x360 --switch-every 10s
+//
+// The synthetic source draws the quarters scene (four markers, one of each colour,
+// each in its own quarter of the frame) or, with --scene crossing, the crossing scene
+// (three red markers and a green one that cross, leave and come back, through a zone
+// and over a line); package internal/scene holds the ground truth of both.
 //
 // With --switch-every it is a camera whose resolution keeps changing: the size flips
 // between --size and --switch-size, the new SPS/PPS in-band over the same RTSP session
@@ -26,6 +32,7 @@ import (
 	"syscall"
 
 	"edge-agent/internal/camsource"
+	"edge-agent/internal/scene"
 	"edge-agent/pipeline"
 )
 
@@ -39,6 +46,7 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("edge-camsim", flag.ContinueOnError)
 	source := fs.String("source", "", `"synthetic" for the marker scene with ground truth, a video file to loop, or "testsrc" for a moving test pattern (required)`)
+	sceneName := fs.String("scene", "quarters", `the synthetic scene: "quarters" (four markers of four colours, each in its own quarter) or "crossing" (three red markers and a green one that cross, leave and come back, through a zone and over a line)`)
 	stamp := fs.Bool("timecode", false, "draw the time-code strip (frame number and render time) on a file's or test pattern's frames, for edge-probe; synthetic frames always carry it")
 	url := fs.String("url", "", "RTSP URL to publish to, e.g. rtsp://127.0.0.1:8554/cam1 (required)")
 	fps := fs.Int("fps", pipeline.DefaultOutputFPS, "frames per second")
@@ -59,6 +67,15 @@ func run(args []string) error {
 	if *source == "" {
 		problems = append(problems, errors.New("--source is required"))
 	}
+	newScene, err := parseScene(*sceneName)
+	if err != nil {
+		problems = append(problems, fmt.Errorf("--scene: %w", err))
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "scene" && *source != "synthetic" {
+			problems = append(problems, errors.New("--scene needs --source synthetic"))
+		}
+	})
 	if *url == "" {
 		problems = append(problems, errors.New("--url is required"))
 	}
@@ -86,9 +103,11 @@ func run(args []string) error {
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	var src pipeline.FrameSource // nil: the publisher reads cfg.Source
+	var srcName string
 	var stampFn func(*pipeline.Frame)
 	if *source == "synthetic" {
-		src = camsource.NewSynthetic(w, h)
+		src = camsource.NewSyntheticScene(newScene(w, h))
+		srcName = "synthetic " + *sceneName + " scene"
 	} else if *stamp {
 		stampFn = camsource.Stamp()
 	}
@@ -102,6 +121,7 @@ func run(args []string) error {
 		Codec:       *codec,
 		Encoder:     *encoder,
 		Stamp:       stampFn,
+		SourceName:  srcName,
 
 		SwitchEvery:     *switchEvery,
 		SwitchWidth:     sw,
@@ -114,6 +134,17 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return pub.Run(ctx)
+}
+
+// parseScene returns the constructor of the synthetic scene called name.
+func parseScene(name string) (func(width, height int) *scene.Scene, error) {
+	switch name {
+	case "quarters":
+		return scene.New, nil
+	case "crossing":
+		return scene.NewCrossing, nil
+	}
+	return nil, fmt.Errorf("%q is not quarters or crossing", name)
 }
 
 // parseSize parses "WIDTHxHEIGHT".

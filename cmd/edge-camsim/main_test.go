@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"edge-agent/internal/scene"
 )
 
 func TestParseSize(t *testing.T) {
@@ -39,6 +41,10 @@ func TestRunFlagErrors(t *testing.T) {
 			[]string{"--switch-every -1s: must not be negative"}},
 		{[]string{"--source", "testsrc", "--url", "rtsp://127.0.0.1:1/x", "--switch-size", "640x360"},
 			[]string{"--switch-size and --switch-republish need --switch-every"}},
+		{[]string{"--source", "testsrc", "--url", "rtsp://127.0.0.1:1/x", "--scene", "crossing"},
+			[]string{"--scene needs --source synthetic"}},
+		{[]string{"--source", "synthetic", "--url", "rtsp://127.0.0.1:1/x", "--scene", "diagonal"},
+			[]string{`--scene: "diagonal" is not quarters or crossing`}},
 	}
 	for _, tt := range tests {
 		err := run(tt.args)
@@ -47,5 +53,21 @@ func TestRunFlagErrors(t *testing.T) {
 				t.Errorf("run(%q) error lacks %q: %v", tt.args, want, err)
 			}
 		}
+	}
+}
+
+func TestParseScene(t *testing.T) {
+	// The crossing scene has zone and line events, the quarters scene none.
+	for name, events := range map[string]bool{"quarters": false, "crossing": true} {
+		newScene, err := parseScene(name)
+		if err != nil {
+			t.Fatalf("parseScene(%q): %v", name, err)
+		}
+		if got := len(newScene(1280, 720).Events(0, scene.CrossingPeriod, nil)) > 0; got != events {
+			t.Errorf("parseScene(%q) gives a scene with events: %v, want %v", name, got, events)
+		}
+	}
+	if _, err := parseScene(""); err == nil {
+		t.Error(`parseScene("") succeeded`)
 	}
 }

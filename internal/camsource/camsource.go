@@ -13,7 +13,7 @@ import (
 	"edge-agent/pipeline"
 )
 
-// Synthetic renders the marker scene: frame n shows scene.Truth(n) and a
+// Synthetic renders a marker scene: frame n shows scene.Truth(n) and a
 // strip carrying n and the wall-clock time it was rendered. It renders on
 // demand; the publisher's ticker sets the rate.
 type Synthetic struct {
@@ -22,9 +22,16 @@ type Synthetic struct {
 	now   func() time.Time
 }
 
-// NewSynthetic returns the scene at width x height, starting at frame 0.
+// NewSynthetic returns the scene of scene.New at width x height, starting at
+// frame 0.
 func NewSynthetic(width, height int) *Synthetic {
-	return &Synthetic{scene: scene.New(width, height), now: time.Now}
+	return NewSyntheticScene(scene.New(width, height))
+}
+
+// NewSyntheticScene returns a source of sc's frames (scene.New's or
+// scene.NewCrossing's), starting at frame 0.
+func NewSyntheticScene(sc *scene.Scene) *Synthetic {
+	return &Synthetic{scene: sc, now: time.Now}
 }
 
 // Next renders the next frame into dst, reusing its buffer.

@@ -50,3 +50,27 @@ func TestStampNumbersFrames(t *testing.T) {
 		}
 	}
 }
+
+func TestSyntheticSceneRendersThatScene(t *testing.T) {
+	sc := scene.NewCrossing(640, 360)
+	s := NewSyntheticScene(sc)
+	var f pipeline.Frame
+	// Frames 0..2 of the crossing scene: four markers, no two overlapping,
+	// so the centre of each has its colour.
+	for seq := range uint64(3) {
+		if err := s.Next(t.Context(), &f); err != nil {
+			t.Fatal(err)
+		}
+		markers := sc.Truth(seq, nil)
+		if f.Seq != seq || len(markers) != scene.CrossingMarkers {
+			t.Fatalf("frame %d: Seq %d, %d markers in view", seq, f.Seq, len(markers))
+		}
+		for _, m := range markers {
+			x, y := int(m.Box.X+m.Box.W/2), int(m.Box.Y+m.Box.H/2)
+			i := y*f.Stride + 3*x
+			if got := [3]uint8{f.Pix[i], f.Pix[i+1], f.Pix[i+2]}; got != m.Color {
+				t.Errorf("frame %d: centre of marker %d is %v, want %v", seq, m.ID, got, m.Color)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package scene_test
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -27,4 +28,30 @@ func Example() {
 	// green at {1119 265 113 52}
 	// blue at {72 495 49 121}
 	// yellow at {653 390 139 130}
+}
+
+func ExampleNewCrossing() {
+	s := scene.NewCrossing(1280, 720)
+	// Marker 0 (red) walks east along the middle: into the zone, out of it,
+	// over the line.
+	for _, ev := range s.Events(80, 270, nil) {
+		if ev.ID == 0 {
+			fmt.Printf("%d %s %s visit %d\n", ev.Seq, ev.Kind, cmp.Or(ev.Dir, "-"), ev.Visit)
+		}
+	}
+	// Marker 2 leaves the frame at the right in frame 240 and is back in
+	// 311, on its second visit; its box is clipped to the frame.
+	for _, seq := range []uint64{239, 240, 311} {
+		for _, m := range s.Truth(seq, nil) {
+			if m.ID == 2 {
+				fmt.Println(seq, m.Name, m.Box, "visit", m.Visit)
+			}
+		}
+	}
+	// Output:
+	// 83 zone_enter - visit 1
+	// 218 zone_exit - visit 1
+	// 264 line_cross in visit 1
+	// 239 red {1235 166 45 86} visit 1
+	// 311 red {1230 490 50 86} visit 2
 }

@@ -11,6 +11,20 @@ type Marker struct {
 	Name  string   // ClassName(Class)
 	Color [3]uint8 // ClassColor(Class), exactly as drawn
 	Box   Rect
+
+	// ID tells the markers of a scene apart: the class in New's scene,
+	// which has one marker of each, 0 to CrossingMarkers-1 in the crossing
+	// scene. A marker keeps its ID for good, through every absence.
+	ID int
+	// Visit counts a crossing scene marker's stays in view: 1 for the first
+	// (the one it is in at frame 0, if any), 2 after it has left the frame
+	// and come back, and so on; it never goes back. A tracker cannot tell
+	// a returning marker from a new one: it is expected to keep its track
+	// across an absence shorter than its own limit and to start a new track
+	// after a longer one, so one track stands for one or more consecutive
+	// visits of one ID. Visit is 0 in New's scene, whose hiding is not
+	// counted.
+	Visit int
 }
 
 // The marker classes, in the order Truth lists them.

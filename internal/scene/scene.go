@@ -21,15 +21,16 @@ const (
 )
 
 // Scene is a synthetic camera's picture of a given size. It is safe for
-// concurrent use: Truth and Render only read it.
+// concurrent use: Truth, Events and Render only read it.
 type Scene struct {
-	// Width and Height are the frame size in pixels, set by New; do not
-	// change them.
+	// Width and Height are the frame size in pixels, set by New or
+	// NewCrossing; do not change them.
 	Width, Height int
 
-	top              int // first row below the time code strip
-	minSize, maxSize int // range of a box's width and height
-	paths            [NumClasses]path
+	top              int              // first row below the time code strip
+	minSize, maxSize int              // range of a box's width and height
+	paths            [NumClasses]path // New's markers
+	cross            *crossing        // NewCrossing's markers; nil for New's
 	sine             [sineSteps]int32
 	texture          [textureSize][textureSize]int8 // tileable
 }
@@ -59,7 +60,13 @@ func New(width, height int) *Scene {
 		panic(fmt.Sprintf("scene: frame size %dx%d too small for markers", width, height))
 	}
 	s.minSize = min(s.minSize, s.maxSize)
+	s.initBackground()
+	return s
+}
 
+// initBackground fills the tables that New's markers and the background are
+// drawn from.
+func (s *Scene) initBackground() {
 	// Rounded to integers, the table is the same on every platform short of
 	// a value of math.Sin falling within an ulp of a rounding boundary.
 	for i := range s.sine {
@@ -76,20 +83,20 @@ func New(width, height int) *Scene {
 			s.texture[y][x] = int8(math.Round(textureAmp * v))
 		}
 	}
-	return s
 }
 
 // Render draws frame seq into pix, packed RGB (3 bytes a pixel, rows stride
 // bytes apart): the background, the markers Truth(seq) as solid rectangles of
-// their exact colours, and the time code strip carrying seq and t. It
-// allocates nothing, and panics if the frame does not fit pix.
+// their exact colours (in Truth's order, so where boxes overlap the later one
+// is on top), and the time code strip carrying seq and t. It allocates
+// nothing, and panics if the frame does not fit pix.
 func (s *Scene) Render(seq uint64, t time.Time, pix []byte, stride int) {
 	w, h := s.Width, s.Height
 	if stride < 3*w || len(pix) < (h-1)*stride+3*w {
 		panic(fmt.Sprintf("scene: Render: %d bytes with stride %d do not hold %dx%d pixels", len(pix), stride, w, h))
 	}
 	s.background(seq, pix, stride)
-	var buf [NumClasses]Marker
+	var buf [max(NumClasses, CrossingMarkers)]Marker
 	for _, m := range s.Truth(seq, buf[:0]) {
 		fill(pix, stride, m)
 	}

@@ -78,8 +78,16 @@ func newPath(class, width, height, top int) path {
 // between 6% and 20% of the frame height on each side (less if a quarter is
 // smaller than that). Each marker is hidden for 2 s in every 12 s, never two
 // at once.
+//
+// In the crossing scene (NewCrossing) the markers are listed by ID instead,
+// boxes may overlap, and the box of a marker leaving or entering the frame
+// at the side is clipped to the frame: the marker is in view while that
+// leaves it at least 6% of the height wide.
 func (s *Scene) Truth(seq uint64, dst []Marker) []Marker {
 	dst = dst[:0]
+	if s.cross != nil {
+		return s.crossingTruth(seq, dst)
+	}
 	for class := range NumClasses {
 		p := &s.paths[class]
 		if (int(seq%hideCycle)+hideCycle-p.hideStart)%hideCycle < hideLength {
@@ -94,6 +102,7 @@ func (s *Scene) Truth(seq uint64, dst []Marker) []Marker {
 			Name:  ClassName(class),
 			Color: ClassColor(class),
 			Box:   Rect{X: float64(x), Y: float64(y), W: float64(w), H: float64(h)},
+			ID:    class,
 		})
 	}
 	return dst

@@ -77,16 +77,7 @@ func TestLongNATSServerFrozenAndKilled(t *testing.T) {
 	runBrokerFaults(t, a, srv, "nats")
 
 	nc := natsConnect(t, url)
-	removeCamera(t, nc, device)
-	n := a.settle("nats", 60*time.Second)
-	evs := readStream(t, nc, device)
-	checkOrder(t, evs)
-	if len(evs) != int(n) {
-		t.Errorf("the stream holds %d events, the agent published %v", len(evs), n)
-	}
-	if d := a.metric(dropped("nats")); d != 0 {
-		t.Errorf("%v events dropped", d)
-	}
+	evs := streamComplete(t, a, nc, device, 60*time.Second)
 	t.Logf("%d events in the stream, in order, none dropped", len(evs))
 	a.checkAlive()
 }

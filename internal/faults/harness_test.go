@@ -468,6 +468,24 @@ func removeCamera(t *testing.T, nc *nats.Conn, device string) {
 	}
 }
 
+// streamComplete stops the events (the agent removes its camera), waits
+// until the agent's NATS outbox is empty, and reads the whole stream: in
+// order per camera, as many events as the agent published, none dropped.
+func streamComplete(t *testing.T, a *agentProc, nc *nats.Conn, device string, settle time.Duration) []streamEvent {
+	t.Helper()
+	removeCamera(t, nc, device)
+	n := a.settle("nats", settle)
+	evs := readStream(t, nc, device)
+	checkOrder(t, evs)
+	if len(evs) != int(n) {
+		t.Errorf("the stream holds %d events, the agent published %v", len(evs), n)
+	}
+	if d := a.metric(dropped("nats")); d != 0 {
+		t.Errorf("%v events dropped", d)
+	}
+	return evs
+}
+
 // natsConnect connects a test client that keeps trying while the server
 // is away.
 func natsConnect(t *testing.T, url string) *nats.Conn {

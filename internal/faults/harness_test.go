@@ -654,32 +654,13 @@ func startNATSServer(t *testing.T) (*process, string) {
 	return p, fmt.Sprintf("nats://127.0.0.1:%d", port)
 }
 
-// startMosquitto runs /usr/sbin/mosquitto on a free port with persistence
-// in a temporary folder (the settings of testenv.Mosquitto, whose process
-// the tests cannot signal).
+// startMosquitto runs /usr/sbin/mosquitto as a process of the test's own
+// (to signal it), with testenv.Mosquitto's configuration: a free port,
+// persistence in a temporary folder.
 func startMosquitto(t *testing.T) (*process, string) {
 	t.Helper()
-	const bin = "/usr/sbin/mosquitto"
-	if _, err := os.Stat(bin); err != nil {
-		missing(t, "mosquitto is required: %v (make setup installs it)", err)
-	}
-	port, dir := testenv.FreePort(t), t.TempDir()
-	conf := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, `listener %d 127.0.0.1
-allow_anonymous true
-persistence true
-persistence_location %s/
-autosave_interval 1
-max_queued_messages 0
-max_inflight_messages 0
-user root
-log_dest stderr
-log_type error
-log_type warning
-`, port, dir), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := newProcess(t, port, bin, "-c", conf)
+	m := testenv.NewMosquitto(t) // writes the configuration; never started
+	p := newProcess(t, m.Port(), "/usr/sbin/mosquitto", "-c", m.ConfigFile())
 	p.start()
-	return p, fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	return p, m.URL()
 }

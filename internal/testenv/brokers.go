@@ -65,6 +65,10 @@ log_type warning
 	return m
 }
 
+// ConfigFile is the broker's configuration file, for a test that runs
+// mosquitto as a process of its own (to signal it).
+func (m *Mosquitto) ConfigFile() string { return m.conf }
+
 // URL is the broker's tcp:// URL.
 func (m *Mosquitto) URL() string { return "tcp://127.0.0.1:" + strconv.Itoa(m.port) }
 

@@ -14,6 +14,7 @@ import (
 	"edge-agent/bus"
 	"edge-agent/metrics"
 	"edge-agent/models"
+	"edge-agent/objects"
 	"edge-agent/pipeline"
 )
 
@@ -46,9 +47,10 @@ type Agent struct {
 	saved    *overlay                         // what commands changed, as saved
 	preload  []*sharedModel                   // the initial spec's models, held from New until Run applied it
 	reloadC  chan chan error
-	buses    busHealth   // the bus clients' failures, for the heartbeat
-	refusals refusalLog  // owned by the command goroutine
-	applied  atomic.Bool // the first spec was applied: the cameras exist
+	beatC    chan struct{} // a heartbeat now: the settings changed
+	buses    busHealth     // the bus clients' failures, for the heartbeat
+	refusals refusalLog    // owned by the command goroutine
+	applied  atomic.Bool   // the first spec was applied: the cameras exist
 	started  time.Time
 	closeOne sync.Once
 	closeErr error
@@ -69,7 +71,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("%s_STATE_DIR: %w", EnvPrefix, err)
 	}
-	a := &Agent{cfg: cfg, log: log, version: opts.Version, reloadC: make(chan chan error)}
+	a := &Agent{cfg: cfg, log: log, version: opts.Version, reloadC: make(chan chan error), beatC: make(chan struct{}, 1)}
 	var err error
 	if cfg.ConfigFile != "" {
 		if a.file, err = readConfigFile(cfg.ConfigFile); err != nil {
@@ -113,18 +115,25 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		a.http = &metrics.Server{Addr: cfg.HTTPListen, Metrics: a.metrics, Readiness: a.ready, Log: log.With("component", "http")}
 	}
 	var pubs []publisher
+	var objPubs []objectPublisher
+	var snapStores []snapshotStore
 	if cfg.NATS.URL != OutputDisabled {
 		if a.nats, err = bus.NewNATS(cfg.natsConfig(), log); err != nil {
 			a.Close()
 			return nil, err
 		}
 		pubs = append(pubs, a.nats)
+		objPubs = append(objPubs, a.nats)
+		snapStores = append(snapStores, a.nats)
 		a.metrics.AddBus("nats", busStats(a.nats.Stats))
 	}
 	a.mgr = &manager{
-		device: cfg.DeviceID, log: log, pool: a.pool, metrics: a.metrics, pubs: pubs,
+		device: cfg.DeviceID, log: log, pool: a.pool, metrics: a.metrics, pubs: pubs, objPubs: objPubs, snapStores: snapStores,
 		report: cfg.ReportInterval, maxDets: cfg.MaxDetections, track: cfg.trackConfig(),
-		workers: map[string]*worker{},
+		objects:   objects.Config{UpdateInterval: cfg.ObjectUpdateInterval},
+		snapshots: cfg.snapshotConfig(),
+		run:       time.Now().UTC().Format("20060102T150405Z"),
+		workers:   map[string]*worker{},
 		newSource: func(cs CameraSpec, log *slog.Logger) (frameSource, error) {
 			return pipeline.NewIngest(ingestConfig(cs), log.With("component", "camera"))
 		},
@@ -138,7 +147,9 @@ func New(cfg Config, opts Options) (*Agent, error) {
 			return nil, err
 		}
 		a.mgr.pubs = append(a.mgr.pubs, a.mqtt)
-		a.mgr.counts, a.mgr.avail = a.mqtt, a.mqtt
+		a.mgr.objPubs = append(a.mgr.objPubs, a.mqtt)
+		a.mgr.snapPubs = append(a.mgr.snapPubs, a.mqtt)
+		a.mgr.counts, a.mgr.avail, a.mgr.zonePub = a.mqtt, a.mqtt, a.mqtt
 		a.metrics.AddBus("mqtt", busStats(a.mqtt.Stats))
 	}
 	if opts.Sink != nil {
@@ -353,7 +364,16 @@ func (a *Agent) reload() error {
 		a.saved.Revision = rev + 1
 	}
 	a.log.Info("config file reloaded", "file", a.cfg.ConfigFile, "cameras", len(spec.Cameras), "revision", rev+1)
+	a.beatNow()
 	return nil
+}
+
+// beatNow asks for a heartbeat at once: the settings changed.
+func (a *Agent) beatNow() {
+	select {
+	case a.beatC <- struct{}{}:
+	default:
+	}
 }
 
 func (a *Agent) natsDescription() string {
@@ -367,7 +387,10 @@ func (a *Agent) natsDescription() string {
 }
 
 // heartbeats publishes the status every EDGE_STATUS_INTERVAL, whether or not
-// frames flow: a dead camera shows with its state and zero frames a second.
+// frames flow: a dead camera shows with its state and zero frames a second;
+// and at once after a change of settings, so that what reads the settings
+// in force from the status (Home Assistant's confidence and publishing
+// policy) follows a command without waiting for the next interval.
 func (a *Agent) heartbeats(ctx context.Context) {
 	t := time.NewTicker(a.cfg.StatusInterval)
 	defer t.Stop()
@@ -378,21 +401,30 @@ func (a *Agent) heartbeats(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			st := &bus.Status{
-				Device: a.cfg.DeviceID, Time: bus.Timestamp{Time: now}, Version: a.version,
-				UptimeS: round1(now.Sub(a.started).Seconds()), IntervalS: round1(now.Sub(prev).Seconds()),
-				Cameras: a.mgr.heartbeat(now),
-				Dropped: a.droppedSettings(),
-				Buses:   a.buses.snapshot(),
-			}
+			a.beat(now, prev)
 			prev = now
-			if a.nats != nil {
-				a.nats.PublishStatus(st)
-			}
-			if a.mqtt != nil {
-				a.mqtt.PublishStatus(st)
-			}
+		case <-a.beatC:
+			now := time.Now()
+			a.beat(now, prev)
+			prev = now
 		}
+	}
+}
+
+// beat publishes one heartbeat covering the time from prev to now.
+func (a *Agent) beat(now, prev time.Time) {
+	st := &bus.Status{
+		Device: a.cfg.DeviceID, Time: bus.Timestamp{Time: now}, Version: a.version,
+		UptimeS: round1(now.Sub(a.started).Seconds()), IntervalS: round1(now.Sub(prev).Seconds()),
+		Cameras: a.mgr.heartbeat(now),
+		Dropped: a.droppedSettings(),
+		Buses:   a.buses.snapshot(),
+	}
+	if a.nats != nil {
+		a.nats.PublishStatus(st)
+	}
+	if a.mqtt != nil {
+		a.mqtt.PublishStatus(st)
 	}
 }
 

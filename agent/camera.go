@@ -91,6 +91,11 @@ type camera struct {
 	retryMax     time.Duration
 	retryJitter  float64        // fraction of each retry delay drawn at random (0: exact delays)
 	tracker      *track.Tracker // gives detections their track IDs; nil: none
+	objs         *objectStage   // objects, zones and lines from the tracks; nil without a tracker
+	// allFrames: the annotated stream shows every decoded frame with the
+	// tracks predicted for it (EDGE_OUTPUT_FRAMES=all); out is not nil.
+	allFrames bool
+	trackMu   sync.Mutex // held around the tracker's Update, Reset and Tracks when allFrames
 
 	cur     atomic.Pointer[camSettings]
 	frameMu sync.Mutex
@@ -107,12 +112,27 @@ type camera struct {
 	log0    statsCursor
 	tdets   []track.Detection // the frame's detections, as the tracker takes them
 	tmodel  *sharedModel      // the model whose classes the tracker's tracks have
+	zset    *camSettings      // the settings whose zones the object stage runs
+	finfo   frameInfo
+	overlay zoneOverlay // zones and lines as drawn, for the settings they come from
+
+	// allFrames only: the detector's frame and the mailbox it comes
+	// through; the video goroutine's scratch for the predicted boxes.
+	dframe  pipeline.Frame
+	mail    frameMailbox
+	ptracks []track.Track
+	pdets   []models.Detection
+	pids    []uint64
+	poverly zoneOverlay
 }
 
 // run keeps the camera connected until ctx ends. A lost or dead camera is
 // retried with capped, jittered backoff; the log says what the agent is
 // waiting for once per outage, not once per attempt.
 func (c *camera) run(ctx context.Context) {
+	if c.objs != nil {
+		defer c.objs.endAll(nil) // the camera stops: its objects end
+	}
 	c.setState(stateConnecting, nil)
 	bo := backoff.Backoff{Min: c.retryMin, Max: c.retryMax, Jitter: c.retryJitter}
 	attempts := 0
@@ -182,7 +202,15 @@ func (c *camera) connect(ctx context.Context) (int, error) {
 	if c.tracker != nil {
 		// Another connection: the frames' times may come from another
 		// clock and the objects have moved on. IDs go on counting.
+		c.trackMu.Lock()
 		c.tracker.Reset()
+		c.trackMu.Unlock()
+		if c.objs != nil {
+			c.objs.endAll(nil)
+		}
+	}
+	if c.allFrames {
+		return c.streamAll(ctx, src)
 	}
 	processed := 0
 	for {
@@ -201,19 +229,110 @@ func (c *camera) connect(ctx context.Context) (int, error) {
 			c.stats.decodedFrames(d - c.decoded)
 			c.decoded = d
 		}
-		c.process()
+		c.process(&c.frame, true)
 		processed++
 		c.maybeReport()
 	}
 }
 
-// process is the hot path for one frame: detect → draw → push → publish,
-// with the settings in force when the frame starts.
-func (c *camera) process() {
+// streamAll is connect's loop when the annotated stream shows every frame
+// (EDGE_OUTPUT_FRAMES=all). This goroutine reads every decoded frame,
+// hands a copy to the detector goroutine through a one-frame mailbox (the
+// newest frame wins, as in the ingest's own mailbox), draws the boxes the
+// tracker predicts for the frame's capture time and pushes it to the
+// annotated stream at once. The detector goroutine processes the newest
+// frame whenever it is free, as connect does, but draws and pushes
+// nothing. It returns the frames it pushed and why it stopped.
+func (c *camera) streamAll(ctx context.Context, src frameSource) (int, error) {
+	dctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	c.mail.reset()
+	go func() {
+		defer close(done)
+		for c.mail.take(dctx, &c.dframe) {
+			c.process(&c.dframe, false)
+			c.maybeReport()
+		}
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	pushed := 0
+	for {
+		if err := src.Next(ctx, &c.frame); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return pushed, err
+			}
+			return pushed, fmt.Errorf("read camera: %w", err)
+		}
+		f := &c.frame
+		if pushed == 0 {
+			c.log.Info("camera connected", "url", c.url, "via", src.Describe(),
+				"width", f.Width, "height", f.Height, "capture_clock", f.Clock, "output_frames", FramesAll)
+			c.setState(stateStreaming, nil)
+		}
+		if d := src.Stats().Decoded; d > c.decoded {
+			c.stats.decodedFrames(d - c.decoded)
+			c.decoded = d
+		}
+		c.mail.put(f)
+		c.drawPredicted(f)
+		c.out.Push(f.Pix, f.Width, f.Height, f.Stride)
+		pushed++
+	}
+}
+
+// drawPredicted draws onto f the camera's zones and lines and the boxes of
+// the tracks matched in the tracker's last update, predicted for f's
+// capture time, with their IDs. A track not confirmed yet, or lost, is not
+// drawn. It allocates nothing once the scene's size is reached.
+func (c *camera) drawPredicted(f *pipeline.Frame) {
+	s := c.cur.Load()
+	img := models.Image{Pix: f.Pix, Width: f.Width, Height: f.Height, Stride: f.Stride}
+	c.trackMu.Lock()
+	c.ptracks = c.tracker.Tracks(f.Capture, c.ptracks[:0])
+	c.trackMu.Unlock()
+	labels := s.model.info.Labels
+	c.pdets, c.pids = c.pdets[:0], c.pids[:0]
+	for _, tr := range c.ptracks {
+		if tr.Lost {
+			continue
+		}
+		label := ""
+		if tr.Class >= 0 && tr.Class < len(labels) {
+			label = labels[tr.Class]
+		}
+		c.pdets = append(c.pdets, models.Detection{ClassID: tr.Class, Label: label, Confidence: tr.Score, Box: models.Rect(tr.Box)})
+		c.pids = append(c.pids, tr.ID)
+	}
+	c.drawn(f, img, c.pdets, c.pids)
+	c.poverly.draw(img, s)
+	models.DrawTracked(img, c.pdets, c.pids)
+}
+
+// drawn hands a frame about to be drawn on and pushed to the sinks that
+// want it (DrawnSink).
+func (c *camera) drawn(f *pipeline.Frame, img models.Image, boxes []models.Detection, ids []uint64) {
+	var d *Drawn
+	for _, s := range c.sinks {
+		if ds, ok := s.(DrawnSink); ok {
+			if d == nil {
+				d = &Drawn{Camera: c.name, Seq: f.Seq, Capture: f.Capture, Frame: img, Boxes: boxes, TrackIDs: ids}
+			}
+			ds.PublishDrawn(d)
+		}
+	}
+}
+
+// process is the hot path for one frame: detect → track → objects → draw
+// → push → publish, with the settings in force when the frame starts.
+// output says whether it draws and pushes the frame to the annotated
+// stream (false when another goroutine does: EDGE_OUTPUT_FRAMES=all).
+func (c *camera) process(f *pipeline.Frame, output bool) {
 	c.frameMu.Lock()
 	defer c.frameMu.Unlock()
 	s := c.cur.Load()
-	f := &c.frame
 	img := models.Image{Pix: f.Pix, Width: f.Width, Height: f.Height, Stride: f.Stride}
 
 	q := c.req
@@ -233,10 +352,23 @@ func (c *camera) process() {
 	if q.err == nil {
 		trackIDs = c.track(s.model, f.Capture, dets)
 	}
+	if c.objs != nil && q.err == nil {
+		if c.zset != s {
+			c.objs.setZones(s.spec.Zones)
+			c.zset = s
+		}
+		fi := &c.finfo
+		*fi = frameInfo{seq: f.Seq, capture: f.Capture, clock: bus.CaptureClock(f.Clock), width: f.Width, height: f.Height,
+			revision: s.revision, timings: Timings{Queue: max(queue, 0), Preprocess: mt.Preprocess, Inference: mt.Inference,
+				Postprocess: mt.Postprocess}}
+		c.objs.update(img, fi, dets, trackIDs, c.tracker.Changes())
+	}
 
 	outStart := time.Now()
-	if c.out != nil {
-		models.Draw(img, dets)
+	if c.out != nil && output {
+		c.drawn(f, img, dets, trackIDs)
+		c.overlay.draw(img, s)
+		models.DrawTracked(img, dets, trackIDs)
 		c.out.Push(f.Pix, f.Width, f.Height, f.Stride)
 	}
 	done := time.Now()
@@ -277,7 +409,12 @@ func (c *camera) track(m *sharedModel, capture time.Time, dets []models.Detectio
 		// Another model: its class IDs mean other things, so the tracks
 		// end; IDs go on counting, none is used again.
 		if c.tmodel != nil {
+			c.trackMu.Lock()
 			c.tracker.Reset()
+			c.trackMu.Unlock()
+			if c.objs != nil {
+				c.objs.endAll(nil)
+			}
 		}
 		c.tmodel = m
 	}
@@ -286,6 +423,8 @@ func (c *camera) track(m *sharedModel, capture time.Time, dets []models.Detectio
 		d := &dets[i]
 		c.tdets = append(c.tdets, track.Detection{Class: d.ClassID, Score: d.Confidence, Box: track.Box(d.Box)})
 	}
+	c.trackMu.Lock()
+	defer c.trackMu.Unlock()
 	return c.tracker.Update(capture, c.tdets)
 }
 
@@ -384,4 +523,72 @@ func (c *camera) swap(s *camSettings) {
 	c.cur.Store(s)
 	c.frameMu.Lock()
 	c.frameMu.Unlock() //nolint:staticcheck // an empty critical section: waiting for the frame in flight
+}
+
+// frameMailbox hands the newest decoded frame from the video goroutine to
+// the detector goroutine (EDGE_OUTPUT_FRAMES=all): one slot, a new frame
+// replaces one not taken yet. put copies the pixels into the slot; take
+// swaps the slot's buffer with the taker's, so neither allocates once the
+// buffers have the frame's size.
+type frameMailbox struct {
+	mu      sync.Mutex
+	slot    pipeline.Frame
+	full    bool
+	skipped uint64 // frames not taken since the last take: replaced here, or dropped by the source
+	ready   chan struct{}
+}
+
+// reset empties the mailbox for a new connection.
+func (m *frameMailbox) reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.full, m.skipped = false, 0
+	if m.ready == nil {
+		m.ready = make(chan struct{}, 1)
+	}
+	select {
+	case <-m.ready:
+	default:
+	}
+}
+
+// put puts a copy of f in the slot, replacing a frame not taken.
+func (m *frameMailbox) put(f *pipeline.Frame) {
+	m.mu.Lock()
+	if m.full {
+		m.skipped++
+	}
+	m.skipped += f.Dropped
+	pix := m.slot.Pix
+	m.slot = *f
+	m.slot.Pix = append(pix[:0], f.Pix...)
+	m.full = true
+	m.mu.Unlock()
+	select {
+	case m.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take waits for a frame and moves it into dst, with Dropped the frames
+// skipped since the previous take; false once ctx ends.
+func (m *frameMailbox) take(ctx context.Context, dst *pipeline.Frame) bool {
+	for {
+		m.mu.Lock()
+		if m.full {
+			pix := dst.Pix
+			*dst = m.slot
+			dst.Dropped = m.skipped
+			m.slot.Pix = pix[:0]
+			m.full, m.skipped = false, 0
+			m.mu.Unlock()
+			return true
+		}
+		m.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-m.ready:
+		}
+	}
 }

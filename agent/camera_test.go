@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -210,7 +211,7 @@ func TestCameraKeepsAtMostMaxDetections(t *testing.T) {
 	c := testCamera(nil, &manyDetector{n: 250}, sinkFunc(func(r *Result) { got = slices.Clone(r.Detections) }))
 	c.maxDets = 100
 	c.frame = pipeline.Frame{Pix: make([]byte, 24), Width: 4, Height: 2, Stride: 12, Capture: time.Now()}
-	c.process()
+	c.process(&c.frame, true)
 	// The 100 most confident of 250: 0.90 down to 0.90 - 99/100.
 	if len(got) != 100 || got[0].Confidence != 0.9 || got[99].Confidence != 0.9-float32(99)/100 {
 		t.Fatalf("kept %d detections (first %v, last %v), want the best 100", len(got), got[0].Confidence, got[len(got)-1].Confidence)
@@ -261,7 +262,7 @@ func TestCameraTrackIDs(t *testing.T) {
 		for i := range 3 {
 			now := time.Now().Add(time.Duration(i) * 66 * time.Millisecond)
 			c.frame = pipeline.Frame{Pix: make([]byte, 24), Width: 4, Height: 2, Stride: 12, Seq: uint64(i), Capture: now, Pulled: now, Clock: pipeline.ClockArrival}
-			c.process()
+			c.process(&c.frame, true)
 		}
 	})
 
@@ -299,7 +300,7 @@ func TestCameraProcessAllocatesNothing(t *testing.T) {
 	step := func() {
 		c.frame.Capture = c.frame.Capture.Add(66 * time.Millisecond)
 		c.frame.Seq++
-		c.process()
+		c.process(&c.frame, true)
 	}
 	for range 10 {
 		step()
@@ -309,5 +310,152 @@ func TestCameraProcessAllocatesNothing(t *testing.T) {
 	}
 	if len(ids) != 1 || ids[0] != 1 {
 		t.Errorf("track ids of the last frame %v, want [1]", ids)
+	}
+}
+
+// paceSource delivers frames frames of 64x48 grey, one every 66 ms (15
+// fps), numbered 1, 2, 3… with nothing dropped upstream, then fails.
+type paceSource struct{ frames, served int }
+
+func (s *paceSource) Start(ctx context.Context) error { return nil }
+func (s *paceSource) Next(ctx context.Context, dst *pipeline.Frame) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.served == s.frames {
+		return errors.New("eos")
+	}
+	s.served++
+	time.Sleep(66 * time.Millisecond)
+	now := time.Now()
+	*dst = pipeline.Frame{Pix: dst.Pix[:0], Width: 64, Height: 48, Stride: 64 * 3, Seq: uint64(s.served),
+		Pulled: now, Capture: now, Clock: pipeline.ClockArrival}
+	for range 64 * 48 * 3 {
+		dst.Pix = append(dst.Pix, 128)
+	}
+	return nil
+}
+func (s *paceSource) Stats() pipeline.IngestStats {
+	return pipeline.IngestStats{Decoded: uint64(s.served)}
+}
+func (s *paceSource) Describe() string { return "pace" }
+func (s *paceSource) Close() error     { return nil }
+
+// slowDetector finds one person at (10,10) 20x20 and takes 200 ms.
+type slowDetector struct{ fakeDetector }
+
+func (d *slowDetector) Detect(img models.Image, th models.Thresholds, dst []models.Detection) ([]models.Detection, models.Timings, error) {
+	time.Sleep(200 * time.Millisecond)
+	dst = append(dst, models.Detection{ClassID: 0, Label: "person", Confidence: 0.9, Box: models.Rect{X: 10, Y: 10, W: 20, H: 20}})
+	return dst, models.Timings{Inference: 200 * time.Millisecond}, nil
+}
+
+// pushRecorder is the annotated stream: it notes, for each frame pushed,
+// whether the person's box was drawn on it (the box's top-left pixel is
+// no longer grey).
+type pushRecorder struct {
+	mu    sync.Mutex
+	drawn []bool
+}
+
+func (p *pushRecorder) Push(pix []byte, width, height, stride int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := 10*stride + 10*3
+	p.drawn = append(p.drawn, pix[i] != 128 || pix[i+1] != 128 || pix[i+2] != 128)
+}
+
+// With EDGE_OUTPUT_FRAMES=all every decoded frame is pushed as it comes,
+// while the model (200 ms a frame against a frame every 66 ms) processes
+// about one in three; once the track is confirmed (3 processed frames) the
+// pushed frames carry its predicted box. Every frame is either processed
+// or counted as dropped in the next processed one.
+func TestCameraOutputAllFrames(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		const frames = 60
+		var processed []Result
+		var mu sync.Mutex
+		src := &paceSource{frames: frames}
+		c := testCamera(func() (frameSource, error) { return src, nil }, &slowDetector{}, sinkFunc(func(r *Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			processed = append(processed, Result{Seq: r.Seq, Dropped: r.Dropped, Detections: slices.Clone(r.Detections)})
+		}))
+		out := &pushRecorder{}
+		c.out, c.allFrames = out, true
+		n, err := c.connect(ctx)
+		synctest.Wait()
+		if err == nil || n != frames {
+			t.Fatalf("connect = %d, %v; want %d frames pushed, then the source's error", n, err, frames)
+		}
+		out.mu.Lock()
+		defer out.mu.Unlock()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(out.drawn) != frames {
+			t.Fatalf("%d frames pushed, want every one of %d", len(out.drawn), frames)
+		}
+		// 60 frames in 4 s, 200 ms a frame: about 20 processed.
+		if len(processed) < 15 || len(processed) > 22 {
+			t.Errorf("%d frames processed, want about 20", len(processed))
+		}
+		var accounted uint64
+		for i, r := range processed {
+			accounted += 1 + r.Dropped
+			if i > 0 && r.Seq <= processed[i-1].Seq {
+				t.Errorf("processed seq %d after %d", r.Seq, processed[i-1].Seq)
+			}
+		}
+		last := processed[len(processed)-1].Seq
+		if accounted != last {
+			t.Errorf("processed %d frames plus %d dropped = %d, want the last processed seq %d",
+				len(processed), accounted-uint64(len(processed)), accounted, last)
+		}
+		// The track is confirmed by the third processed frame (about frame
+		// 10): from frame 15 on, every pushed frame shows its box.
+		for i, d := range out.drawn {
+			if i < 3 && d {
+				t.Errorf("frame %d pushed with a box before any detection", i+1)
+			}
+			if i >= 15 && !d {
+				t.Errorf("frame %d pushed without the tracked box", i+1)
+			}
+		}
+	})
+}
+
+// The mailbox keeps the newest frame, counts the ones it replaced and the
+// source's own drops, and swaps buffers rather than allocating.
+func TestFrameMailbox(t *testing.T) {
+	var m frameMailbox
+	m.reset()
+	frame := func(seq uint64, dropped uint64, v byte) *pipeline.Frame {
+		return &pipeline.Frame{Pix: []byte{v, v, v}, Width: 1, Height: 1, Stride: 3, Seq: seq, Dropped: dropped}
+	}
+	var got pipeline.Frame
+	m.put(frame(1, 0, 1))
+	m.put(frame(2, 0, 2))
+	m.put(frame(4, 1, 4)) // the source dropped frame 3
+	if !m.take(t.Context(), &got) || got.Seq != 4 || got.Pix[0] != 4 || got.Dropped != 3 {
+		t.Fatalf("take = seq %d pix %v dropped %d; want seq 4, pixels 4, 3 dropped (1, 2 replaced, 3 by the source)", got.Seq, got.Pix, got.Dropped)
+	}
+	m.put(frame(5, 0, 5))
+	if !m.take(t.Context(), &got) || got.Seq != 5 || got.Dropped != 0 || got.Pix[0] != 5 {
+		t.Fatalf("take = seq %d pix %v dropped %d; want seq 5, 0 dropped", got.Seq, got.Pix, got.Dropped)
+	}
+	// Empty: take waits until the context ends.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if m.take(ctx, &got) {
+		t.Error("take on an empty mailbox with a cancelled context returned a frame")
+	}
+	f := frame(6, 0, 6)
+	if n := testing.AllocsPerRun(100, func() {
+		m.put(f)
+		m.take(t.Context(), &got)
+	}); n != 0 {
+		t.Errorf("put+take allocates %v times, want 0", n)
 	}
 }

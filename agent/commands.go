@@ -142,6 +142,8 @@ func (a *Agent) change(cmd bus.Command) (*overlay, error) {
 			p.Format = &m.Format
 		}
 		next.set(cmd.Camera, p)
+	case cmd.Zones != nil:
+		next.set(cmd.Camera, cameraPatch{Zones: cmd.Zones.Zones, Lines: cmd.Zones.Lines})
 	case cmd.AddCamera != nil:
 		if spec.camera(cmd.AddCamera.Name) != nil {
 			return nil, fmt.Errorf("args.name: camera %q already runs (update_camera changes it)", cmd.AddCamera.Name)
@@ -203,6 +205,7 @@ func (a *Agent) commit(next *overlay) error {
 	}
 	a.saved = next
 	a.dropped.Store(nil) // what was dropped at start is gone from the saved state now
+	a.beatNow()
 	return nil
 }
 

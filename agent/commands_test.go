@@ -229,12 +229,33 @@ func TestCommands(t *testing.T) {
 		}
 	}
 
-	// set_thresholds over NATS: the events show it within two processed frames.
+	// set_thresholds over NATS: the events show it within two processed
+	// frames, and a heartbeat at once (not at the next 10 s interval).
+	statuses := make(chan *nats.Msg, 64)
+	statusSub, err := cmd.nc.ChanSubscribe(bus.StatusSubject("test-box"), statuses)
+	if err != nil {
+		t.Fatal(err)
+	}
 	before := len(results.snapshot())
+	sent := time.Now()
 	r := cmd.natsCmd(dev, `{"id":"t1","op":"set_thresholds","args":{"confidence":0.5,"iou":0.4}}`)
 	if !r.OK || r.Revision != 2 || config(t, r).Confidence != 0.5 {
 		t.Fatalf("set_thresholds = %+v", r)
 	}
+	for beat := false; !beat; {
+		select {
+		case m := <-statuses:
+			var st bus.Status
+			if err := json.Unmarshal(m.Data, &st); err != nil {
+				t.Fatal(err)
+			}
+			beat = st.Cameras["cam1"].Thresholds.Confidence == 0.5 && st.Cameras["cam1"].Revision == 2
+		case <-time.After(3 * time.Second):
+			t.Fatalf("no heartbeat with the new confidence %s after set_thresholds (the interval is 10 s)", time.Since(sent))
+		}
+	}
+	statusSub.Unsubscribe()
+
 	checkAppliedWithin(t, results, before, 2, func(r collected) bool { return r.Revision == 2 && r.Confidence == 0.5 && r.IoU == 0.4 })
 	for _, r := range results.waitFor(t, before+10, 10*time.Second)[before+3:] {
 		for _, d := range r.Detections {
@@ -244,13 +265,31 @@ func TestCommands(t *testing.T) {
 		}
 	}
 
+	// set_zones: a camera's zones and lines, checked whole; get_config
+	// shows them normalised.
+	r = cmd.natsCmd(dev, `{"id":"z1","op":"set_zones","args":{"camera":"cam1","zones":[{"name":"door","polygon":[[0,0],[0.5,0],[0.5,1]]}],"lines":[{"name":"gate","from":[0.5,0],"to":[0.5,1],"labels":["person"]}]}}`)
+	if v := config(t, r); !r.OK || r.Revision != 3 || len(v.Zones) != 1 || v.Zones[0].MinFrames != 3 || len(v.Lines) != 1 {
+		t.Fatalf("set_zones = %+v", r)
+	}
+	r = cmd.natsCmd(dev, `{"id":"z2","op":"set_zones","args":{"camera":"cam1","zones":[{"name":"bow","polygon":[[0,0],[1,1],[1,0],[0,1]]}]}}`)
+	if r.OK || !strings.Contains(r.Error, "args.zones[0] (bow).polygon") || r.Revision != 3 {
+		t.Fatalf("set_zones with a self-crossing polygon = %+v, want refused, revision 3", r)
+	}
+	r = cmd.natsCmd(dev, `{"id":"z3","op":"set_zones","args":{"camera":"nope","lines":[]}}`)
+	if r.OK || !strings.Contains(r.Error, `no camera "nope"`) {
+		t.Fatalf("set_zones of an unknown camera = %+v", r)
+	}
+	r = cmd.natsCmd(dev, `{"id":"z4","op":"set_zones","args":{"camera":"cam1","zones":[],"lines":[]}}`)
+	if v := config(t, r); !r.OK || r.Revision != 4 || len(v.Zones) != 0 || len(v.Lines) != 0 {
+		t.Fatalf("set_zones [] = %+v", r)
+	}
 	// set_classes over MQTT.
 	before = len(results.snapshot())
 	r = cmd.mqttCmd("c1", `{"id":"c1","op":"set_classes","args":{"classes":["person"]}}`)
-	if !r.OK || r.Revision != 3 {
+	if !r.OK || r.Revision != 5 {
 		t.Fatalf("set_classes = %+v", r)
 	}
-	checkAppliedWithin(t, results, before, 2, func(r collected) bool { return r.Revision == 3 })
+	checkAppliedWithin(t, results, before, 2, func(r collected) bool { return r.Revision == 5 })
 	for _, r := range results.waitFor(t, before+10, 10*time.Second)[before+3:] {
 		for _, d := range r.Detections {
 			if d.Label != "person" {
@@ -263,7 +302,7 @@ func TestCommands(t *testing.T) {
 	if r := cmd.natsCmd(dev, `{"id":"p1","op":"set_publish","args":{"policy":"changes"}}`); !r.OK || config(t, r).Publish != "changes" {
 		t.Errorf("set_publish = %+v", r)
 	}
-	if r := cmd.mqttCmd("p2", `{"id":"p2","op":"set_publish","args":{"policy":"all"}}`); !r.OK || r.Revision != 5 {
+	if r := cmd.mqttCmd("p2", `{"id":"p2","op":"set_publish","args":{"policy":"all"}}`); !r.OK || r.Revision != 7 {
 		t.Errorf("set_publish = %+v", r)
 	}
 
@@ -307,8 +346,8 @@ func TestCommands(t *testing.T) {
 				t.Errorf("%s: answer %+v, want a refusal containing %q", b.name, r.Error, b.want)
 			}
 		} else {
-			if r.OK || !strings.Contains(r.Error, b.want) || r.Revision != 5 {
-				t.Errorf("%s: answer %+v, want a refusal containing %q at revision 5", b.name, r.Error, b.want)
+			if r.OK || !strings.Contains(r.Error, b.want) || r.Revision != 7 {
+				t.Errorf("%s: answer %+v, want a refusal containing %q at revision 7", b.name, r.Error, b.want)
 			}
 			if v := config(t, r); v.Model.SHA256 != yoloxSum || v.Confidence != 0.5 || len(v.Classes) != 1 {
 				t.Errorf("%s: config changed to %+v", b.name, v)
@@ -333,7 +372,7 @@ func TestCommands(t *testing.T) {
 	// Loading takes seconds, while the old model serves: count from the answer.
 	r = cmd.natsCmd(dev, `{"id":"m1","op":"load_model","args":{"name":"yolov8n_int8.onnx","sha256":"`+sum+`"}}`)
 	before = len(results.snapshot())
-	if v := config(t, r); !r.OK || r.Revision != 6 || v.Model.Name != "yolov8n_int8.onnx" || v.Model.SHA256 != sum {
+	if v := config(t, r); !r.OK || r.Revision != 8 || v.Model.Name != "yolov8n_int8.onnx" || v.Model.SHA256 != sum {
 		t.Fatalf("load_model = %+v", r)
 	}
 	checkAppliedWithin(t, results, before, 2, func(r collected) bool { return r.Model.Name == "yolov8n_int8.onnx" })
@@ -368,7 +407,7 @@ func TestCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs2 := results2.waitFor(t, 5, 60*time.Second)
-	if r := rs2[len(rs2)-1]; r.Model.Name != "yolov8n_int8.onnx" || r.Revision != 6 || r.Confidence != 0.5 || r.IoU != 0.4 || len(r.Classes) != 1 {
+	if r := rs2[len(rs2)-1]; r.Model.Name != "yolov8n_int8.onnx" || r.Revision != 8 || r.Confidence != 0.5 || r.IoU != 0.4 || len(r.Classes) != 1 {
 		t.Errorf("after a restart: model %s revision %d confidence %v iou %v classes %v; want the last applied", r.Model.Name, r.Revision, r.Confidence, r.IoU, r.Classes)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"edge-agent/internal/names"
 	"edge-agent/internal/redact"
 	"edge-agent/metrics"
+	"edge-agent/snapshot"
 	"edge-agent/track"
 )
 
@@ -65,9 +66,10 @@ type Config struct {
 	OutputBitrateKbps int    `envconfig:"OUTPUT_BITRATE_KBPS" default:"2000" desc:"annotated stream bit rate in kbit/s"`
 	OutputFPS         int    `envconfig:"OUTPUT_FPS" default:"15" desc:"nominal frame rate of the annotated stream (sets the keyframe interval)"`
 	Encoder           string `envconfig:"ENCODER" desc:"force a GStreamer H.264 encoder element (default: the best one the registry has)"`
+	OutputFrames      string `envconfig:"OUTPUT_FRAMES" default:"processed" desc:"which frames the annotated stream shows: processed (the frames the model ran on, with their detections) or all (every decoded frame at once, with the boxes the tracker predicts for it)"`
 
 	StateDir       string        `envconfig:"STATE_DIR" desc:"where the agent keeps its state: the settings commands applied (config.json, which overrides the environment at start), the embedded NATS server's JetStream store, the event outboxes, MQTT's in-flight messages (default: /var/lib/edge-agent as root, else ~/.local/state/edge-agent)"`
-	Publish        string        `envconfig:"PUBLISH" default:"detections" desc:"which frames become events: detections (frames with at least one), changes (when the labels in view or their counts change) or all"`
+	Publish        string        `envconfig:"PUBLISH" default:"detections" desc:"which frames become detection events: detections (frames with at least one), changes (when the labels in view or their counts change), all, or none (object events only)"`
 	StatusInterval time.Duration `envconfig:"STATUS_INTERVAL" default:"10s" desc:"how often the heartbeat goes to edge.<device>.status and <prefix>/<device>/status"`
 
 	OutboxOverflow bus.Overflow `envconfig:"OUTBOX_OVERFLOW" default:"drop-oldest" desc:"which events a full outbox (a broker unreachable for long) gives up: drop-oldest keeps the newest events, drop-newest keeps the oldest"`
@@ -86,6 +88,15 @@ type Config struct {
 
 	TrackConfirmHits int           `envconfig:"TRACK_CONFIRM_HITS" default:"3" desc:"processed frames in a row an object must be detected in before its detections carry a track_id (1 to 30)"`
 	TrackMaxLost     time.Duration `envconfig:"TRACK_MAX_LOST" default:"1.5s" desc:"how long an object may go undetected and keep its track_id (more than 0s, at most 1m)"`
+
+	ObjectUpdateInterval time.Duration `envconfig:"OBJECT_UPDATE_INTERVAL" default:"5s" desc:"an object's update event goes out at most this often (and whenever its zones change), 100ms to 1h"`
+	SnapshotRate         float64       `envconfig:"SNAPSHOT_RATE" default:"2" desc:"snapshots encoded per camera per second at most (the frames where an object is seen at its best); 0 disables snapshots"`
+	SnapshotQuality      int           `envconfig:"SNAPSHOT_QUALITY" default:"80" desc:"JPEG quality of snapshots, 1 to 100"`
+	SnapshotMaxWidth     int           `envconfig:"SNAPSHOT_MAX_WIDTH" default:"1280" desc:"a snapshot's whole frame is scaled down to at most this width (0: the frame's own)"`
+	SnapshotQueue        int           `envconfig:"SNAPSHOT_QUEUE" default:"2" desc:"frames per camera waiting to be encoded as snapshots (1 to 16); when they are all taken a snapshot is skipped and counted, never a frame of video"`
+	SnapshotTTL          time.Duration `envconfig:"SNAPSHOT_TTL" default:"24h" desc:"how long the NATS object store bucket edge_snapshots keeps a snapshot (1m to 720h)"`
+	SnapshotMaxBytes     int64         `envconfig:"SNAPSHOT_MAX_BYTES" default:"268435456" desc:"the size of the edge_snapshots bucket in bytes (at least 1 MiB); when it is full the oldest snapshots go"`
+	SnapshotMaxPacket    int           `envconfig:"SNAPSHOT_MAX_PACKET" default:"1048576" desc:"the largest MQTT snapshot message in bytes (the broker's max_packet_size); a bigger snapshot is not published on MQTT and is counted"`
 
 	ReportInterval time.Duration `envconfig:"REPORT_INTERVAL" default:"5s" desc:"how often the log summarises frames, drops, timings and detections"`
 	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -180,6 +191,21 @@ func (c Config) Validate() error {
 	}
 	if c.TrackConfirmHits < 1 || c.TrackConfirmHits > 30 {
 		bad("TRACK_CONFIRM_HITS", "must be between 1 and 30, got %d", c.TrackConfirmHits)
+	}
+	if c.SnapshotQuality < 1 || c.SnapshotQuality > 100 {
+		bad("SNAPSHOT_QUALITY", "must be between 1 and 100, got %d", c.SnapshotQuality)
+	}
+	if c.SnapshotMaxWidth < 0 {
+		bad("SNAPSHOT_MAX_WIDTH", "must be 0 (the frame's width) or more, got %d", c.SnapshotMaxWidth)
+	}
+	if !(c.SnapshotRate >= 0 && c.SnapshotRate <= snapshot.MaxRate) {
+		bad("SNAPSHOT_RATE", "must be between 0 (no snapshots) and %v a second, got %v", float64(snapshot.MaxRate), c.SnapshotRate)
+	}
+	if c.SnapshotQueue < 1 || c.SnapshotQueue > snapshot.MaxQueue {
+		bad("SNAPSHOT_QUEUE", "must be between 1 and %d, got %d", snapshot.MaxQueue, c.SnapshotQueue)
+	}
+	if c.ObjectUpdateInterval < 100*time.Millisecond || c.ObjectUpdateInterval > time.Hour {
+		bad("OBJECT_UPDATE_INTERVAL", "must be between 100ms and 1h, got %s", c.ObjectUpdateInterval)
 	}
 	if c.TrackMaxLost <= 0 || c.TrackMaxLost > time.Minute {
 		bad("TRACK_MAX_LOST", "must be more than 0s and at most 1m0s, got %s", c.TrackMaxLost)
@@ -295,7 +321,16 @@ func (c Config) natsConfig() bus.NATSConfig {
 	n := c.NATS
 	n.Device, n.StateDir = c.DeviceID, filepath.Join(c.StateDir, "nats")
 	n.Overflow = c.OutboxOverflow
+	n.SnapshotTTL, n.SnapshotMaxBytes = c.SnapshotTTL, c.SnapshotMaxBytes
 	return n
+}
+
+// snapshotConfig is a camera's snapshot encoder's configuration:
+// EDGE_SNAPSHOT_*.
+func (c Config) snapshotConfig() snapshot.Config {
+	s := snapshot.DefaultConfig()
+	s.Quality, s.MaxWidth, s.Rate, s.Queue = c.SnapshotQuality, c.SnapshotMaxWidth, c.SnapshotRate, c.SnapshotQueue
+	return s
 }
 
 // mqttConfig is the MQTT client's configuration: EDGE_MQTT_*, EDGE_HA_* and
@@ -305,6 +340,7 @@ func (c Config) mqttConfig(cameras []string, version string) bus.MQTTConfig {
 	m.Device, m.StateDir = c.DeviceID, filepath.Join(c.StateDir, "mqtt")
 	m.Overflow = c.OutboxOverflow
 	m.Cameras, m.Version = cameras, version
+	m.SnapshotMaxPacket = c.SnapshotMaxPacket
 	m.DisableDiscovery, m.DiscoveryPrefix, m.DiscoveryLabels = !c.HADiscovery, c.HAPrefix, c.HALabels
 	return m
 }

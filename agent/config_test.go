@@ -32,7 +32,8 @@ func validConfig(t *testing.T) Config {
 		ReportInterval: 5 * time.Second, LogLevel: "info", LogFormat: "text",
 		StateDir: dir, Publish: "detections", StatusInterval: 10 * time.Second,
 		HTTPListen: "127.0.0.1:9108", BatchMax: 4, MaxDetections: 100,
-		TrackConfirmHits: 3, TrackMaxLost: 1500 * time.Millisecond,
+		TrackConfirmHits: 3, TrackMaxLost: 1500 * time.Millisecond, ObjectUpdateInterval: 5 * time.Second,
+		SnapshotRate: 2, SnapshotQuality: 80, SnapshotMaxWidth: 1280, SnapshotQueue: 2,
 		HADiscovery: true, HAPrefix: "homeassistant", HALabels: []string{"person"},
 	}
 }
@@ -104,6 +105,18 @@ func TestConfigValidate(t *testing.T) {
 			want: []string{"EDGE_TRACK_CONFIRM_HITS: must be between 1 and 30, got 0"}},
 		{name: "track max lost", mutate: func(c *Config) { c.TrackMaxLost = 2 * time.Minute },
 			want: []string{"EDGE_TRACK_MAX_LOST: must be more than 0s and at most 1m0s, got 2m0s"}},
+		{name: "snapshot settings", mutate: func(c *Config) {
+			c.SnapshotQuality, c.SnapshotMaxWidth, c.SnapshotRate, c.SnapshotQueue = 0, -1, 101, 17
+		}, want: []string{
+			"EDGE_SNAPSHOT_QUALITY: must be between 1 and 100, got 0",
+			"EDGE_SNAPSHOT_MAX_WIDTH: must be 0 (the frame's width) or more, got -1",
+			"EDGE_SNAPSHOT_RATE: must be between 0 (no snapshots) and 100 a second, got 101",
+			"EDGE_SNAPSHOT_QUEUE: must be between 1 and 16, got 17",
+		}},
+		{name: "object update interval too short", mutate: func(c *Config) { c.ObjectUpdateInterval = 50 * time.Millisecond },
+			want: []string{"EDGE_OBJECT_UPDATE_INTERVAL: must be between 100ms and 1h, got 50ms"}},
+		{name: "object update interval too long", mutate: func(c *Config) { c.ObjectUpdateInterval = 2 * time.Hour },
+			want: []string{"EDGE_OBJECT_UPDATE_INTERVAL: must be between 100ms and 1h, got 2h0m0s"}},
 		{name: "track max lost zero", mutate: func(c *Config) { c.TrackMaxLost = 0 },
 			want: []string{"EDGE_TRACK_MAX_LOST: must be more than 0s and at most 1m0s, got 0s"}},
 		{name: "batch max", mutate: func(c *Config) { c.BatchMax = 0 },

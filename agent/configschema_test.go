@@ -266,7 +266,7 @@ func TestConfigSchemaRefusesWhatTheAgentRefuses(t *testing.T) {
 		{"confidence 0", "defaults: {confidence: 0}\ncameras: [{name: a, url: testsrc}]", "confidence", "cameras[0] (a).confidence: must be between 0.01 and 1 (lower fills every event with noise boxes), got 0"},
 		{"iou 0", "cameras: [{name: a, url: testsrc, iou: 0}]", "iou", "iou: must be in (0,1], got 0"},
 		{"confidence not a number", "cameras: [{name: a, url: testsrc, confidence: high}]", "confidence", "cannot unmarshal !!str `high`"},
-		{"publish", "cameras: [{name: a, url: testsrc, publish: sometimes}]", "publish", `publish: must be detections, changes or all, got "sometimes"`},
+		{"publish", "cameras: [{name: a, url: testsrc, publish: sometimes}]", "publish", `publish: must be detections, changes, all or none, got "sometimes"`},
 		{"name with a dot", "cameras: [{name: a.b, url: testsrc}]", "name", `name: "a.b" must be 1-64 letters, digits, '-' or '_'`},
 		{"name too long", "cameras: [{name: " + strings.Repeat("n", 65) + ", url: testsrc}]", "name", "must be 1-64 letters"},
 		{"missing url", "cameras: [{name: a}]", "url", "url: required"},
@@ -292,6 +292,14 @@ func TestConfigSchemaRefusesWhatTheAgentRefuses(t *testing.T) {
 		{"blank label", "cameras: [{name: a, url: testsrc, classes: [' ']}]", "classes", `entry 0: "" is not a label`},
 		{"long label", "cameras: [{name: a, url: testsrc, classes: [" + strings.Repeat("l", 129) + "]}]", "classes", "is not a label (1-128 characters)"},
 		{"too many labels", "cameras: [{name: a, url: testsrc, classes: [" + strings.Repeat("l,", 1000) + "l]}]", "classes", "1001 labels, at most 1000"},
+		{"output frames", "cameras: [{name: a, url: testsrc, output_frames: some}]", "output_frames", `must be processed or all, got "some"`},
+		{"zone point outside the frame", "cameras: [{name: a, url: testsrc, zones: [{name: z, polygon: [[0, 0], [1.5, 0], [1, 1]]}]}]", "zones", "zones[0] (z).polygon[1]: x is 1.5, outside 0..1"},
+		{"zone of two points", "cameras: [{name: a, url: testsrc, zones: [{name: z, polygon: [[0, 0], [1, 0]]}]}]", "zones", "zones[0] (z).polygon"},
+		{"zone point of three numbers", "cameras: [{name: a, url: testsrc, zones: [{name: z, polygon: [[0, 0, 0], [1, 0], [1, 1]]}]}]", "zones", "a point is [x, y]"},
+		{"zone unknown key", "cameras: [{name: a, url: testsrc, zones: [{name: z, polygon: [[0, 0], [1, 0], [1, 1]], colour: red}]}]", "colour", "field colour not found"},
+		{"zone name with a space", "cameras: [{name: a, url: testsrc, zones: [{name: 'my zone', polygon: [[0, 0], [1, 0], [1, 1]]}]}]", "name", `"my zone" must be 1-64 letters`},
+		{"zone min_frames", "cameras: [{name: a, url: testsrc, zones: [{name: z, polygon: [[0, 0], [1, 0], [1, 1]], min_frames: 5000}]}]", "min_frames", "min_frames: must be 1 to 1000"},
+		{"line without to", "cameras: [{name: a, url: testsrc, lines: [{name: g, from: [0, 0]}]}]", "to", "lines[0] (g): from and to are the same point"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -167,7 +167,8 @@ func integrationConfig(t *testing.T, cameraURL, outputURL, model string) Config 
 		ReportInterval: 2 * time.Second, LogLevel: "info", LogFormat: "text",
 		StateDir: t.TempDir(), Publish: "detections", StatusInterval: 10 * time.Second,
 		HTTPListen: "none", BatchMax: 4, MaxDetections: 100,
-		TrackConfirmHits: 3, TrackMaxLost: 1500 * time.Millisecond,
+		TrackConfirmHits: 3, TrackMaxLost: 1500 * time.Millisecond, ObjectUpdateInterval: 5 * time.Second,
+		SnapshotRate: 2, SnapshotQuality: 80, SnapshotMaxWidth: 1280, SnapshotQueue: 2,
 		NATS:        bus.NATSConfig{Listen: "127.0.0.1:-1"},
 		HADiscovery: true, HAPrefix: "homeassistant", HALabels: []string{"person"},
 	}

@@ -90,6 +90,7 @@ func envPatch(c Config) cameraPatch {
 		OutputBitrateKbps: &c.OutputBitrateKbps,
 		OutputFPS:         &c.OutputFPS,
 		Encoder:           str(c.Encoder),
+		OutputFrames:      str(c.OutputFrames),
 	}
 	if c.OutputURL == OutputDisabled {
 		p.OutputURL = str(OutputDisabled)
@@ -296,7 +297,13 @@ func (c CameraSpec) patch() cameraPatch {
 		RTSPLatencyMS: &c.RTSPLatencyMS, RTSPTransport: str(c.RTSPTransport), Decoder: str(c.Decoder),
 		IngestPolicy: str(string(c.IngestPolicy)), CaptureClock: str(clock),
 		StallTimeout: str(c.StallTimeout.String()), OutputBitrateKbps: &c.OutputBitrateKbps,
-		OutputFPS: &c.OutputFPS, Encoder: str(c.Encoder),
+		OutputFPS: &c.OutputFPS, Encoder: str(c.Encoder), OutputFrames: str(string(c.OutputFrames)),
+	}
+	if len(c.Zones.Zones) > 0 {
+		p.Zones = &c.Zones.Zones
+	}
+	if len(c.Zones.Lines) > 0 {
+		p.Lines = &c.Zones.Lines
 	}
 	if c.Model.SHA256 != "" {
 		p.ModelSHA256 = str(c.Model.SHA256)

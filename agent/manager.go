@@ -11,8 +11,11 @@ import (
 	"edge-agent/bus"
 	"edge-agent/metrics"
 	"edge-agent/models"
+	"edge-agent/objects"
 	"edge-agent/pipeline"
+	"edge-agent/snapshot"
 	"edge-agent/track"
+	"edge-agent/zones"
 )
 
 // manager owns one worker per camera of the spec and reconciles them with
@@ -21,18 +24,25 @@ import (
 // restarts only that camera. It has one writer, the agent's command and
 // reload goroutine; the heartbeat and /readyz read it.
 type manager struct {
-	device  string
-	log     *slog.Logger
-	pool    *modelPool
-	metrics *metrics.Metrics
-	pubs    []publisher
-	counts  countsPublisher
-	avail   availability // nil without MQTT
-	sinks   []Sink
-	ids     bus.IDs
-	report  time.Duration
-	maxDets int          // EDGE_MAX_DETECTIONS
-	track   track.Config // EDGE_TRACK_*
+	device     string
+	log        *slog.Logger
+	pool       *modelPool
+	metrics    *metrics.Metrics
+	pubs       []publisher
+	objPubs    []objectPublisher
+	counts     countsPublisher
+	zonePub    zonePublisher // nil without MQTT
+	snapStores []snapshotStore
+	snapPubs   []snapshotPublisher
+	snapshots  snapshot.Config // EDGE_SNAPSHOT_*
+	run        string          // when the agent started, UTC: names this run's snapshots
+	avail      availability    // nil without MQTT
+	sinks      []Sink
+	ids        bus.IDs
+	report     time.Duration
+	maxDets    int          // EDGE_MAX_DETECTIONS
+	track      track.Config // EDGE_TRACK_*
+	objects    objects.Config
 	// trackNext is, per camera name, the next track ID its tracker would
 	// have handed out when its last worker stopped: the next worker of that
 	// name goes on from there, so an ID is not used twice for a camera
@@ -184,6 +194,21 @@ func (m *manager) startWorker(s *camSettings) {
 		// setting. The camera still runs, its detections without IDs.
 		log.Error("tracking unavailable", "err", err)
 	}
+	var objs *objectStage
+	if tracker != nil {
+		if objs, err = newObjectStage(cs.Name, m.device, log.With("component", "objects"), &m.ids, m.objects,
+			cs.Zones, m.objPubs, m.zonePub); err != nil {
+			// Validated at start and in the spec: a bug, not a setting.
+			log.Error("objects unavailable", "err", err)
+		}
+	}
+	if objs != nil {
+		if objs.snaps, err = newSnapshotStage(cs.Name, m.device, m.run, log.With("component", "snapshots"), m.snapshots,
+			m.snapStores, m.snapPubs); err != nil {
+			// EDGE_SNAPSHOT_* were validated at start: a bug, not a setting.
+			log.Error("snapshots unavailable", "err", err)
+		}
+	}
 	c := &camera{
 		name: cs.Name, device: m.device, url: redactURL(cs.URL), log: log.With("component", "camera"),
 		newSource:   func() (frameSource, error) { return m.newSource(cs, log) },
@@ -198,6 +223,7 @@ func (m *manager) startWorker(s *camSettings) {
 		retryMax:    10 * time.Second,
 		retryJitter: 0.2,
 		tracker:     tracker,
+		objs:        objs,
 		req:         newInferRequest(m.nextID),
 		filter:      newPublishFilter(),
 	}
@@ -224,12 +250,16 @@ func (m *manager) startWorker(s *camSettings) {
 			log.Error("annotated output unavailable", "err", err)
 		} else {
 			c.out = out
+			c.allFrames = cs.OutputFrames == FramesAll
 			wg.Go(func() {
 				if err := out.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 					log.Error("annotated output stopped", "err", err)
 				}
 			})
 		}
+	}
+	if objs != nil && objs.snaps != nil {
+		wg.Go(func() { objs.snaps.encode(ctx) })
 	}
 	wg.Go(func() { c.run(ctx) })
 	go func() {
@@ -274,17 +304,19 @@ func (m *manager) current() (Spec, uint64) {
 // cameraView is one camera as list_cameras, get_config and the heartbeat
 // show it.
 type cameraView struct {
-	Name       string    `json:"name"`
-	URL        string    `json:"url"` // credentials redacted
-	OutputURL  string    `json:"output_url"`
-	State      string    `json:"state"`
-	Error      string    `json:"error,omitempty"`
-	Model      modelView `json:"model"`
-	Confidence float32   `json:"confidence"`
-	IoU        float32   `json:"iou"`
-	Classes    []string  `json:"classes"`
-	Publish    string    `json:"publish"`
-	Labels     []string  `json:"labels,omitempty"` // the model's labels, for set_classes
+	Name       string       `json:"name"`
+	URL        string       `json:"url"` // credentials redacted
+	OutputURL  string       `json:"output_url"`
+	State      string       `json:"state"`
+	Error      string       `json:"error,omitempty"`
+	Model      modelView    `json:"model"`
+	Confidence float32      `json:"confidence"`
+	IoU        float32      `json:"iou"`
+	Classes    []string     `json:"classes"`
+	Publish    string       `json:"publish"`
+	Zones      []zones.Zone `json:"zones"`
+	Lines      []zones.Line `json:"lines"`
+	Labels     []string     `json:"labels,omitempty"` // the model's labels, for set_classes
 }
 
 type modelView struct {
@@ -317,6 +349,13 @@ func (m *manager) views(withLabels bool) []cameraView {
 			Model: modelView{Name: info.Name, SHA256: info.SHA256, Format: string(info.Format),
 				Input: fmt.Sprintf("%dx%d", info.InputWidth, info.InputHeight)},
 			Confidence: cs.Confidence, IoU: cs.IoU, Classes: classes, Publish: cs.Publish.String(),
+			Zones: cs.Zones.Zones, Lines: cs.Zones.Lines,
+		}
+		if v.Zones == nil {
+			v.Zones = []zones.Zone{}
+		}
+		if v.Lines == nil {
+			v.Lines = []zones.Line{}
 		}
 		if withLabels {
 			v.Labels = info.Labels
@@ -361,6 +400,13 @@ func (m *manager) heartbeat(now time.Time) map[string]bus.CameraStatus {
 			Model:         bus.Model{Name: s.model.info.Name, SHA256: s.model.info.SHA256},
 			Thresholds:    bus.Thresholds{Confidence: s.th.Confidence, IoU: s.th.IoU, Classes: s.spec.Classes},
 			Revision:      s.revision,
+			Publish:       s.spec.Publish,
+		}
+		if o := w.cam.objs; o != nil {
+			r := o.report.Load()
+			cs := out[name]
+			cs.Objects, cs.Zones, cs.Lines = r.objects, r.occupancy, r.crossings
+			out[name] = cs
 		}
 	}
 	return out

@@ -48,6 +48,7 @@ func (f *publishFilter) add(label string) bool {
 //     view or their numbers differ from the previous frame's (so also the
 //     frame where the last object leaves).
 //   - bus.PolicyAll: every frame.
+//   - bus.PolicyNone: no frame (object events and the counts go on).
 //
 // The counts are kept under every policy, so a change of policy between two
 // frames compares with the true previous frame.
@@ -74,6 +75,8 @@ func (f *publishFilter) allow(p bus.Policy, labels iter.Seq[string], framesDropp
 		publish = true
 	case bus.PolicyChanges:
 		publish = first || countsChanged
+	case bus.PolicyNone:
+		publish = false
 	default:
 		publish = len(f.scratch) > 0
 	}

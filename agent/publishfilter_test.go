@@ -50,6 +50,8 @@ func TestPublishFilter(t *testing.T) {
 		// changes: the first frame of each camera, then when the counts
 		// differ: 3 (car joins), 5 (two persons, no car), 7 (empty), 9, 10.
 		{bus.PolicyChanges, map[int]uint64{0: 0, 1: 1, 3: 2, 5: 0, 6: 5, 7: 1, 9: 0, 10: 3}},
+		// none: no frame; the counts still change as under the others.
+		{bus.PolicyNone, map[int]uint64{}},
 	} {
 		filters := map[string]*publishFilter{"a": newPublishFilter(), "b": newPublishFilter()}
 		for i, fr := range pfFrames {
@@ -87,6 +89,9 @@ func TestPublishFilterPolicyChange(t *testing.T) {
 		{bus.PolicyChanges, nil, 1, false, 0, false},   // still empty: no change, 3 drops kept
 		{bus.PolicyChanges, []string{"person"}, 0, true, 3, true},
 		{bus.PolicyAll, []string{"person"}, 4, true, 4, false},
+		{bus.PolicyNone, []string{"person"}, 1, false, 0, false},
+		{bus.PolicyNone, nil, 1, false, 0, true},                     // the person leaves: still nothing published
+		{bus.PolicyDetections, []string{"person"}, 0, true, 2, true}, // none's drops carried over
 	} {
 		ok, dropped, ch := f.allow(step.policy, slices.Values(step.labels), step.dropped)
 		if ok != step.wantPublish || dropped != step.wantDropped || ch != step.wantChanged {

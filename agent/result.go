@@ -61,3 +61,25 @@ func (r *Result) Latency() time.Duration { return r.Done.Sub(r.Capture) }
 type Sink interface {
 	Publish(r *Result)
 }
+
+// DrawnSink is a Sink that also wants each frame the camera pushes to its
+// annotated stream, with the boxes about to be drawn on it: the detections
+// of a processed frame (EDGE_OUTPUT_FRAMES=processed), or the tracks
+// predicted for the frame's capture time (all). Tests and the benchmark
+// use it to compare what the stream shows with the ground truth. It is
+// called on the hot path, before the drawing, so Frame's pixels are the
+// camera's; like a Result, a Drawn is only valid during the call.
+type DrawnSink interface {
+	PublishDrawn(d *Drawn)
+}
+
+// Drawn is a frame pushed to the annotated stream and the boxes drawn on
+// it.
+type Drawn struct {
+	Camera   string
+	Seq      uint64    // the frame's sequence number in the camera connection
+	Capture  time.Time // its capture time
+	Frame    models.Image
+	Boxes    []models.Detection
+	TrackIDs []uint64 // per box, 0 when it has none
+}

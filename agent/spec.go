@@ -15,6 +15,7 @@ import (
 	"edge-agent/internal/names"
 	"edge-agent/models"
 	"edge-agent/pipeline"
+	"edge-agent/zones"
 )
 
 // Spec is the desired state of the agent's cameras: every per-camera setting,
@@ -38,6 +39,9 @@ type CameraSpec struct {
 	IoU        float32
 	Classes    []string // labels kept; empty keeps all
 	Publish    bus.Policy
+	// Zones are the camera's zones and lines, normalised (zones.Set.Normalize):
+	// what its objects are counted and reported against.
+	Zones zones.Set
 
 	RTSPLatencyMS     int
 	RTSPTransport     string
@@ -48,7 +52,22 @@ type CameraSpec struct {
 	OutputBitrateKbps int
 	OutputFPS         int
 	Encoder           string
+	OutputFrames      OutputFrames
 }
+
+// OutputFrames says which frames a camera's annotated stream shows.
+type OutputFrames string
+
+// The choices of OutputFrames.
+const (
+	// FramesProcessed: the frames the model ran on, each once it is
+	// processed, with its detections.
+	FramesProcessed OutputFrames = "processed"
+	// FramesAll: every decoded frame as soon as it is decoded, with the
+	// boxes the tracker predicts for its capture time; the model still
+	// runs on the newest frame only.
+	FramesAll OutputFrames = "all"
+)
 
 // ModelSpec names the model a camera runs.
 type ModelSpec struct {
@@ -83,7 +102,7 @@ type change int
 
 const (
 	changeNone    change = iota
-	changeLive           // thresholds, classes, publishing policy: swapped between two frames
+	changeLive           // thresholds, classes, publishing policy, zones: swapped between two frames
 	changeModel          // through the model pool, then swapped between two frames
 	changeRestart        // the camera's connection or output: only this camera restarts
 )
@@ -100,14 +119,14 @@ func diff(cur, next CameraSpec) change {
 		cur.Decoder != next.Decoder || cur.IngestPolicy != next.IngestPolicy ||
 		cur.CaptureClock != next.CaptureClock || cur.StallTimeout != next.StallTimeout ||
 		cur.OutputBitrateKbps != next.OutputBitrateKbps || cur.OutputFPS != next.OutputFPS ||
-		cur.Encoder != next.Encoder {
+		cur.Encoder != next.Encoder || cur.OutputFrames != next.OutputFrames {
 		return changeRestart
 	}
 	if cur.Model != next.Model {
 		return changeModel
 	}
 	if cur.Confidence != next.Confidence || cur.IoU != next.IoU || !slices.Equal(cur.Classes, next.Classes) ||
-		cur.Publish != next.Publish {
+		cur.Publish != next.Publish || !reflect.DeepEqual(cur.Zones, next.Zones) {
 		return changeLive
 	}
 	return changeNone
@@ -138,6 +157,12 @@ type cameraPatch struct {
 	OutputBitrateKbps *int      `yaml:"output_bitrate_kbps,omitempty" json:"output_bitrate_kbps,omitempty"`
 	OutputFPS         *int      `yaml:"output_fps,omitempty" json:"output_fps,omitempty"`
 	Encoder           *string   `yaml:"encoder,omitempty" json:"encoder,omitempty"`
+	OutputFrames      *string   `yaml:"output_frames,omitempty" json:"output_frames,omitempty"`
+	// Zones and Lines replace the camera's zones and lines each as a
+	// whole list (an empty list removes them all): a polygon is not merged
+	// point by point.
+	Zones *[]zones.Zone `yaml:"zones,omitempty" json:"zones,omitempty"`
+	Lines *[]zones.Line `yaml:"lines,omitempty" json:"lines,omitempty"`
 }
 
 // merge returns p with the fields set in q replacing its own. Every field
@@ -312,7 +337,40 @@ func applyPatch(base CameraSpec, p cameraPatch, where string, key func(string) s
 	if p.Encoder != nil {
 		c.Encoder = *p.Encoder
 	}
+	if p.OutputFrames != nil {
+		switch f := OutputFrames(*p.OutputFrames); f {
+		case FramesProcessed, FramesAll:
+			c.OutputFrames = f
+		case "":
+			c.OutputFrames = FramesProcessed
+		default:
+			bad("output_frames", "must be processed or all, got %q", *p.OutputFrames)
+		}
+	}
+	if p.Zones != nil || p.Lines != nil {
+		set := c.Zones
+		if p.Zones != nil {
+			set.Zones = *p.Zones
+		}
+		if p.Lines != nil {
+			set.Lines = *p.Lines
+		}
+		if err := set.Validate(); err != nil {
+			for _, e := range unjoin(err) { // each starts with zones[i] or lines[i]
+				errs.errs = append(errs.errs, fmt.Errorf("%s%w", where, e))
+			}
+		}
+		c.Zones = set.Normalize()
+	}
 	return c
+}
+
+// unjoin splits an errors.Join result into its errors.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // validate checks one complete camera spec; key names a field as the user

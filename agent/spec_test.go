@@ -13,6 +13,7 @@ import (
 	"edge-agent/models"
 	"edge-agent/models/marker"
 	"edge-agent/pipeline"
+	"edge-agent/zones"
 )
 
 // issueExample is the config file of docs/config.md's first example.
@@ -176,7 +177,7 @@ cameras:
 			`config file: cameras[0] (front.door).name: "front.door" must be 1-64 letters`,
 			`config file: cameras[0] (front.door).url: unsupported scheme "http"`,
 			`config file: cameras[0] (front.door).confidence: must be between 0.01 and 1 (lower fills every event with noise boxes), got 1.5`,
-			`config file: cameras[1].publish: must be detections, changes or all, got "sometimes"`,
+			`config file: cameras[1].publish: must be detections, changes, all or none, got "sometimes"`,
 			`config file: cameras[1].model: model "../etc/passwd.onnx": stat ../etc/passwd.onnx`,
 			`config file: cameras[1] (back).iou: must be in (0,1], got 0`,
 		}},
@@ -201,6 +202,22 @@ cameras: [{name: a, url: testsrc}]
 cameras: [{name: a, url: testsrc, output_url: "http://u:secret@h/x"}]
 `, []string{`got "http://u:xxxxx@h/x"`}},
 		{"missing url", `cameras: [{name: a}]`, []string{"config file: cameras[0] (a).url: required"}},
+		{"bad zones and lines", `
+cameras:
+  - name: a
+    url: testsrc
+    zones:
+      - {name: bow, polygon: [[0, 0], [1, 1], [1, 0], [0, 1]]}
+      - {name: bow, polygon: [[0, 0], [1.2, 0], [1, 1]], min_frames: 5000}
+    lines:
+      - {name: g, from: [0.5, 0.5], to: [0.5, 0.5]}
+`, []string{
+			"config file: cameras[0].zones[0] (bow).polygon: ",
+			`config file: cameras[0].zones[1] (bow).name: "bow" is already the name of zones[0]`,
+			"config file: cameras[0].zones[1] (bow).polygon[1]: ",
+			"config file: cameras[0].zones[1] (bow).min_frames: must be 1 to 1000",
+			"config file: cameras[0].lines[0] (g): from and to are the same point",
+		}},
 		{"unparsable url, password not quoted", `cameras: [{name: a, url: "rtsp://admin:secret@cam:badport/x"}]`,
 			[]string{"config file: cameras[0] (a).url: not a valid URL (not shown"}},
 	}
@@ -262,6 +279,12 @@ func TestDiff(t *testing.T) {
 		{"output", func(c *CameraSpec) { c.OutputURL = "rtsp://127.0.0.1:8554/a" }, changeRestart},
 		{"transport", func(c *CameraSpec) { c.RTSPTransport = "tcp" }, changeRestart},
 		{"url and model", func(c *CameraSpec) { c.URL = "rtsp://h/y"; c.Model.Path = "/m/n.onnx" }, changeRestart},
+		{"zones", func(c *CameraSpec) {
+			c.Zones.Zones = []zones.Zone{{Name: "z", Polygon: zones.Polygon{{X: 0, Y: 0}, {X: 1, Y: 0}, {X: 1, Y: 1}}}}
+		}, changeLive},
+		{"lines", func(c *CameraSpec) {
+			c.Zones.Lines = []zones.Line{{Name: "g", From: zones.Point{X: 0.5}, To: zones.Point{X: 0.5, Y: 1}}}
+		}, changeLive},
 	}
 	for _, tt := range tests {
 		next := base
@@ -507,5 +530,58 @@ func TestDefaultOutputLogin(t *testing.T) {
 	c.OutputUser = ""
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "EDGE_OUTPUT_USER") {
 		t.Errorf("a password without a user: %v", err)
+	}
+}
+
+// Zones and lines: the file's per camera, a command's set_zones layer
+// replacing each list whole, the other list kept; normalised on the way
+// (min_frames 0 is 3).
+func TestBuildSpecZones(t *testing.T) {
+	c := specConfig(t)
+	file := mustParse(t, `
+cameras:
+  - name: front
+    url: testsrc
+    zones:
+      - name: driveway
+        polygon: [[0.1, 0.5], [0.6, 0.5], [0.6, 1.0], [0.1, 1.0]]
+        labels: [person, car, Person]
+    lines:
+      - {name: gate, from: [0.5, 0.0], to: [0.5, 1.0], labels: [person]}
+  - name: back
+    url: testsrc
+`)
+	spec, err := buildSpec(c, file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	front, back := spec.Cameras[0].Zones, spec.Cameras[1].Zones
+	if len(front.Zones) != 1 || front.Zones[0].MinFrames != zones.DefaultMinFrames ||
+		!slices.Equal(front.Zones[0].Labels, []string{"person", "car"}) || len(front.Lines) != 1 {
+		t.Errorf("front zones = %+v", front)
+	}
+	if len(back.Zones) != 0 || len(back.Lines) != 0 {
+		t.Errorf("back zones = %+v, want none", back)
+	}
+
+	// A command replaces front's lines and leaves its zones.
+	saved := &overlay{}
+	none := []zones.Line{}
+	saved.set("front", cameraPatch{Lines: &none})
+	spec, err = buildSpec(c, file, saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z := spec.Cameras[0].Zones; len(z.Zones) != 1 || z.Zones[0].Name != "driveway" || len(z.Lines) != 0 {
+		t.Errorf("front after set_zones lines [] = %+v", z)
+	}
+
+	// A command's bad zone is named as the command's.
+	bad := []zones.Zone{{Name: "x", Polygon: zones.Polygon{{X: 0, Y: 0}, {X: 1, Y: 0}}}}
+	saved.set("front", cameraPatch{Zones: &bad})
+	saved.source = "command"
+	_, err = buildSpec(c, file, saved)
+	if err == nil || !strings.Contains(err.Error(), `command: camera "front": zones[0] (x).polygon: `) {
+		t.Errorf("bad zone by command: %v", err)
 	}
 }

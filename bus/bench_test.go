@@ -41,7 +41,7 @@ func BenchmarkPublishEnqueue(b *testing.B) {
 func BenchmarkPublishAccepted(b *testing.B) {
 	const round = 1 << 16
 	s := newSpool(discardLog(), "d1", 1, 1<<20)
-	s.intake = make(chan *Event, round)
+	s.intake = make(chan outgoing, round)
 	var ids IDs
 	ev := testEvent(&ids, "d1", "cam1", 1, "person")
 	b.ReportAllocs()
@@ -68,7 +68,7 @@ func BenchmarkSpoolAccept(b *testing.B) {
 	ev := testEvent(&ids, "d1", "cam1", 1, "person", "person", "car", "car", "bicycle", "dog", "person", "truck", "person", "bus")
 	b.ReportAllocs()
 	for b.Loop() {
-		s.accept(ev, nil)
+		s.accept(outgoing{ev: ev}, nil)
 		if s.out.len() > 1000 {
 			s.out.ack(1000)
 		}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"edge-agent/zones"
 )
 
 // MaxCommandSize is the largest command payload accepted, in bytes.
@@ -27,6 +29,7 @@ const (
 	OpAddCamera     = "add_camera"
 	OpUpdateCamera  = "update_camera"
 	OpRemoveCamera  = "remove_camera"
+	OpSetZones      = "set_zones"
 )
 
 // Command is a parsed, well-formed command: {"id", "op", "args",
@@ -56,6 +59,16 @@ type Command struct {
 	AddCamera    *CameraArgs
 	UpdateCamera *CameraArgs
 	RemoveCamera *RemoveCameraArgs
+	Zones        *ZonesArgs
+}
+
+// ZonesArgs are set_zones' arguments: a camera's zones and lines, each list
+// replacing the camera's whole list when given (an empty list removes
+// them), kept when left out. At least one is given; the set they make is
+// valid (zones.Set.Validate) once layered on what the camera has.
+type ZonesArgs struct {
+	Zones *[]zones.Zone
+	Lines *[]zones.Line
 }
 
 // ThresholdsArgs are set_thresholds' arguments; a nil field keeps its value.
@@ -242,6 +255,8 @@ func ParseCommand(payload []byte) (Command, error) {
 				cmd.RemoveCamera = &RemoveCameraArgs{Name: name}
 			}
 		}
+	case OpSetZones:
+		cmd.Camera, cmd.Zones, err = parseZonesArgs(args)
 	default:
 		return cmd, commandError("op: unknown operation %q, want one of %s", cmd.Op, strings.Join(ops(), ", "))
 	}
@@ -253,7 +268,7 @@ func ParseCommand(payload []byte) (Command, error) {
 
 func ops() []string {
 	return []string{OpGetConfig, OpSetThresholds, OpSetClasses, OpSetPublish, OpLoadModel,
-		OpListCameras, OpAddCamera, OpUpdateCamera, OpRemoveCamera}
+		OpListCameras, OpAddCamera, OpUpdateCamera, OpRemoveCamera, OpSetZones}
 }
 
 // cameraArg reads the optional args.camera of the commands that apply to
@@ -266,6 +281,92 @@ func cameraArg(camera *string) (string, error) {
 		return "", fmt.Errorf("args.camera: %q must be 1-64 letters, digits, '-' or '_' (leave it out for every camera)", *camera)
 	}
 	return *camera, nil
+}
+
+// parseZonesArgs reads set_zones' arguments: camera (required: zones are
+// drawn on one camera's view), zones and lines. Every key of a zone or a
+// line must be spelled exactly as documented, as the envelope's.
+func parseZonesArgs(args []byte) (string, *ZonesArgs, error) {
+	var raw struct {
+		Camera *string          `json:"camera"`
+		Zones  *json.RawMessage `json:"zones"`
+		Lines  *json.RawMessage `json:"lines"`
+	}
+	if err := decodeArgs(args, &raw); err != nil {
+		return "", nil, err
+	}
+	if raw.Camera == nil {
+		return "", nil, errors.New("args.camera: required, the camera the zones are drawn on")
+	}
+	camera, err := cameraArg(raw.Camera)
+	if err != nil {
+		return "", nil, err
+	}
+	if raw.Zones == nil && raw.Lines == nil {
+		return "", nil, errors.New("args: zones, lines or both are required")
+	}
+	a := &ZonesArgs{}
+	if raw.Zones != nil {
+		var zs []zones.Zone
+		if err := decodeList(*raw.Zones, "args.zones", &zs, []string{"name", "polygon", "labels", "min_frames"}); err != nil {
+			return "", nil, err
+		}
+		a.Zones = &zs
+	}
+	if raw.Lines != nil {
+		var ls []zones.Line
+		if err := decodeList(*raw.Lines, "args.lines", &ls, []string{"name", "from", "to", "labels"}); err != nil {
+			return "", nil, err
+		}
+		a.Lines = &ls
+	}
+	set := zones.Set{}
+	if a.Zones != nil {
+		set.Zones = *a.Zones
+	}
+	if a.Lines != nil {
+		set.Lines = *a.Lines
+	}
+	if err := set.Validate(); err != nil {
+		return "", nil, prefixErrors("args.", err)
+	}
+	return camera, a, nil
+}
+
+// decodeList decodes a JSON array of objects into dst strictly: each
+// object's keys among allowed, spelled exactly so (checkKeys made sure no
+// key is there twice).
+func decodeList(b []byte, where string, dst any, allowed []string) error {
+	var objs []map[string]json.RawMessage
+	if err := json.Unmarshal(b, &objs); err != nil {
+		return fmt.Errorf("%s: want a list of objects", where)
+	}
+	for i, o := range objs {
+		for k := range o {
+			if !slices.Contains(allowed, k) {
+				return fmt.Errorf("%s[%d]: unknown field %q (want %s)", where, i, k, strings.Join(allowed, ", "))
+			}
+		}
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(dst); err != nil {
+		return describeJSONError(err, where+".")
+	}
+	return nil
+}
+
+// prefixErrors puts prefix before each of the joined errors of err.
+func prefixErrors(prefix string, err error) error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return fmt.Errorf("%s%w", prefix, err)
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, fmt.Errorf("%s%w", prefix, e))
+	}
+	return errors.Join(out...)
 }
 
 // cameraArgsJSON is the wire form of CameraArgs.
@@ -439,11 +540,11 @@ func checkCameraName(name *string) (string, error) {
 // parsePolicyArg reads a required policy name.
 func parsePolicyArg(field string, name *string) (Policy, error) {
 	if name == nil {
-		return 0, fmt.Errorf("%s: required, detections, changes or all", field)
+		return 0, fmt.Errorf("%s: required, %s", field, policyChoices)
 	}
 	p, err := ParsePolicy(*name)
 	if err != nil || *name == "" {
-		return 0, fmt.Errorf("%s: must be detections, changes or all, got %q", field, *name)
+		return 0, fmt.Errorf("%s: must be %s, got %q", field, policyChoices, *name)
 	}
 	return p, nil
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"edge-agent/zones"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -133,12 +135,12 @@ func TestParseCommand(t *testing.T) {
 		{name: "classes missing", payload: `{"id":"x","op":"set_classes","args":{}}`, wantID: "x", wantErr: "args.classes: required"},
 		{name: "classes wrong type", payload: `{"id":"x","op":"set_classes","args":{"classes":"person"}}`, wantID: "x", wantErr: "args.classes: want a list, got string"},
 		{name: "blank class", payload: `{"id":"x","op":"set_classes","args":{"classes":[" "]}}`, wantID: "x", wantErr: `args.classes[0]: " " is not a label`},
-		{name: "policy", payload: `{"id":"x","op":"set_publish","args":{"policy":"often"}}`, wantID: "x", wantErr: `args.policy: must be detections, changes or all, got "often"`},
+		{name: "policy", payload: `{"id":"x","op":"set_publish","args":{"policy":"often"}}`, wantID: "x", wantErr: `args.policy: must be detections, changes, all or none, got "often"`},
 		{name: "model without name", payload: `{"id":"x","op":"load_model","args":{}}`, wantID: "x", wantErr: "args.name: required"},
 		{name: "bad sha", payload: `{"id":"x","op":"load_model","args":{"name":"a.onnx","sha256":"xyz"}}`, wantID: "x", wantErr: `args.sha256: "xyz" is not 64 hexadecimal digits`},
 		{name: "bad format", payload: `{"id":"x","op":"load_model","args":{"name":"a.onnx","format":"ssd"}}`, wantID: "x", wantErr: `args.format: must be auto, yolov8, yolov5 or yolox, got "ssd"`},
-		{name: "policy missing", payload: `{"id":"x","op":"set_publish","args":{}}`, wantID: "x", wantErr: "args.policy: required, detections, changes or all"},
-		{name: "empty policy", payload: `{"id":"x","op":"set_publish","args":{"policy":""}}`, wantID: "x", wantErr: `args.policy: must be detections, changes or all, got ""`},
+		{name: "policy missing", payload: `{"id":"x","op":"set_publish","args":{}}`, wantID: "x", wantErr: "args.policy: required, detections, changes, all or none"},
+		{name: "empty policy", payload: `{"id":"x","op":"set_publish","args":{"policy":""}}`, wantID: "x", wantErr: `args.policy: must be detections, changes, all or none, got ""`},
 
 		// The camera argument.
 		{name: "camera not a token", payload: `{"id":"x","op":"set_thresholds","args":{"camera":"front door","iou":0.5}}`, wantID: "x",
@@ -166,8 +168,8 @@ func TestParseCommand(t *testing.T) {
 		{name: "add: iou wrong type", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","iou":"0.5"}}`, wantID: "x", wantErr: "args.iou: want a number, got string"},
 		{name: "add: blank class", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","classes":["person",""]}}`, wantID: "x", wantErr: `args.classes[1]: "" is not a label`},
 		{name: "add: classes wrong type", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","classes":"person"}}`, wantID: "x", wantErr: "args.classes: want a list, got string"},
-		{name: "add: bad publish", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","publish":"some"}}`, wantID: "x", wantErr: `args.publish: must be detections, changes or all, got "some"`},
-		{name: "add: empty publish", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","publish":""}}`, wantID: "x", wantErr: `args.publish: must be detections, changes or all, got ""`},
+		{name: "add: bad publish", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","publish":"some"}}`, wantID: "x", wantErr: `args.publish: must be detections, changes, all or none, got "some"`},
+		{name: "add: empty publish", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","publish":""}}`, wantID: "x", wantErr: `args.publish: must be detections, changes, all or none, got ""`},
 		{name: "add: unknown setting", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","fps":5}}`, wantID: "x", wantErr: `args: unknown field "fps"`},
 		{name: "add: camera argument", payload: `{"id":"x","op":"add_camera","args":{"name":"a","url":"rtsp://a","camera":"a"}}`, wantID: "x", wantErr: `args: unknown field "camera"`},
 		{name: "add: args not an object", payload: `{"id":"x","op":"add_camera","args":["a"]}`, wantID: "x", wantErr: "args: want a JSON object"},
@@ -175,7 +177,7 @@ func TestParseCommand(t *testing.T) {
 		{name: "update: nothing to change", payload: `{"id":"x","op":"update_camera","args":{"name":"a"}}`, wantID: "x",
 			wantErr: "args: set at least one of url, output_url, model, format, confidence, iou, classes, publish"},
 		{name: "update: empty url", payload: `{"id":"x","op":"update_camera","args":{"name":"a","url":""}}`, wantID: "x", wantErr: "args.url: must be 1-2048 bytes, got 0"},
-		{name: "update: bad publish", payload: `{"id":"x","op":"update_camera","args":{"name":"a","publish":"ALL"}}`, wantID: "x", wantErr: `args.publish: must be detections, changes or all, got "ALL"`},
+		{name: "update: bad publish", payload: `{"id":"x","op":"update_camera","args":{"name":"a","publish":"ALL"}}`, wantID: "x", wantErr: `args.publish: must be detections, changes, all or none, got "ALL"`},
 		{name: "update: publish wrong type", payload: `{"id":"x","op":"update_camera","args":{"name":"a","publish":2}}`, wantID: "x", wantErr: "args.publish: want a string, got number"},
 		{name: "remove: no name", payload: `{"id":"x","op":"remove_camera"}`, wantID: "x", wantErr: "args.name: required"},
 		{name: "remove: bad name", payload: `{"id":"x","op":"remove_camera","args":{"name":"*"}}`, wantID: "x", wantErr: `args.name: "*" must be 1-64`},
@@ -243,6 +245,45 @@ func TestParseCommand(t *testing.T) {
 		{name: "expires empty", payload: `{"id":"e","op":"get_config","expires":""}`, wantID: "e", wantErr: `expires: "" is not an RFC 3339 time`},
 		{name: "expires a number", payload: `{"id":"e","op":"get_config","expires":1700000000}`, wantID: "e", wantErr: "expires: want a string, got number"},
 		{name: "expires in another case", payload: `{"id":"e","op":"get_config","Expires":"2030-01-02T03:04:05Z"}`, wantID: "e", wantErr: `unknown field "Expires"`},
+
+		// set_zones: a camera's zones and lines, strictly.
+		{name: "set_zones", payload: `{"id":"z","op":"set_zones","args":{"camera":"front","zones":[{"name":"driveway","polygon":[[0.1,0.5],[0.6,0.5],[0.6,1],[0.1,1]],"labels":["person"],"min_frames":2}],"lines":[{"name":"gate","from":[0.5,0],"to":[0.5,1]}]}}`, wantID: "z",
+			check: func(t *testing.T, c Command) {
+				if c.Camera != "front" || c.Zones == nil || c.Zones.Zones == nil || c.Zones.Lines == nil {
+					t.Fatalf("camera %q zones %+v", c.Camera, c.Zones)
+				}
+				z, l := (*c.Zones.Zones)[0], (*c.Zones.Lines)[0]
+				if z.Name != "driveway" || len(z.Polygon) != 4 || z.Polygon[2].X != 0.6 || z.Polygon[2].Y != 1 || z.MinFrames != 2 || z.Labels[0] != "person" {
+					t.Errorf("zone %+v", z)
+				}
+				if l.Name != "gate" || l.From.X != 0.5 || l.From.Y != 0 || l.To.Y != 1 {
+					t.Errorf("line %+v", l)
+				}
+			}},
+		{name: "set_zones lines only, zones kept", payload: `{"id":"z","op":"set_zones","args":{"camera":"front","lines":[]}}`, wantID: "z",
+			check: func(t *testing.T, c Command) {
+				if c.Zones.Zones != nil || c.Zones.Lines == nil || len(*c.Zones.Lines) != 0 {
+					t.Errorf("zones %+v", c.Zones)
+				}
+			}},
+		{name: "set_zones without camera", payload: `{"id":"z","op":"set_zones","args":{"zones":[]}}`, wantID: "z", wantErr: "args.camera: required"},
+		{name: "set_zones with nothing", payload: `{"id":"z","op":"set_zones","args":{"camera":"front"}}`, wantID: "z", wantErr: "zones, lines or both are required"},
+		{name: "set_zones null zones is left out", payload: `{"id":"z","op":"set_zones","args":{"camera":"front","zones":null}}`, wantID: "z", wantErr: "zones, lines or both are required"},
+		{name: "set_zones key in another case", payload: `{"id":"z","op":"set_zones","args":{"camera":"front","zones":[{"name":"a","Polygon":[[0,0],[1,0],[1,1]]}]}}`, wantID: "z",
+			wantErr: `args.zones[0]: unknown field "Polygon"`},
+		{name: "set_zones unknown line key", payload: `{"id":"z","op":"set_zones","args":{"camera":"front","lines":[{"name":"a","from":[0,0],"to":[1,1],"width":2}]}}`, wantID: "z",
+			wantErr: `args.lines[0]: unknown field "width"`},
+		{name: "set_zones duplicate key in a zone", payload: `{"id":"z","op":"set_zones","args":{"camera":"front","zones":[{"name":"a","name":"b","polygon":[[0,0],[1,0],[1,1]]}]}}`, wantID: "z",
+			wantErr: `args.zones[0]: duplicate field "name"`},
+		{name: "set_zones point of three numbers", payload: `{"id":"z","op":"set_zones","args":{"camera":"front","zones":[{"name":"a","polygon":[[0,0,0],[1,0],[1,1]]}]}}`, wantID: "z",
+			wantErr: "a point is [x, y]"},
+		{name: "set_zones point outside the frame", payload: `{"id":"z","op":"set_zones","args":{"camera":"front","zones":[{"name":"a","polygon":[[0,0],[1.5,0],[1,1]]}]}}`, wantID: "z",
+			wantErr: "args.zones[0] (a).polygon[1]"},
+		{name: "set_zones self-intersecting", payload: `{"id":"z","op":"set_zones","args":{"camera":"front","zones":[{"name":"bow","polygon":[[0,0],[1,1],[1,0],[0,1]]}]}}`, wantID: "z",
+			wantErr: "args.zones[0] (bow).polygon"},
+		{name: "set_zones duplicate names", payload: `{"id":"z","op":"set_zones","args":{"camera":"front","lines":[{"name":"g","from":[0,0],"to":[1,1]},{"name":"g","from":[0,1],"to":[1,0]}]}}`, wantID: "z",
+			wantErr: `args.lines[1] (g).name: "g" is already the name of lines[0]`},
+		{name: "set_zones bad camera", payload: `{"id":"z","op":"set_zones","args":{"camera":"a b","zones":[]}}`, wantID: "z", wantErr: "args.camera"},
 
 		{name: "too big", payload: `{"id":"x","op":"get_config","pad":"` + strings.Repeat("a", MaxCommandSize) + `"}`, wantErr: "more than the 65536 allowed"},
 	}
@@ -313,6 +354,7 @@ func FuzzParseCommand(f *testing.F) {
 		`{"id":"d","op":"get_config","OP":"set_thresholds","ARGS":{"confidence":0.9,"iou":0.5}}`,
 		`{"id":"x","op":"set_classes","args":{"classes":["a"],"classes":["b"]}}`,
 		`{"id":"e","op":"get_config","expires":"2030-01-02T03:04:05Z"}`,
+		`{"id":"z","op":"set_zones","args":{"camera":"a","zones":[{"name":"d","polygon":[[0,0],[1,0],[1,1]]}],"lines":[]}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -321,7 +363,7 @@ func FuzzParseCommand(f *testing.F) {
 		if err == nil {
 			n := 0
 			for _, set := range []bool{c.Thresholds != nil, c.Classes != nil, c.Publish != nil, c.LoadModel != nil,
-				c.AddCamera != nil, c.UpdateCamera != nil, c.RemoveCamera != nil} {
+				c.AddCamera != nil, c.UpdateCamera != nil, c.RemoveCamera != nil, c.Zones != nil} {
 				if set {
 					n++
 				}
@@ -337,6 +379,18 @@ func FuzzParseCommand(f *testing.F) {
 			}
 			if err := checkKeys(b, "", []string{"id", "op", "args", "expires"}); err != nil {
 				t.Fatalf("accepted %q with %v", b, err)
+			}
+			if c.Zones != nil {
+				set := zones.Set{}
+				if c.Zones.Zones != nil {
+					set.Zones = *c.Zones.Zones
+				}
+				if c.Zones.Lines != nil {
+					set.Lines = *c.Zones.Lines
+				}
+				if c.Camera == "" || c.Zones.Zones == nil && c.Zones.Lines == nil || set.Validate() != nil {
+					t.Fatalf("accepted %q with zones %+v", b, c.Zones)
+				}
 			}
 			if c.AddCamera != nil && c.AddCamera.URL == nil {
 				t.Fatalf("accepted add_camera without a url: %q", b)

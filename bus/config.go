@@ -56,6 +56,10 @@ type NATSConfig struct {
 	StreamMaxBytes  int64         `envconfig:"STREAM_MAX_BYTES" default:"268435456" desc:"the stream keeps at most this many bytes, dropping the oldest"`
 	DuplicateWindow time.Duration `envconfig:"DUPLICATE_WINDOW" default:"10m" desc:"how long the stream remembers event ids to drop a resent event"`
 
+	// The snapshot bucket (bus/snapshot.go), set by the agent.
+	SnapshotTTL      time.Duration `ignored:"true"` // EDGE_SNAPSHOT_TTL: how long the bucket keeps a snapshot (default 24h, 1m to 720h)
+	SnapshotMaxBytes int64         `ignored:"true"` // EDGE_SNAPSHOT_MAX_BYTES: the bucket's size; full, the oldest snapshots go (default 256 MiB, at least 1 MiB)
+
 	MaxPending      int           `envconfig:"MAX_PENDING" default:"20000" desc:"events held while the server is unreachable; more are dropped and counted"`
 	MaxPendingBytes int64         `envconfig:"MAX_PENDING_BYTES" default:"67108864" desc:"bytes of events held while the server is unreachable"`
 	MaxInFlight     int           `envconfig:"MAX_IN_FLIGHT" default:"64" desc:"events sent and not yet acknowledged"`
@@ -144,6 +148,8 @@ func (c NATSConfig) withDefaults() NATSConfig {
 	setDefault(&c.DrainTimeout, DefaultDrainTimeout)
 	setDefault(&c.MaxStore, DefaultMaxStore)
 	setDefault(&c.Sync, DefaultSync)
+	setDefault(&c.SnapshotTTL, DefaultSnapshotTTL)
+	setDefault(&c.SnapshotMaxBytes, DefaultSnapshotMaxBytes)
 	return c
 }
 
@@ -249,6 +255,7 @@ func (c NATSConfig) Validate() error {
 	positive(&p, pre+"ACK_TIMEOUT", c.AckTimeout)
 	positive(&p, pre+"RECONNECT_WAIT", c.ReconnectWait)
 	positive(&p, pre+"DRAIN_TIMEOUT", c.DrainTimeout)
+	c.checkSnapshotConfig(&p)
 	return p.err()
 }
 
@@ -393,7 +400,12 @@ type MQTTConfig struct {
 	TLSInsecure bool   `envconfig:"TLS_INSECURE_SKIP_VERIFY" desc:"accept any broker certificate (testing only)"`
 
 	TopicPrefix string `envconfig:"PREFIX" default:"edge-agent" desc:"topics are <prefix>/<device>/..."`
-	QoS         QoS    `envconfig:"QOS" default:"1" desc:"QoS of the events: 0, 1 or 2"`
+	QoS         QoS    `envconfig:"QOS" default:"1" desc:"QoS of the detection events: 0, 1 or 2 (object events always go at 1)"`
+
+	// SnapshotMaxPacket is set by the agent from EDGE_SNAPSHOT_MAX_PACKET:
+	// the largest MQTT packet a snapshot is published in (bytes, JPEG and
+	// topic; default 1 MiB); a bigger snapshot is refused and counted.
+	SnapshotMaxPacket int `ignored:"true"`
 
 	// Home Assistant discovery is set by the agent from EDGE_HA_DISCOVERY,
 	// EDGE_HA_PREFIX and EDGE_HA_LABELS.
@@ -423,6 +435,7 @@ func (c MQTTConfig) withDefaults() MQTTConfig {
 	setDefault(&c.Overflow, DropOldest)
 	setDefault(&c.TopicPrefix, DefaultTopicPrefix)
 	setDefault(&c.QoS, QoS1)
+	setDefault(&c.SnapshotMaxPacket, DefaultSnapshotMaxPacket)
 	setDefault(&c.DiscoveryPrefix, DefaultDiscoveryPrefix)
 	if len(c.DiscoveryLabels) == 0 {
 		c.DiscoveryLabels = []string{DefaultDiscoveryLabel}
@@ -498,6 +511,7 @@ func (c MQTTConfig) Validate() error {
 	positive(&p, pre+"RECONNECT_WAIT", c.ReconnectWait)
 	positive(&p, pre+"MAX_RECONNECT_WAIT", c.MaxReconnectWait)
 	positive(&p, pre+"DRAIN_TIMEOUT", c.DrainTimeout)
+	c.checkSnapshotConfig(&p)
 	return p.err()
 }
 

@@ -1,12 +1,14 @@
 // Package bus carries what the agent sees and takes its commands: one JSON
-// event per published frame (schema edge.detection.v1) and a periodic status
+// event per published frame (schema edge.detection.v1), one per thing that
+// happens to a tracked object (edge.object.v1) and a periodic status
 // heartbeat, to NATS JetStream for fleet services and to MQTT for Home
 // Assistant users, and commands from both (request/reply on NATS, a command
 // topic on MQTT).
 //
-// The video loop hands an *Event to Publish and never waits: the event goes
-// into an in-order outbox (bounded in memory, journaled to the state
-// directory) and a sender goroutine delivers it with acknowledgements,
+// The video loop hands an *Event to Publish, or an *ObjectEvent to
+// PublishObject, and never waits: the event goes into an in-order outbox,
+// one for both kinds (bounded in memory, journaled to the state
+// directory), and a sender goroutine delivers it with acknowledgements,
 // retrying in order after a failure. Nothing is lost while a broker is
 // unreachable as long as the outbox has room; beyond that the oldest (or,
 // with DropNewest, the newest) events are dropped, counted and reported
@@ -16,9 +18,11 @@
 //
 // On MQTT the client also keeps retained state for Home Assistant: the
 // agent's availability (with a last will), each camera's availability
-// (SetCameraAvailable) and per-label counts (PublishCounts), the cameras it
-// announces as devices or withdraws (SetCameras), and the latest heartbeat;
-// all of it is published again after a reconnection.
+// (SetCameraAvailable) and per-label counts (PublishCounts), each camera's
+// zones and lines (SetCameraZones) with their occupancy and crossing counts
+// (PublishZoneCounts), the cameras it announces as devices with their
+// entities or withdraws (SetCameras), and the latest heartbeat; all of it
+// is published again after a reconnection.
 //
 // Commands arrive on Commands() as a Request; ParseCommand reads one
 // strictly into a typed Command (exact keys, none twice, an optional
@@ -38,13 +42,15 @@
 // it knows nothing of frames, models or GStreamer: the agent translates its
 // results into an Event.
 //
-// Files: event.go (the wire schema), id.go (event ids), policy.go (the
+// Files: event.go (the wire schema), object.go (the object events and the
+// heartbeat's zone and line counts), id.go (event ids), policy.go (the
 // publishing policy's names), names.go (subjects, topics, tokens), config.go
 // (NATSConfig, MQTTConfig), outbox.go and journal.go (the ordered queue),
 // spool.go (the hand-off both clients share), nats.go, natsserver.go (the
 // embedded server: users, TLS, leaf links, JetStream watchdog), mqtt.go,
 // mqttconn.go (the inbound packet-size guard under paho),
 // mqttstore.go (paho's store, in order), mqttstate.go (the per-camera
-// retained state) and discovery.go (Home Assistant), command.go and
+// retained state), hazones.go (zone and line count topics) and
+// discovery.go (Home Assistant), command.go and
 // request.go (commands), errors.go (sentinels).
 package bus

@@ -8,6 +8,7 @@ import (
 )
 
 // Schema names carried in the "schema" field of every payload.
+// SchemaObject (object.go) is the third.
 const (
 	SchemaDetection = "edge.detection.v1"
 	SchemaStatus    = "edge.status.v1"
@@ -198,6 +199,10 @@ type CameraStatus struct {
 	Model         Model       `json:"model"`
 	Thresholds    Thresholds  `json:"thresholds"`
 	Revision      uint64      `json:"revision"`
+	Publish       Policy      `json:"publish"`         // the publishing policy in force
+	Objects       int         `json:"objects"`         // confirmed tracks live now
+	Zones         []ZoneCount `json:"zones,omitempty"` // occupancy: tracks in each zone now, per label
+	Lines         []LineCount `json:"lines,omitempty"` // crossings since the line was set, per label and direction
 }
 
 // Percentiles of a latency, in milliseconds.

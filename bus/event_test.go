@@ -162,6 +162,9 @@ func TestStatusJSON(t *testing.T) {
 			State: CameraStreaming, FPSIn: 15, FPSProcessed: 14.8, FramesDropped: 2,
 			LatencyMS: Percentiles{P50: 61.2, P95: 80.4, P99: 95},
 			Model:     Model{Name: "yolov8n.onnx"}, Thresholds: Thresholds{Confidence: 0.25, IoU: 0.45}, Revision: 3,
+			Publish: PolicyNone, Objects: 2,
+			Zones: []ZoneCount{{Zone: "driveway", Label: "person", Count: 1}},
+			Lines: []LineCount{{Line: "gate", Label: "person", Direction: "in", Count: 3}},
 		}},
 	}
 	got, err := json.Marshal(st)
@@ -172,7 +175,9 @@ func TestStatusJSON(t *testing.T) {
 	  "version":"v0.4.0","uptime_s":3600.5,"interval_s":10,
 	  "cameras":{"front_door":{"state":"streaming","fps_in":15,"fps_processed":14.8,"frames_dropped":2,
 	    "latency_ms":{"p50":61.2,"p95":80.4,"p99":95},"model":{"name":"yolov8n.onnx","sha256":""},
-	    "thresholds":{"confidence":0.25,"iou":0.45,"classes":[]},"revision":3}}}`)
+	    "thresholds":{"confidence":0.25,"iou":0.45,"classes":[]},"revision":3,
+	    "publish":"none","objects":2,"zones":[{"zone":"driveway","label":"person","count":1}],
+	    "lines":[{"line":"gate","label":"person","direction":"in","count":3}]}}}`)
 	if string(got) != want {
 		t.Fatalf("status JSON\n got: %s\nwant: %s", got, want)
 	}
@@ -190,7 +195,7 @@ func TestStatusJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`"yard":{"state":"failed","error":"read rtsp://yard: connection refused","fps_in":0`,
-		`"garage":{"state":"connecting","fps_in":0`} {
+		`"garage":{"state":"connecting","fps_in":0`, `"revision":0,"publish":"detections","objects":0}`} {
 		if !bytes.Contains(down, []byte(want)) {
 			t.Errorf("missing %s in %s", want, down)
 		}
@@ -198,16 +203,24 @@ func TestStatusJSON(t *testing.T) {
 	validate(t, "status.v1.json", down)
 }
 
-// The status schema refuses a camera without a state, or with another one.
+// The status schema refuses a camera without a state, or with another
+// one, without its publishing policy or with another one, and a line
+// count without a direction; the same camera with all of them passes.
 func TestStatusSchemaRejects(t *testing.T) {
 	s := testenv.Schema(t, "status.v1.json")
+	const head = `{"schema":"edge.status.v1","device":"d","time":"2025-03-14T09:27:00.000000000Z","version":"","uptime_s":0,"interval_s":0,"cameras":{"c":{`
+	const rest = `"fps_in":0,"fps_processed":0,"frames_dropped":0,"latency_ms":{"p50":0,"p95":0,"p99":0},
+		  "model":{"name":"","sha256":""},"thresholds":{"confidence":0,"iou":0,"classes":[]},"revision":0`
+	validate(t, "status.v1.json", []byte(head+`"state":"streaming",`+rest+`,"publish":"none","objects":0,
+		"lines":[{"line":"gate","label":"person","direction":"out","count":1}]}}}`))
 	for name, bad := range map[string]string{
-		"no state": `{"schema":"edge.status.v1","device":"d","time":"2025-03-14T09:27:00.000000000Z","version":"","uptime_s":0,"interval_s":0,
-		  "cameras":{"c":{"fps_in":0,"fps_processed":0,"frames_dropped":0,"latency_ms":{"p50":0,"p95":0,"p99":0},
-		  "model":{"name":"","sha256":""},"thresholds":{"confidence":0,"iou":0,"classes":[]},"revision":0}}}`,
-		"unknown state": `{"schema":"edge.status.v1","device":"d","time":"2025-03-14T09:27:00.000000000Z","version":"","uptime_s":0,"interval_s":0,
-		  "cameras":{"c":{"state":"asleep","fps_in":0,"fps_processed":0,"frames_dropped":0,"latency_ms":{"p50":0,"p95":0,"p99":0},
-		  "model":{"name":"","sha256":""},"thresholds":{"confidence":0,"iou":0,"classes":[]},"revision":0}}}`,
+		"no state":        head + rest + `,"publish":"detections","objects":0}}}`,
+		"unknown state":   head + `"state":"asleep",` + rest + `,"publish":"detections","objects":0}}}`,
+		"no publish":      head + `"state":"streaming",` + rest + `,"objects":0}}}`,
+		"unknown publish": head + `"state":"streaming",` + rest + `,"publish":"some","objects":0}}}`,
+		"no objects":      head + `"state":"streaming",` + rest + `,"publish":"all"}}}`,
+		"line without direction": head + `"state":"streaming",` + rest + `,"publish":"all","objects":0,
+		  "lines":[{"line":"gate","label":"person","count":1}]}}}`,
 	} {
 		var inst any
 		if err := json.Unmarshal([]byte(bad), &inst); err != nil {

@@ -18,7 +18,8 @@ import (
 
 // journal keeps an outbox on disk so that what was not acknowledged
 // survives a restart of the agent. It is a folder of segment files, each a
-// sequence of lines "<seq> <event JSON>\n" named after the seq of its first
+// sequence of lines "<seq> <event JSON>\n" (detection and object events
+// alike, told apart by their "schema") named after the seq of its first
 // line, and a file "cursor" holding the seq of the oldest record still
 // needed. The cursor is written at most once a checkpoint (every second),
 // so after a crash up to a second of acknowledged events is sent again,
@@ -281,7 +282,9 @@ func cutTorn(b []byte) ([]byte, bool) {
 
 // parseSegment reads the whole lines of a segment into records and
 // counts the lines that do not parse (a number, a space, a JSON object
-// with an id).
+// with an id and, if it has one, a schema the bus sends). The schema gives
+// the record's kind: none is a detection event, as in journals written
+// before object events existed.
 func parseSegment(b []byte) (recs []record, bad int) {
 	for len(b) > 0 {
 		line, rest, _ := bytes.Cut(b, []byte{'\n'})
@@ -296,12 +299,17 @@ func parseSegment(b []byte) (recs []record, bad int) {
 			bad++
 			continue
 		}
-		var head struct{ ID, Camera string }
+		var head struct{ ID, Camera, Schema string }
 		if json.Unmarshal(payload, &head) != nil || head.ID == "" {
 			bad++
 			continue
 		}
-		recs = append(recs, record{seq: seq, id: head.ID, camera: head.Camera, data: bytes.Clone(payload)})
+		kind, ok := kindOfSchema(head.Schema)
+		if !ok {
+			bad++
+			continue
+		}
+		recs = append(recs, record{seq: seq, kind: kind, id: head.ID, camera: head.Camera, data: bytes.Clone(payload)})
 	}
 	return recs, bad
 }

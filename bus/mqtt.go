@@ -20,8 +20,8 @@ import (
 )
 
 // MQTT publishes events, a retained heartbeat, the agent's and each
-// camera's retained availability, the retained per-label counts the agent
-// gives it, and Home Assistant discovery (one device for the agent, one per
+// camera's retained availability, the retained per-label, zone and line
+// counts the agent gives it (hazones.go), and Home Assistant discovery (one device for the agent, one per
 // camera) to an MQTT broker with paho, and takes commands on the same
 // connection. Create it with NewMQTT, run it with Run.
 type MQTT struct {
@@ -44,6 +44,8 @@ type MQTT struct {
 
 	lastRetained atomic.Pointer[[sha256.Size]byte] // digest of the last retained command refused
 	retainedSeen atomic.Uint64                     // retained commands received (each refused)
+
+	snaps mqttSnapshots // PublishSnapshot's mailbox and counters (snapshot.go)
 }
 
 // NewMQTT validates cfg and allocates a client; it starts nothing. A nil
@@ -84,6 +86,14 @@ func (m *MQTT) Commands() <-chan Request { return m.cmds }
 // events is the agent's decision.
 func (m *MQTT) Publish(ev *Event) { m.sp.publish(ev) }
 
+// PublishObject hands an object event over for delivery on
+// <prefix>/<device>/<camera>/objects, always at QoS 1 (whatever
+// MQTTConfig.QoS says for detection events) and not retained, and returns
+// at once, as Publish does: the same checks, ids, counters and outbox, so
+// detection and object events are published in the order they were handed
+// over. ev must not be modified afterwards.
+func (m *MQTT) PublishObject(ev *ObjectEvent) { m.sp.publishObject(ev) }
+
 // PublishCounts hands over how many of each label a camera has in view, for
 // the retained count topics <prefix>/<device>/<camera>/<label>. It copies
 // counts and returns at once; the newest counts of a camera replace any not
@@ -118,8 +128,9 @@ func (m *MQTT) SetCameraAvailable(camera string, up bool) {
 // SetCameraAvailable(camera, true), with the discovery labels' counts at 0.
 // A camera that leaves is withdrawn: an empty retained message on each of
 // its discovery config topics (Home Assistant removes its entities), on its
-// availability topic and on its count topics. Names that are not valid
-// tokens are left out and logged. Safe for concurrent use.
+// availability topic, on its count topics and on its zone, line and
+// snapshot topics. Names that are not valid tokens are left out and logged.
+// Safe for concurrent use.
 func (m *MQTT) SetCameras(cameras []string) {
 	if invalid := m.cams.set(cameras); len(invalid) > 0 {
 		m.log.Warn("camera names left out: not 1-64 letters, digits, '-' or '_'", "cameras", invalid)
@@ -205,7 +216,9 @@ func (m *MQTT) run(ctx context.Context) error {
 		"prefix", m.cfg.TopicPrefix, "qos", m.cfg.QoS,
 		"discovery", !m.cfg.DisableDiscovery, "state_dir", m.cfg.StateDir != "")
 
+	waitSnapshots := m.startSnapshots(ctx, c) // snapshot.go
 	m.sp.runLoops(ctx, j, m.cfg.DrainTimeout, c.IsConnectionOpen, func(ctx context.Context) { m.send(ctx, c, store) })
+	waitSnapshots()
 
 	if c.IsConnectionOpen() {
 		t := c.Publish(m.topics.Availability(), 1, true, payloadOffline)
@@ -283,8 +296,48 @@ func tlsConfig(ca, cert, key string, insecure bool) (*tls.Config, error) {
 type mqttInFlight struct {
 	rec record
 	tok mqtt.Token
-	mid uint16 // paho's packet id; 0 when paho refused it (not in its store)
+	mid uint16 // paho's packet id; 0 at QoS 0, or when paho refused it (not in its store)
 	gen uint64 // connection attempt it was handed over in
+	qos byte
+}
+
+// written says whether a QoS 0 event in flight is as delivered as QoS 0
+// gets: paho completes its token without error once it wrote the packet.
+func (f *mqttInFlight) written() bool {
+	select {
+	case <-f.tok.Done():
+		return f.tok.Error() == nil
+	default:
+		return false
+	}
+}
+
+// unwrittenQoS0 reports a QoS 0 event in flight that paho has not written
+// (yet, or at all: its token failed), and the channel that says when it
+// is (nil when it failed). See send.
+func unwrittenQoS0(inflight []mqttInFlight) (found bool, done <-chan struct{}) {
+	for i := range inflight {
+		f := &inflight[i]
+		if f.qos != 0 || f.written() {
+			continue
+		}
+		select {
+		case <-f.tok.Done():
+			return true, nil // failed: the head's handling sends it again
+		default:
+			return true, f.tok.Done()
+		}
+	}
+	return false, nil
+}
+
+// topicQoS is where a record is published, and at which QoS: detection
+// events at MQTTConfig.QoS, object events always at 1.
+func (m *MQTT) topicQoS(r record) (string, byte) {
+	if r.kind == kindObject {
+		return m.topics.Objects(r.camera), 1
+	}
+	return m.topics.Detections(r.camera), m.cfg.QoS.Level()
 }
 
 // storeDrainTimeout bounds the wait for paho to deliver what it holds
@@ -308,6 +361,17 @@ const storeDrainTimeout = 30 * time.Second
 // were in flight are then known delivered. Retained state (availability,
 // discovery, counts, heartbeat) is published after that, on the same
 // connection: all of it after each new connection, then what changes.
+//
+// Object events go at QoS 1 even when detection events go at QoS 0
+// (topicQoS). A QoS 0 event has no acknowledgement: it counts as delivered
+// once paho wrote it (its token completed without error). Mixing the two
+// must not reorder them: paho resends a stored QoS 1 event by itself after
+// a reconnect, so a QoS 0 event before it that was never written, sent
+// again by the outbox, would land after it. Hence a QoS 1 event is handed
+// to paho only once every QoS 0 event in flight was written, and after a
+// reconnect the events acknowledged are those up to the last QoS 1 event
+// in flight that paho's store delivered, QoS 0 events before it included;
+// the QoS 0 events after it are sent again.
 func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 	var (
 		inflight []mqttInFlight
@@ -315,7 +379,6 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 		rs       = newRetainedSent()
 		failures int
 		retry    = newRetryBackoff()
-		qos      = m.cfg.QoS.Level()
 	)
 	pause := func(d time.Duration) {
 		t := time.NewTimer(d)
@@ -337,9 +400,14 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 				continue
 			}
 			if drained { // everything paho held was acknowledged
-				n := 0
-				for n < len(inflight) && inflight[n].mid != 0 {
-					n++
+				n := 0 // through the last QoS 1/2 event paho held, the written QoS 0 ones before it
+				for i := range inflight {
+					f := &inflight[i]
+					if f.qos > 0 && f.mid != 0 {
+						n = i + 1
+					} else if f.qos > 0 || !f.written() {
+						break
+					}
 				}
 				if n > 0 {
 					m.sp.published.Add(uint64(m.sp.out.ackThrough(inflight[n-1].rec.seq)))
@@ -361,6 +429,7 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 		}
 		m.publishState(c, rs)
 
+		var unwritten <-chan struct{} // a QoS 0 event in flight that holds back a QoS 1 one
 		for len(inflight) < m.cfg.MaxInFlight {
 			var from uint64 // 0: the oldest pending; else the one after the last sent
 			if k := len(inflight); k > 0 {
@@ -374,12 +443,19 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 			if g != gen {
 				break // a new connection: set it up first
 			}
-			tok := c.Publish(m.topics.Detections(rec.camera), qos, false, rec.data)
+			topic, qos := m.topicQoS(rec)
+			if qos > 0 {
+				if found, done := unwrittenQoS0(inflight); found {
+					unwritten = done
+					break
+				}
+			}
+			tok := c.Publish(topic, qos, false, rec.data)
 			var mid uint16
 			if pt, ok := tok.(*mqtt.PublishToken); ok {
 				mid = pt.MessageID()
 			}
-			inflight = append(inflight, mqttInFlight{rec: rec, tok: tok, mid: mid, gen: g})
+			inflight = append(inflight, mqttInFlight{rec: rec, tok: tok, mid: mid, gen: g, qos: qos})
 		}
 		if len(inflight) == 0 {
 			select {
@@ -428,6 +504,7 @@ func (m *MQTT) send(ctx context.Context, c mqtt.Client, store *orderedStore) {
 				}
 				t.Stop()
 			}
+		case <-unwritten: // nil unless a QoS 1 event waits for it
 		case <-m.sp.out.added:
 		case <-m.sp.statusC:
 		case <-m.cams.changed:
@@ -522,9 +599,9 @@ func (m *MQTT) refuseRetained(r Request, payload []byte) {
 // retainedSent is what the sender published, retained, on the current
 // connection, and the withdrawals it is clearing.
 type retainedSent struct {
-	sent      map[string]string // topic → payload published on this connection
-	announced map[string]bool   // cameras whose discovery was published on this connection; "" the agent
-	clearing  map[string]clearing
+	sent      map[string]string   // topic → payload published on this connection
+	announced map[string]uint64   // camera → the version of its zones whose discovery was published on this connection; "" the agent (1)
+	clearing  map[string]clearing // by camera, or camera/zones/<zone> and camera/lines/<line>
 }
 
 // clearing is a withdrawal whose empty retained messages were handed to
@@ -535,7 +612,7 @@ type clearing struct {
 }
 
 func newRetainedSent() *retainedSent {
-	return &retainedSent{sent: map[string]string{}, announced: map[string]bool{}, clearing: map[string]clearing{}}
+	return &retainedSent{sent: map[string]string{}, announced: map[string]uint64{}, clearing: map[string]clearing{}}
 }
 
 // reset forgets what was published, so that it is all published again (a
@@ -557,26 +634,29 @@ func (r *retainedSent) publish(c mqtt.Client, topic, payload string) {
 }
 
 // publishState publishes, retained, what changed since it was last sent on
-// this connection: the withdrawal of cameras that left the set, discovery
-// for the agent and for cameras not yet announced, each camera's
-// availability and label counts, and the latest heartbeat.
+// this connection: the withdrawal of cameras that left the set and of
+// zones and lines that left a camera, discovery for the agent and for
+// cameras not yet announced or whose zones or lines changed, each camera's
+// availability, label counts and zone and line counts, and the latest
+// heartbeat.
 func (m *MQTT) publishState(c mqtt.Client, rs *retainedSent) {
 	cams, gone := m.cams.snapshot()
-	m.withdraw(c, rs, gone)
+	m.withdraw(c, rs, cams, gone)
 	if !m.cfg.DisableDiscovery {
-		if !rs.announced[""] {
+		if rs.announced[""] == 0 {
 			d := m.disc.agent()
 			c.Publish(d.Topic, 1, true, d.Payload)
-			rs.announced[""] = true
+			rs.announced[""] = 1
 		}
 		for _, cam := range cams {
-			if rs.announced[cam.name] {
+			if rs.announced[cam.name] == cam.version {
 				continue
 			}
-			for _, d := range m.disc.camera(cam.name) {
+			msgs := append(m.disc.camera(cam.name), m.disc.areas(cam.name, cam.names(areaZone), cam.names(areaLine))...)
+			for _, d := range msgs {
 				c.Publish(d.Topic, 1, true, d.Payload)
 			}
-			rs.announced[cam.name] = true
+			rs.announced[cam.name] = cam.version
 		}
 	}
 	for _, cam := range cams {
@@ -587,6 +667,11 @@ func (m *MQTT) publishState(c mqtt.Client, rs *retainedSent) {
 		rs.publish(c, m.topics.CameraAvailability(cam.name), avail)
 		for _, lc := range cam.counts {
 			rs.publish(c, m.topics.Count(cam.name, lc.label), strconv.Itoa(lc.n))
+		}
+		for _, a := range cam.areas {
+			for _, ac := range a.counts {
+				rs.publish(c, m.topics.areaCount(cam.name, a.area, ac.areaKey), strconv.FormatUint(ac.n, 10))
+			}
 		}
 	}
 	if st := m.sp.status.Swap(nil); st != nil {
@@ -601,37 +686,42 @@ func (m *MQTT) publishState(c mqtt.Client, rs *retainedSent) {
 
 // withdraw clears the retained topics of the cameras that left the set:
 // an empty retained message on each discovery config (Home Assistant
-// removes the entity), then on the availability and count topics. A
-// withdrawal is forgotten once paho completed every token without error;
-// after an error it is published again on the next pass. A camera that
-// joined again meanwhile is announced again after its withdrawal.
-func (m *MQTT) withdraw(c mqtt.Client, rs *retainedSent, gone []goneSnap) {
+// removes the entity), then on the availability, count, zone and line
+// count and snapshot topics; and those of the zones and lines that left a camera still
+// in the set: their discovery configs and count topics. A withdrawal is
+// forgotten once paho completed every token without error; after an error
+// it is published again on the next pass. A camera, zone or line that
+// joined again meanwhile is announced again after its withdrawal (the
+// camera's discovery is published again, in the same pass).
+func (m *MQTT) withdraw(c mqtt.Client, rs *retainedSent, cams []cameraSnap, gone []goneSnap) {
 	pending := make(map[string]bool, len(gone))
 	for _, g := range gone {
 		pending[g.name] = true
-		if cl, ok := rs.clearing[g.name]; ok && cl.gen == g.gen {
-			done, failed := true, false
-			for _, tok := range cl.toks {
-				select {
-				case <-tok.Done():
-					failed = failed || tok.Error() != nil
-				default:
-					done = false
-				}
+		switch rs.clearState(g.name, g.gen) {
+		case clearInFlight:
+			continue
+		case clearDone:
+			delete(rs.clearing, g.name)
+			m.cams.cleared(g.name, g.gen)
+			if !m.cams.has(g.name) { // back in the set: its snapshot topics are its own again
+				m.snapshotTopics(g.name, true) // snapshot.go: cleared, forget them
 			}
-			switch {
-			case !done:
-				continue
-			case !failed:
-				delete(rs.clearing, g.name)
-				m.cams.cleared(g.name, g.gen)
-				continue
-			}
+			continue
+		case clearFailed:
 			m.log.Warn("withdrawing a camera failed; trying again", "camera", g.name)
 		}
+		areas := g.sortedAreas()
 		var topics []string
 		if !m.cfg.DisableDiscovery {
-			for _, d := range m.disc.camera(g.name) {
+			var zones, lines []string
+			for _, a := range areas {
+				if a.kind == areaZone {
+					zones = append(zones, a.name)
+				} else {
+					lines = append(lines, a.name)
+				}
+			}
+			for _, d := range append(m.disc.camera(g.name), m.disc.areas(g.name, zones, lines)...) {
 				topics = append(topics, d.Topic)
 			}
 		}
@@ -639,18 +729,95 @@ func (m *MQTT) withdraw(c mqtt.Client, rs *retainedSent, gone []goneSnap) {
 		for _, label := range g.labels {
 			topics = append(topics, m.topics.Count(g.name, label))
 		}
-		toks := make([]mqtt.Token, 0, len(topics))
-		for _, topic := range topics {
-			toks = append(toks, c.Publish(topic, 1, true, []byte{}))
-			delete(rs.sent, topic)
+		for _, a := range areas {
+			for _, k := range g.areas[a] {
+				topics = append(topics, m.topics.areaCount(g.name, a, k))
+			}
 		}
-		rs.clearing[g.name] = clearing{gen: g.gen, toks: toks}
+		topics = append(topics, m.snapshotTopics(g.name, false)...)
+		rs.clear(c, g.name, g.gen, topics)
 		delete(rs.announced, g.name)
 		m.log.Info("camera withdrawn", "camera", g.name)
+	}
+	for _, cam := range cams {
+		for _, g := range cam.gone {
+			key := cam.name + "/" + g.kind + "/" + g.name
+			pending[key] = true
+			switch rs.clearState(key, g.gen) {
+			case clearInFlight:
+				continue
+			case clearDone:
+				delete(rs.clearing, key)
+				m.cams.areaCleared(cam.name, g.area, g.gen)
+				continue
+			case clearFailed:
+				m.log.Warn("withdrawing a zone or line failed; trying again", "camera", cam.name, "kind", g.kind, "name", g.name)
+			}
+			var topics []string
+			if !m.cfg.DisableDiscovery {
+				var msgs []discoveryMessage
+				if g.kind == areaZone {
+					msgs = m.disc.areas(cam.name, []string{g.name}, nil)
+				} else {
+					msgs = m.disc.areas(cam.name, nil, []string{g.name})
+				}
+				for _, d := range msgs {
+					topics = append(topics, d.Topic)
+				}
+			}
+			for _, k := range g.keys {
+				topics = append(topics, m.topics.areaCount(cam.name, g.area, k))
+			}
+			rs.clear(c, key, g.gen, topics)
+			delete(rs.announced, cam.name) // a zone or line of the same name may be back: announce it after the clearing
+		}
 	}
 	for name := range rs.clearing {
 		if !pending[name] {
 			delete(rs.clearing, name)
 		}
 	}
+}
+
+// clearStatus is where the clearing of a withdrawal stands.
+type clearStatus int
+
+const (
+	clearNone     clearStatus = iota // not started on this sender, or started for an earlier withdrawal
+	clearInFlight                    // handed to paho, not every token complete
+	clearDone                        // every token completed without error
+	clearFailed                      // complete, with an error
+)
+
+// clearState says where the clearing of key for withdrawal gen stands.
+func (r *retainedSent) clearState(key string, gen uint64) clearStatus {
+	cl, ok := r.clearing[key]
+	if !ok || cl.gen != gen {
+		return clearNone
+	}
+	failed := false
+	for _, tok := range cl.toks {
+		select {
+		case <-tok.Done():
+			failed = failed || tok.Error() != nil
+		default:
+			return clearInFlight
+		}
+	}
+	if failed {
+		return clearFailed
+	}
+	return clearDone
+}
+
+// clear publishes an empty retained message on each topic, forgets that
+// they were published, and records the tokens as the clearing of key for
+// withdrawal gen.
+func (r *retainedSent) clear(c mqtt.Client, key string, gen uint64, topics []string) {
+	toks := make([]mqtt.Token, 0, len(topics))
+	for _, topic := range topics {
+		toks = append(toks, c.Publish(topic, 1, true, []byte{}))
+		delete(r.sent, topic)
+	}
+	r.clearing[key] = clearing{gen: gen, toks: toks}
 }

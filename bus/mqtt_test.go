@@ -256,7 +256,9 @@ func TestMQTTDiscovery(t *testing.T) {
 
 	// Home Assistant connects afterwards: it sees retained configs and states.
 	ha := newMQTTSub(t, broker.URL(), "home-assistant", true, "homeassistant/#", "edge-agent/#")
-	const wantConfigs = 6 // the agent's connectivity sensor; cam1: 2 labels x (count + detected) + latency
+	// The agent's connectivity sensor; cam1: 2 labels x (count, detected,
+	// snapshot) + latency, objects, confidence, publish. No zones yet.
+	const wantConfigs = 11
 	configs := func() map[string]map[string]any {
 		out := map[string]map[string]any{}
 		for _, msg := range ha.all() {
@@ -357,6 +359,20 @@ func TestMQTTDiscovery(t *testing.T) {
 			if state != top.Status() || p["value_template"] != "{{ value_json.cameras['cam1'].latency_ms.p50 }}" ||
 				p["unit_of_measurement"] != "ms" || p["device_class"] != "duration" {
 				t.Errorf("latency sensor %v", p)
+			}
+		case "image/cam1_person_snapshot", "image/cam1_traffic_light_snapshot":
+			// TestHADiscoverySchema checks every payload in detail.
+			if img, _ := p["image_topic"].(string); !strings.HasPrefix(img, "edge-agent/d1/cam1/") || !strings.HasSuffix(img, "/snapshot") ||
+				p["content_type"] != "image/jpeg" {
+				t.Errorf("image %v", p)
+			}
+		case "event/cam1_objects":
+			if state != top.Objects("cam1") {
+				t.Errorf("objects event %v", p)
+			}
+		case "number/cam1_confidence", "select/cam1_publish":
+			if p["command_topic"] != top.Command() || p["retain"] != false || state != top.Status() {
+				t.Errorf("control %v", p)
 			}
 		default:
 			t.Errorf("unexpected config %s", topic)
@@ -582,9 +598,12 @@ func TestMQTTReconnectRepublishes(t *testing.T) {
 	m.SetCameraAvailable("cam2", true)
 	m.SetCameraAvailable("cam2", false) // the latest wins
 	m.PublishCounts("cam1", map[string]int{"person": 2})
+	m.SetCameraZones("cam1", []string{"drive"}, nil)
+	m.PublishZoneCounts("cam1", []ZoneCount{{"drive", "person", 1}}, nil)
 	waitFor(t, 10*time.Second, "state", func() bool {
 		return sub.last(top.CameraAvailability("cam1")) == "online" && sub.last(top.CameraAvailability("cam2")) == "offline" &&
-			sub.last(top.Count("cam1", "person")) == "2" && sub.last(top.Availability()) == "online"
+			sub.last(top.Count("cam1", "person")) == "2" && sub.last(top.Availability()) == "online" &&
+			sub.last(top.ZoneCount("cam1", "drive", "person")) == "1"
 	})
 	before := len(sub.liveOn(top.CameraAvailability("cam1")))
 
@@ -596,12 +615,14 @@ func TestMQTTReconnectRepublishes(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "last will", func() bool { return slices.Contains(sub.liveOn(top.Availability()), "offline") })
 	m.PublishCounts("cam1", map[string]int{"person": 3}) // while away: the newest counts win
+	m.PublishZoneCounts("cam1", []ZoneCount{{"drive", "person", 4}}, nil)
 	intruder.Disconnect(100)
 
 	waitFor(t, 30*time.Second, "republished after the reconnection", func() bool {
 		live := sub.liveOn(top.CameraAvailability("cam1"))
 		return len(live) > before && live[len(live)-1] == "online" &&
-			sub.last(top.Availability()) == "online" && sub.last(top.Count("cam1", "person")) == "3"
+			sub.last(top.Availability()) == "online" && sub.last(top.Count("cam1", "person")) == "3" &&
+			sub.last(top.ZoneCount("cam1", "drive", "person")) == "4"
 	})
 	if got := sub.last(top.CameraAvailability("cam2")); got != "offline" {
 		t.Fatalf("cam2 availability %q after the reconnection, want offline", got)
@@ -611,7 +632,7 @@ func TestMQTTReconnectRepublishes(t *testing.T) {
 	waitFor(t, 10*time.Second, "retained state", func() bool {
 		return late.last(top.Availability()) == "online" && late.last(top.CameraAvailability("cam1")) == "online" &&
 			late.last(top.CameraAvailability("cam2")) == "offline" && late.last(top.Count("cam1", "person")) == "3" &&
-			late.last(top.Count("cam2", "person")) == "0"
+			late.last(top.Count("cam2", "person")) == "0" && late.last(top.ZoneCount("cam1", "drive", "person")) == "4"
 	})
 }
 

@@ -48,6 +48,12 @@ func EventSubject(device, camera string) string {
 	return "edge." + device + "." + camera + ".detections"
 }
 
+// ObjectSubject is the NATS subject of a camera's object events:
+// edge.<device>.<camera>.objects.
+func ObjectSubject(device, camera string) string {
+	return "edge." + device + "." + camera + ".objects"
+}
+
 // StatusSubject is the NATS subject of a device's heartbeat:
 // edge.<device>.status.
 func StatusSubject(device string) string { return "edge." + device + ".status" }
@@ -55,10 +61,17 @@ func StatusSubject(device string) string { return "edge." + device + ".status" }
 // StreamName is the default JetStream stream of a device: EDGE_<device>.
 func StreamName(device string) string { return "EDGE_" + device }
 
-// StreamSubject is what a device's stream captures: the events of all its
-// cameras, edge.<device>.*.detections (not the heartbeat, which is
-// published on core NATS only).
+// StreamSubject matches the detection events of all a device's cameras:
+// edge.<device>.*.detections. Its stream captures StreamSubjects.
 func StreamSubject(device string) string { return "edge." + device + ".*.detections" }
+
+// StreamSubjects are what a device's stream captures: the detection and
+// object events of all its cameras, edge.<device>.*.detections and
+// edge.<device>.*.objects (not the heartbeat, which is published on core
+// NATS only).
+func StreamSubjects(device string) []string {
+	return []string{StreamSubject(device), "edge." + device + ".*.objects"}
+}
 
 // Topics builds a device's MQTT topic names under a prefix.
 type Topics struct {
@@ -76,9 +89,15 @@ func (t Topics) CameraAvailability(camera string) string {
 	return t.Prefix + "/" + t.Device + "/" + camera + "/availability"
 }
 
-// Detections is <prefix>/<device>/<camera>/detections: the events.
+// Detections is <prefix>/<device>/<camera>/detections: the detection
+// events.
 func (t Topics) Detections(camera string) string {
 	return t.Prefix + "/" + t.Device + "/" + camera + "/detections"
+}
+
+// Objects is <prefix>/<device>/<camera>/objects: the object events.
+func (t Topics) Objects(camera string) string {
+	return t.Prefix + "/" + t.Device + "/" + camera + "/objects"
 }
 
 // Count is <prefix>/<device>/<camera>/<label>: the retained number of that

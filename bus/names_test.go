@@ -2,6 +2,7 @@ package bus
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,8 @@ func TestNames(t *testing.T) {
 		StatusSubject("porch-box"):               "edge.porch-box.status",
 		StreamName("porch-box"):                  "EDGE_porch-box",
 		StreamSubject("porch-box"):               "edge.porch-box.*.detections",
+		ObjectSubject("porch-box", "front_door"): "edge.porch-box.front_door.objects",
+		top.Objects("front_door"):                "edge-agent/porch-box/front_door/objects",
 		top.Availability():                       "edge-agent/porch-box/availability",
 		top.Detections("front_door"):             "edge-agent/porch-box/front_door/detections",
 		top.CameraAvailability("front_door"):     "edge-agent/porch-box/front_door/availability",
@@ -46,6 +49,9 @@ func TestNames(t *testing.T) {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}
+	}
+	if got, want := StreamSubjects("porch-box"), []string{"edge.porch-box.*.detections", "edge.porch-box.*.objects"}; !slices.Equal(got, want) {
+		t.Errorf("StreamSubjects = %q, want %q", got, want)
 	}
 }
 

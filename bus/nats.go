@@ -34,6 +34,8 @@ type NATS struct {
 	cmds    commandQueue
 	replyTo []string     // the prefixes of the reply subjects answered (replyPrefixes)
 	users   []serverUser // the embedded server's users (EDGE_NATS_SERVER_USERS), read once by NewNATS
+
+	snaps natsSnapshots // PutSnapshot's hand-off and counters (snapshot.go)
 }
 
 // NewNATS validates cfg and allocates a client; it starts nothing. A nil
@@ -80,6 +82,13 @@ func NewNATS(cfg NATSConfig, log *slog.Logger) (*NATS, error) {
 // events published after Run returned are not delivered. It is safe for
 // concurrent use. ev must not be modified afterwards.
 func (n *NATS) Publish(ev *Event) { n.sp.publish(ev) }
+
+// PublishObject hands an object event over for delivery on
+// edge.<device>.<camera>.objects, into the same stream, and returns at
+// once, as Publish does: the same checks, ids, counters and outbox, so
+// detection and object events reach the stream in the order they were
+// handed over. ev must not be modified afterwards.
+func (n *NATS) PublishObject(ev *ObjectEvent) { n.sp.publishObject(ev) }
 
 // PublishStatus hands a heartbeat over; it is sent on edge.<device>.status
 // when connected. A heartbeat not yet sent is replaced by a newer one.
@@ -201,10 +210,12 @@ func (n *NATS) run(ctx context.Context) error {
 		return fmt.Errorf("nats: jetstream: %w", err)
 	}
 	n.log.Info("nats started", "url", redactURL(connURL), "embedded", n.cfg.Embedded(),
-		"stream", n.cfg.Stream, "subjects", StreamSubject(n.cfg.Device),
+		"stream", n.cfg.Stream, "subjects", StreamSubjects(n.cfg.Device),
 		"journal", journalDir != "")
 
+	waitSnapshots := n.startSnapshots(ctx, nc, js) // snapshot.go
 	n.sp.runLoops(ctx, j, n.cfg.DrainTimeout, nc.IsConnected, func(ctx context.Context) { n.send(ctx, nc, js) })
+	waitSnapshots()
 
 	if err := nc.Drain(); err == nil {
 		t := time.NewTimer(5 * time.Second)
@@ -389,7 +400,7 @@ func (n *NATS) send(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) 
 			if prev != "" {
 				opts = append(opts, jetstream.WithExpectLastMsgID(prev))
 			}
-			msg := &nats.Msg{Subject: EventSubject(n.cfg.Device, rec.camera), Data: rec.data}
+			msg := &nats.Msg{Subject: n.subject(rec), Data: rec.data}
 			fut, err := js.PublishMsgAsync(msg, opts...)
 			if err != nil {
 				break // disconnected meanwhile: the head's future fails too
@@ -440,16 +451,28 @@ func (n *NATS) send(ctx context.Context, nc *nats.Conn, js jetstream.JetStream) 
 	}
 }
 
+// subject is where a record is published: its camera's detections or
+// objects subject.
+func (n *NATS) subject(r record) string {
+	if r.kind == kindObject {
+		return ObjectSubject(n.cfg.Device, r.camera)
+	}
+	return EventSubject(n.cfg.Device, r.camera)
+}
+
 // errCodeWrongLastMsgID is JetStream's "wrong last msg ID" error code.
 const errCodeWrongLastMsgID jetstream.ErrorCode = 10070
 
+// ensureStream creates the device's stream, or updates it to this
+// configuration: a stream made by an earlier version, which captured the
+// detection events only, gets the object events' subjects too.
 func (n *NATS) ensureStream(ctx context.Context, js jetstream.JetStream) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        n.cfg.Stream,
-		Description: "edge-agent detection events of device " + n.cfg.Device,
-		Subjects:    []string{StreamSubject(n.cfg.Device)},
+		Description: "edge-agent detection and object events of device " + n.cfg.Device,
+		Subjects:    StreamSubjects(n.cfg.Device),
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,

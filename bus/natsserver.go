@@ -97,10 +97,10 @@ func (n *NATS) startServer() (*embeddedServer, error) {
 			return nil, err
 		}
 		agentPub, _ := es.agentKey.PublicKey()
-		opts.Nkeys = []*server.NkeyUser{{Nkey: agentPub, Permissions: agentPermissions(c.Device, c.Stream),
+		opts.Nkeys = []*server.NkeyUser{{Nkey: agentPub, Permissions: withSnapshotAccess(agentPermissions(c.Device, c.Stream), true),
 			AllowedConnectionTypes: map[string]struct{}{"IN_PROCESS": {}}}}
 		for _, u := range users {
-			perms := u.role.permissions(u.name, c.Device, c.Stream)
+			perms := withSnapshotAccess(u.role.permissions(u.name, c.Device, c.Stream), false)
 			if u.nkey != "" {
 				opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: u.nkey, Permissions: perms})
 			} else {
@@ -238,7 +238,7 @@ func (r userRole) permissions(name, device, stream string) *server.Permissions {
 		pub = append(pub, CommandSubject(device), FleetCommandSubject, jsAPI+"CONSUMER.DELETE."+stream+".*")
 		sub = append(sub, "edge."+device+".>")
 	case roleReader:
-		sub = append(sub, StreamSubject(device), StatusSubject(device))
+		sub = append(append(sub, StreamSubjects(device)...), StatusSubject(device))
 	}
 	return &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: pub},
@@ -246,16 +246,17 @@ func (r userRole) permissions(name, device, stream string) *server.Permissions {
 	}
 }
 
-// agentPermissions are the agent's own: publish its events and heartbeat,
-// keep its stream (create, update, info), take its commands and answer
-// each once, on the reply subject it came with (the response permission:
-// no grant to publish on inboxes in general).
+// agentPermissions are the agent's own: publish its events (detection and
+// object events) and heartbeat, keep its stream (create, update, info),
+// take its commands and answer each once, on the reply subject it came
+// with (the response permission: no grant to publish on inboxes in
+// general).
 func agentPermissions(device, stream string) *server.Permissions {
 	return &server.Permissions{
-		Publish: &server.SubjectPermission{Allow: []string{
-			StreamSubject(device), StatusSubject(device),
-			jsAPI + "STREAM.CREATE." + stream, jsAPI + "STREAM.UPDATE." + stream, jsAPI + "STREAM.INFO." + stream,
-		}},
+		Publish: &server.SubjectPermission{Allow: append(StreamSubjects(device),
+			StatusSubject(device),
+			jsAPI+"STREAM.CREATE."+stream, jsAPI+"STREAM.UPDATE."+stream, jsAPI+"STREAM.INFO."+stream,
+		)},
 		Subscribe: &server.SubjectPermission{Allow: []string{
 			CommandSubject(device), FleetCommandSubject, agentInboxPrefix + ".>",
 		}},

@@ -298,7 +298,7 @@ func TestRolePermissions(t *testing.T) {
 	}{
 		{roleOperator, append(slices.Clone(read), "edge.d1.cmd", "edge.fleet.cmd", "$JS.API.CONSUMER.DELETE.EDGE_d1.*"),
 			[]string{"_INBOX.u.>", "edge.d1.>"}},
-		{roleReader, read, []string{"_INBOX.u.>", "edge.d1.*.detections", "edge.d1.status"}},
+		{roleReader, read, []string{"_INBOX.u.>", "edge.d1.*.detections", "edge.d1.*.objects", "edge.d1.status"}},
 	} {
 		p := tc.role.permissions("u", "d1", "EDGE_d1")
 		if !slices.Equal(p.Publish.Allow, tc.pub) || !slices.Equal(p.Subscribe.Allow, tc.sub) || p.Response != nil ||
@@ -307,7 +307,7 @@ func TestRolePermissions(t *testing.T) {
 		}
 	}
 	a := agentPermissions("d1", "EDGE_d1")
-	if want := []string{"edge.d1.*.detections", "edge.d1.status", "$JS.API.STREAM.CREATE.EDGE_d1",
+	if want := []string{"edge.d1.*.detections", "edge.d1.*.objects", "edge.d1.status", "$JS.API.STREAM.CREATE.EDGE_d1",
 		"$JS.API.STREAM.UPDATE.EDGE_d1", "$JS.API.STREAM.INFO.EDGE_d1"}; !slices.Equal(a.Publish.Allow, want) {
 		t.Errorf("agent publishes %q", a.Publish.Allow)
 	}

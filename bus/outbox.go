@@ -8,9 +8,32 @@ import (
 // record is one marshalled event waiting for its broker's acknowledgement.
 type record struct {
 	seq    uint64 // position in the journal: records are numbered in order
+	kind   recordKind
 	id     string // the event id: Nats-Msg-Id, and what consumers dedupe on
 	camera string
 	data   []byte // the JSON payload
+}
+
+// recordKind says which of the two event schemas a record carries, and so
+// where it is sent. Both kinds share one outbox, in one order.
+type recordKind uint8
+
+const (
+	kindDetection recordKind = iota // an Event (edge.detection.v1): the zero value
+	kindObject                      // an ObjectEvent (edge.object.v1)
+)
+
+// kindOfSchema is the kind of a journaled payload by its "schema" field;
+// a payload without one is a detection event (journals written before
+// object events existed). ok is false for any other schema.
+func kindOfSchema(schema string) (k recordKind, ok bool) {
+	switch schema {
+	case "", SchemaDetection:
+		return kindDetection, true
+	case SchemaObject:
+		return kindObject, true
+	}
+	return 0, false
 }
 
 // outbox is the ordered queue between the spool goroutine, which pushes,

@@ -2,10 +2,11 @@ package bus
 
 import "fmt"
 
-// Policy says which processed frames of a camera become events
-// (EDGE_PUBLISH, the set_publish command, a camera's publish setting). It is
-// vocabulary only: the agent applies it before it hands an event to the bus,
-// which publishes every event it is given.
+// Policy says which processed frames of a camera become detection events
+// (EDGE_PUBLISH, the set_publish command, a camera's publish setting); object
+// events do not depend on it. It is vocabulary only: the agent applies it
+// before it hands an event to the bus, which publishes every event it is
+// given.
 type Policy int
 
 // The publishing policies. The zero value is PolicyDetections.
@@ -18,9 +19,16 @@ const (
 	PolicyChanges
 	// PolicyAll publishes every processed frame.
 	PolicyAll
+	// PolicyNone publishes no detection events at all (object events do
+	// not depend on the policy).
+	PolicyNone
 )
 
-var policyNames = [...]string{PolicyDetections: "detections", PolicyChanges: "changes", PolicyAll: "all"}
+var policyNames = [...]string{PolicyDetections: "detections", PolicyChanges: "changes", PolicyAll: "all", PolicyNone: "none"}
+
+// policyChoices lists the names for error messages (ParsePolicy's, the
+// commands').
+const policyChoices = "detections, changes, all or none"
 
 // ParsePolicy reads a policy name; the empty string is the default,
 // detections.
@@ -33,7 +41,7 @@ func ParsePolicy(s string) (Policy, error) {
 			return Policy(p), nil
 		}
 	}
-	return 0, fmt.Errorf("must be detections, changes or all, got %q", s)
+	return 0, fmt.Errorf("must be %s, got %q", policyChoices, s)
 }
 
 // String returns the policy's name.

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"encoding/json"
 	"testing"
 )
 
@@ -14,8 +15,10 @@ func TestParsePolicy(t *testing.T) {
 		{"detections", PolicyDetections, ""},
 		{"changes", PolicyChanges, ""},
 		{"all", PolicyAll, ""},
-		{"ALL", 0, `must be detections, changes or all, got "ALL"`},
-		{"some", 0, `must be detections, changes or all, got "some"`},
+		{"none", PolicyNone, ""},
+		{"ALL", 0, `must be detections, changes, all or none, got "ALL"`},
+		{"some", 0, `must be detections, changes, all or none, got "some"`},
+		{"None", 0, `must be detections, changes, all or none, got "None"`},
 	} {
 		got, err := ParsePolicy(tc.in)
 		if tc.wantErr != "" {
@@ -43,5 +46,21 @@ func TestPolicyText(t *testing.T) {
 	}
 	if b, _ := PolicyAll.MarshalText(); string(b) != "all" {
 		t.Fatalf("MarshalText = %s", b)
+	}
+	// none round-trips, as text and inside JSON (the heartbeat's publish).
+	b, err := PolicyNone.MarshalText()
+	if err != nil || string(b) != "none" {
+		t.Fatalf("PolicyNone.MarshalText = %s, %v", b, err)
+	}
+	if err := p.UnmarshalText(b); err != nil || p != PolicyNone {
+		t.Fatalf("UnmarshalText(%s) = %v, %v", b, p, err)
+	}
+	j, err := json.Marshal(struct{ P Policy }{PolicyNone})
+	if err != nil || string(j) != `{"P":"none"}` {
+		t.Fatalf("json = %s, %v", j, err)
+	}
+	var back struct{ P Policy }
+	if err := json.Unmarshal(j, &back); err != nil || back.P != PolicyNone {
+		t.Fatalf("json back = %v, %v", back.P, err)
 	}
 }

@@ -12,7 +12,9 @@ import (
 	"edge-agent/internal/backoff"
 )
 
-// Stats are a client's counters since it was created.
+// Stats are a client's counters since it was created. Events are detection
+// events (Publish) and object events (PublishObject) alike: they share one
+// outbox and are counted together.
 type Stats struct {
 	Published uint64 // events removed from the outbox by the broker's acknowledgement
 	Pending   int    // events in the outbox, waiting for the broker
@@ -56,13 +58,14 @@ const reportEvery = time.Second
 // spool is the part NATS and MQTT share: the non-blocking hand-off from
 // the video loop, the outbox with its journal, the latest-status mailbox
 // and the counters. Its goroutine (run) owns the journal; the client's
-// sender goroutine peeks and acknowledges the outbox. It publishes every
-// valid event it is handed: which frames become events is the agent's
-// decision.
+// sender goroutine peeks and acknowledges the outbox. Detection and object
+// events go through the same hand-off and outbox, in the order they were
+// handed over. It publishes every valid event it is handed: which frames
+// become events is the agent's decision.
 type spool struct {
 	log    *slog.Logger
 	device string
-	intake chan *Event
+	intake chan outgoing
 	out    *outbox
 	ids    IDs
 
@@ -95,20 +98,38 @@ func newSpool(log *slog.Logger, device string, maxItems int, maxBytes int64) *sp
 	return &spool{
 		log:     log,
 		device:  device,
-		intake:  make(chan *Event, intakeSize),
+		intake:  make(chan outgoing, intakeSize),
 		out:     newOutbox(maxItems, maxBytes),
 		statusC: make(chan struct{}, 1),
 	}
 }
 
+// outgoing is an event in the hand-off: a detection event or an object
+// event, exactly one of the two. Two pointers, so handing it over copies
+// two words and allocates nothing.
+type outgoing struct {
+	ev  *Event
+	obj *ObjectEvent
+}
+
 // publish hands ev over without blocking; when the hand-off is full the
 // event is dropped and counted.
 func (s *spool) publish(ev *Event) {
-	if ev == nil {
-		return
+	if ev != nil {
+		s.handOver(outgoing{ev: ev})
 	}
+}
+
+// publishObject is publish for an object event.
+func (s *spool) publishObject(ev *ObjectEvent) {
+	if ev != nil {
+		s.handOver(outgoing{obj: ev})
+	}
+}
+
+func (s *spool) handOver(o outgoing) {
 	select {
-	case s.intake <- ev:
+	case s.intake <- o:
 	default:
 		s.droppedHand.Add(1)
 	}
@@ -254,8 +275,8 @@ func (s *spool) run(ctx context.Context, j *journal) {
 	defer tick.Stop()
 	for {
 		select {
-		case ev := <-s.intake:
-			s.accept(ev, j)
+		case o := <-s.intake:
+			s.accept(o, j)
 		case <-tick.C:
 			s.report()
 			if j != nil {
@@ -264,8 +285,8 @@ func (s *spool) run(ctx context.Context, j *journal) {
 		case <-ctx.Done():
 			for {
 				select {
-				case ev := <-s.intake:
-					s.accept(ev, j)
+				case o := <-s.intake:
+					s.accept(o, j)
 				default:
 					return
 				}
@@ -274,34 +295,45 @@ func (s *spool) run(ctx context.Context, j *journal) {
 	}
 }
 
-// accept validates, marshals and queues one event.
-func (s *spool) accept(ev *Event, j *journal) {
-	if ev.Device != s.device {
-		s.refuse("event of device %q on the bus of %q", ev.Device, s.device)
+// accept validates, marshals and queues one event, of either kind.
+func (s *spool) accept(o outgoing, j *journal) {
+	var (
+		kind               recordKind
+		device, camera, id string
+		published          time.Time
+	)
+	switch {
+	case o.ev != nil:
+		kind, device, camera, id, published = kindDetection, o.ev.Device, o.ev.Camera, o.ev.ID, o.ev.PublishTime.Time
+	case o.obj != nil:
+		kind, device, camera, id, published = kindObject, o.obj.Device, o.obj.Camera, o.obj.ID, o.obj.PublishTime.Time
+	default:
 		return
 	}
-	if !ValidToken(ev.Camera) {
-		s.refuse("camera %q is not a valid name", ev.Camera)
+	if device != s.device {
+		s.refuse("event of device %q on the bus of %q", device, s.device)
 		return
 	}
-	if ev.ID != "" && !ValidToken(ev.ID) {
-		s.refuse("event id %q is not 1-64 letters, digits, '-' or '_'", ev.ID)
+	if !ValidToken(camera) {
+		s.refuse("camera %q is not a valid name", camera)
 		return
 	}
-	cp := *ev // shallow: the event is shared and read-only
-	if cp.ID == "" {
-		t := cp.PublishTime.Time
-		if t.IsZero() {
-			t = time.Now()
+	if id != "" && !ValidToken(id) {
+		s.refuse("event id %q is not 1-64 letters, digits, '-' or '_'", id)
+		return
+	}
+	if id == "" {
+		if published.IsZero() {
+			published = time.Now()
 		}
-		cp.ID = s.ids.New(t)
+		id = s.ids.New(published)
 	}
-	data, err := json.Marshal(cp)
+	data, err := o.encode(id)
 	if err != nil {
 		s.refuse("encode: %v", err)
 		return
 	}
-	r := record{id: cp.ID, camera: cp.Camera, data: data}
+	r := record{kind: kind, id: id, camera: camera, data: data}
 	queued, dropped := s.out.push(&r)
 	if dropped > 0 {
 		s.droppedFull.Add(uint64(dropped))
@@ -309,6 +341,19 @@ func (s *spool) accept(ev *Event, j *journal) {
 	if queued && j != nil {
 		j.append(&r)
 	}
+}
+
+// encode marshals the event with its id set to id, without touching the
+// event itself (it is shared and read-only).
+func (o outgoing) encode(id string) ([]byte, error) {
+	if o.obj != nil {
+		cp := *o.obj // shallow
+		cp.ID = id
+		return json.Marshal(cp)
+	}
+	cp := *o.ev
+	cp.ID = id
+	return json.Marshal(cp)
 }
 
 // refuseReply counts a command request dropped for its reply subject; the

@@ -98,9 +98,9 @@ func TestSpoolPublishesEveryEvent(t *testing.T) {
 	var ids IDs
 	empty := testEvent(&ids, "d1", "cam1", 1)
 	empty.FramesDropped = 7
-	s.accept(empty, nil)
-	s.accept(testEvent(&ids, "d1", "cam1", 2, "person"), nil)
-	s.accept(testEvent(&ids, "d2", "cam1", 3, "person"), nil) // another device: refused
+	s.accept(outgoing{ev: empty}, nil)
+	s.accept(outgoing{ev: testEvent(&ids, "d1", "cam1", 2, "person")}, nil)
+	s.accept(outgoing{ev: testEvent(&ids, "d2", "cam1", 3, "person")}, nil) // another device: refused
 	if st := s.stats(false); st.Pending != 2 || st.Invalid != 1 {
 		t.Fatalf("stats %+v: want 2 pending, 1 invalid", st)
 	}
@@ -183,7 +183,7 @@ func TestSpoolOverflow(t *testing.T) {
 			for i := range 5 {
 				ev := testEvent(&idg, "d1", "cam1", uint64(i), "person")
 				all = append(all, ev.ID)
-				s.accept(ev, j)
+				s.accept(outgoing{ev: ev}, j)
 			}
 			for _, i := range tc.wantQueued {
 				want = append(want, all[i])
@@ -261,7 +261,7 @@ func TestSpoolReportsJournalFailures(t *testing.T) {
 	var idg IDs
 	publish := func(n int) {
 		for i := range n {
-			s.accept(testEvent(&idg, "d1", "cam1", uint64(i)), j)
+			s.accept(outgoing{ev: testEvent(&idg, "d1", "cam1", uint64(i))}, j)
 		}
 	}
 	publish(2) // seqs 0, 1

@@ -172,6 +172,10 @@ func TestNATSRoles(t *testing.T) {
 		Width: 640, Height: 480, Model: bus.Model{Name: "m.onnx"}, Thresholds: bus.Thresholds{Confidence: 0.25, IoU: 0.45},
 		Detections: []bus.Detection{{Label: "person", Confidence: 0.9}}}
 	agent.Publish(ev)
+	obj := &bus.ObjectEvent{ID: ids.New(now), Device: device, Camera: "cam1", Type: bus.ObjectNew, TrackID: 1,
+		Label: "person", Seq: 1, CaptureTime: bus.Timestamp{Time: now}, CaptureClock: bus.ClockArrival,
+		PublishTime: bus.Timestamp{Time: now}, Width: 640, Height: 480}
+	agent.PublishObject(obj)
 
 	operator := connectNATS(t, url, operatorEnv["NATS_USER"], operatorEnv["NATS_PASSWORD"], nats.CustomInboxPrefix("_INBOX.operator"))
 	reader := connectNATS(t, url, readerEnv["NATS_USER"], readerEnv["NATS_PASSWORD"], nats.CustomInboxPrefix("_INBOX.reader"))
@@ -193,20 +197,26 @@ func TestNATSRoles(t *testing.T) {
 		}
 		// The agent created the stream when it connected; the event is
 		// there once JetStream acknowledged it.
-		msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(10*time.Second))
+		msgs, err := cons.Fetch(2, jetstream.FetchMaxWait(10*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := recv(t, msgs.Messages(), 11*time.Second, "event from the stream")
-		if m == nil {
-			t.Fatalf("no event in the stream: %v", msgs.Error())
-		}
-		var got bus.Event
-		if err := json.Unmarshal(m.Data(), &got); err != nil || got.ID != ev.ID || m.Subject() != "edge."+device+".cam1.detections" {
-			t.Fatalf("got %s %q (%v), want the agent's event %s", m.Subject(), got.ID, err, ev.ID)
-		}
-		if err := m.DoubleAck(ctx); err != nil {
-			t.Errorf("ack: %v", err)
+		// The detection event, then the object event (the agent's grants
+		// cover both subjects of its stream).
+		for _, want := range []struct{ subject, id string }{
+			{"edge." + device + ".cam1.detections", ev.ID}, {"edge." + device + ".cam1.objects", obj.ID},
+		} {
+			m := recv(t, msgs.Messages(), 11*time.Second, "event from the stream")
+			if m == nil {
+				t.Fatalf("no event in the stream: %v", msgs.Error())
+			}
+			var got struct{ ID string }
+			if err := json.Unmarshal(m.Data(), &got); err != nil || got.ID != want.id || m.Subject() != want.subject {
+				t.Fatalf("got %s %q (%v), want the agent's event %s on %s", m.Subject(), got.ID, err, want.id, want.subject)
+			}
+			if err := m.DoubleAck(ctx); err != nil {
+				t.Errorf("ack: %v", err)
+			}
 		}
 		if _, err := js.Stream(ctx, stream); err != nil {
 			t.Errorf("stream info: %v", err)
@@ -287,7 +297,7 @@ func TestNATSRoles(t *testing.T) {
 	t.Run("agent stays on its own subjects", func(t *testing.T) {
 		a := connectNATS(t, url, agentEnv["EDGE_NATS_USER"], agentEnv["EDGE_NATS_PASSWORD"])
 		for _, subject := range []string{
-			"edge.other-box.cam1.detections", "edge.other-box.status",
+			"edge.other-box.cam1.detections", "edge.other-box.cam1.objects", "edge.other-box.status",
 			"edge." + device + ".cmd", "edge.other-box.cmd", "edge.fleet.cmd", // no commands, not even to itself
 			"_INBOX.operator.x", // answers only through allow_responses
 			"$JS.API.STREAM.CREATE.EDGE_other-box", "$JS.API.STREAM.PURGE." + stream,
@@ -302,7 +312,7 @@ func TestNATSRoles(t *testing.T) {
 
 	t.Run("operator cannot change the stream or forge events", func(t *testing.T) {
 		for _, subject := range []string{
-			"edge." + device + ".cam1.detections", "edge." + device + ".status",
+			"edge." + device + ".cam1.detections", "edge." + device + ".cam1.objects", "edge." + device + ".status",
 			"$JS.API.STREAM.PURGE." + stream, "$JS.API.STREAM.DELETE." + stream,
 			"$JS.API.STREAM.UPDATE." + stream, "$JS.API.STREAM.CREATE.EDGE_x",
 			"$JS.API.STREAM.MSG.DELETE." + stream,
@@ -317,7 +327,7 @@ func TestNATSRoles(t *testing.T) {
 	t.Run("reader only reads", func(t *testing.T) {
 		for _, subject := range []string{
 			"edge." + device + ".cmd", "edge.fleet.cmd", "edge." + device + ".cam1.detections",
-			"$JS.API.STREAM.PURGE." + stream, "$JS.API.STREAM.DELETE." + stream,
+			"edge." + device + ".cam1.objects", "$JS.API.STREAM.PURGE." + stream, "$JS.API.STREAM.DELETE." + stream,
 			"$JS.API.STREAM.UPDATE." + stream, "$JS.API.STREAM.MSG.DELETE." + stream,
 			"$JS.API.CONSUMER.DELETE." + stream + ".c", "$JS.API.STREAM.NAMES",
 		} {
@@ -339,8 +349,8 @@ func TestNATSRoles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := st.CachedInfo().State.Msgs; n != 1 {
-			t.Errorf("the stream holds %d events, want 1", n)
+		if n := st.CachedInfo().State.Msgs; n != 2 {
+			t.Errorf("the stream holds %d events, want the agent's 2", n)
 		}
 	})
 }

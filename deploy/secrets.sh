@@ -150,7 +150,8 @@ put nats-auth.conf <<EOF
 # subjects, for a server that several agents share.
 authorization {
   users: [
-    # The agent (EDGE_NATS_USER): its events (into its stream) and heartbeat,
+    # The agent (EDGE_NATS_USER): its detection and object events (into its
+    # stream) and heartbeat,
     # the JetStream API calls that create, update or read its stream
     # EDGE_$device, its commands. It answers through allow_responses: one
     # message to the reply subject of each request it received, within 10
@@ -164,6 +165,7 @@ authorization {
         publish: {
           allow: [
             "edge.$device.*.detections"
+            "edge.$device.*.objects"
             "edge.$device.status"
             "\$JS.API.STREAM.CREATE.$stream"
             "\$JS.API.STREAM.UPDATE.$stream"
@@ -228,7 +230,7 @@ authorization {
           ]
         }
         subscribe: {
-          allow: ["edge.*.*.detections", "edge.*.status", "_INBOX.reader.>"]
+          allow: ["edge.*.*.detections", "edge.*.*.objects", "edge.*.status", "_INBOX.reader.>"]
         }
       }
     }

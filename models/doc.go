@@ -16,7 +16,8 @@
 // suppresses overlapping boxes and maps the boxes back to the frame's pixels.
 // The per-frame path allocates nothing once warmed up (on each lane it
 // uses: a lone caller always gets the same lane). [Draw] paints
-// detections onto a frame.
+// detections onto a frame, [DrawTracked] with their track IDs, and
+// [DrawPolygon] and [DrawLine] a camera's zones and lines.
 //
 // One detector can serve several cameras in two ways, which combine.
 //

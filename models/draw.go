@@ -20,23 +20,30 @@ const palette = "\xff\x38\x38\xff\x9d\x97\xff\x70\x1f\xff\xb2\x1d\xcf\xd2\x31" +
 const (
 	boxThickness = 2
 	labelPad     = 1  // pixels around the text inside its background
-	maxLabelRune = 40 // longer labels are cut
+	maxLabelRune = 40 // longer labels (and shape names) are cut
 )
 
-type rgb struct{ r, g, b byte }
+// RGB is a drawing colour, 8 bits a channel.
+type RGB struct{ R, G, B uint8 }
 
 // classColour returns the box colour of a class.
-func classColour(class int) rgb {
+func classColour(class int) RGB {
 	n := len(palette) / 3
 	i := (class%n + n) % n * 3
-	return rgb{palette[i], palette[i+1], palette[i+2]}
+	return RGB{palette[i], palette[i+1], palette[i+2]}
 }
 
 // Draw draws each detection's box and "label 0.87" text onto img in place, a
 // colour per class, clipped to the image. Boxes are 2 pixels thick, drawn
 // just inside the box; the text sits on a filled background above the box, or
 // inside it at the top of the frame. It allocates nothing.
-func Draw(img Image, dets []Detection) {
+func Draw(img Image, dets []Detection) { DrawTracked(img, dets, nil) }
+
+// DrawTracked is Draw with track ids: the text of dets[i] becomes
+// "#12 person 0.87" when trackIDs[i] is not zero. trackIDs may be nil or
+// shorter than dets; a detection without an id (or with id 0) gets Draw's
+// "person 0.87". It allocates nothing.
+func DrawTracked(img Image, dets []Detection, trackIDs []uint64) {
 	if !img.valid() {
 		return
 	}
@@ -55,28 +62,33 @@ func Draw(img Image, dets []Detection) {
 		fillRect(img, x0, y0, x0+t, y1, col)
 		fillRect(img, x1-t, y0, x1, y1, col)
 
-		// "label 0.87": the label (cut), a space and the score.
-		runes := min(utf8.RuneCountInString(det.Label), maxLabelRune) + 5
-		tw := runes*face.Advance + 2*labelPad
-		th := face.Ascent + face.Descent + 2*labelPad
+		// "#12 label 0.87": '#', the id's decimal digits and a space when
+		// there is an id, then the label (cut), a space and the score. The
+		// digits go into a fixed buffer: a uint64 has at most 20.
+		var idBuf [20]byte
+		id := idBuf[len(idBuf):]
+		if i < len(trackIDs) && trackIDs[i] != 0 {
+			id = formatUint(&idBuf, trackIDs[i])
+		}
+		runes := textRunes(det.Label) + 5
+		if len(id) > 0 {
+			runes += len(id) + 2
+		}
+		tw, th := labelSize(runes)
 		ty := y0 - th
 		if ty < 0 {
 			ty = y0
 		}
-		fillRect(img, x0, ty, x0+tw, ty+th, col)
-		ink := rgb{255, 255, 255}
-		if 299*int(col.r)+587*int(col.g)+114*int(col.b) > 150_000 {
-			ink = rgb{}
-		}
+		ink := fillLabel(img, x0, ty, tw, th, col)
 		x, y := x0+labelPad, ty+labelPad+face.Ascent
-		n := 0
-		for _, r := range det.Label {
-			if n == maxLabelRune {
-				break
+		if len(id) > 0 {
+			x = drawGlyph(img, face, x, y, '#', ink)
+			for _, d := range id {
+				x = drawGlyph(img, face, x, y, rune(d), ink)
 			}
-			x = drawGlyph(img, face, x, y, r, ink)
-			n++
+			x = drawGlyph(img, face, x, y, ' ', ink)
 		}
+		x = drawText(img, face, x, y, det.Label, ink)
 		score := int(math.Round(float64(min(max(det.Confidence, 0), 1)) * 100))
 		x = drawGlyph(img, face, x, y, ' ', ink)
 		x = drawGlyph(img, face, x, y, rune('0'+score/100), ink)
@@ -84,6 +96,53 @@ func Draw(img Image, dets []Detection) {
 		x = drawGlyph(img, face, x, y, rune('0'+score/10%10), ink)
 		drawGlyph(img, face, x, y, rune('0'+score%10), ink)
 	}
+}
+
+// formatUint writes v in decimal at the end of buf and returns the digits.
+func formatUint(buf *[20]byte, v uint64) []byte {
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			return buf[i:]
+		}
+	}
+}
+
+// textRunes is how many runes of s drawText draws: all of them, up to
+// maxLabelRune.
+func textRunes(s string) int { return min(utf8.RuneCountInString(s), maxLabelRune) }
+
+// labelSize is the size of the filled background of a text of n runes.
+func labelSize(n int) (w, h int) {
+	face := basicfont.Face7x13
+	return n*face.Advance + 2*labelPad, face.Ascent + face.Descent + 2*labelPad
+}
+
+// fillLabel fills a text background of w x h pixels at (x, y) with col and
+// returns the ink that reads on it: black on light colours, white on dark.
+func fillLabel(img Image, x, y, w, h int, col RGB) RGB {
+	fillRect(img, x, y, x+w, y+h, col)
+	if 299*int(col.R)+587*int(col.G)+114*int(col.B) > 150_000 {
+		return RGB{}
+	}
+	return RGB{255, 255, 255}
+}
+
+// drawText draws the first maxLabelRune runes of s with the baseline origin
+// at (x, y) and returns the x after them.
+func drawText(img Image, face *basicfont.Face, x, y int, s string, c RGB) int {
+	n := 0
+	for _, r := range s {
+		if n == maxLabelRune {
+			break
+		}
+		x = drawGlyph(img, face, x, y, r, c)
+		n++
+	}
+	return x
 }
 
 // roundPix rounds a coordinate to a pixel edge, saturating far outside any
@@ -97,7 +156,7 @@ func roundPix(v float32) int {
 }
 
 // fillRect paints [x0,x1) x [y0,y1), clipped to the image.
-func fillRect(img Image, x0, y0, x1, y1 int, c rgb) {
+func fillRect(img Image, x0, y0, x1, y1 int, c RGB) {
 	x0, y0 = max(x0, 0), max(y0, 0)
 	x1, y1 = min(x1, img.Width), min(y1, img.Height)
 	if x1 <= x0 || y1 <= y0 {
@@ -106,14 +165,14 @@ func fillRect(img Image, x0, y0, x1, y1 int, c rgb) {
 	for y := y0; y < y1; y++ {
 		row := img.Pix[y*img.Stride+3*x0 : y*img.Stride+3*x1]
 		for i := 0; i+2 < len(row); i += 3 {
-			row[i], row[i+1], row[i+2] = c.r, c.g, c.b
+			row[i], row[i+1], row[i+2] = c.R, c.G, c.B
 		}
 	}
 }
 
 // drawGlyph blends rune r of face onto img with its baseline origin at (x, y)
 // and returns the x of the next glyph.
-func drawGlyph(img Image, face *basicfont.Face, x, y int, r rune, c rgb) int {
+func drawGlyph(img Image, face *basicfont.Face, x, y int, r rune, c RGB) int {
 	dr, mask, mp, adv, _ := face.Glyph(fixed.P(x, y), r)
 	next := x + adv.Round()
 	alpha, ok := mask.(*image.Alpha)
@@ -134,9 +193,9 @@ func drawGlyph(img Image, face *basicfont.Face, x, y int, r rune, c rgb) int {
 				continue
 			}
 			p := img.Pix[gy*img.Stride+3*gx : gy*img.Stride+3*gx+3]
-			p[0] = byte((int(c.r)*a + int(p[0])*(255-a)) / 255)
-			p[1] = byte((int(c.g)*a + int(p[1])*(255-a)) / 255)
-			p[2] = byte((int(c.b)*a + int(p[2])*(255-a)) / 255)
+			p[0] = byte((int(c.R)*a + int(p[0])*(255-a)) / 255)
+			p[1] = byte((int(c.G)*a + int(p[1])*(255-a)) / 255)
+			p[2] = byte((int(c.B)*a + int(p[2])*(255-a)) / 255)
 		}
 	}
 	return next

@@ -14,6 +14,8 @@ const (
 	DefaultLowMatchIoU = 0.5
 	DefaultConfirmHits = 3
 	DefaultMaxLost     = 1500 * time.Millisecond
+	DefaultPartialArea = 0.5
+	DefaultPartialIoA  = 0.8
 )
 
 // Config are a Tracker's settings. The zero value of a field means its
@@ -42,6 +44,19 @@ type Config struct {
 	// MaxLost is how long a confirmed track is kept without a matching
 	// detection (by capture time) before it ends. Default 1.5 s.
 	MaxLost time.Duration
+	// PartialArea is the fraction of a confirmed track's predicted area
+	// below which a detection matched to it is taken as a partial view of
+	// the object (hidden in part behind another, or cut by the frame's
+	// edge): the track counts as seen, but its filter is not corrected
+	// with that box, whose centre and size say where the visible part is,
+	// not the object; it goes on at its predicted speed. Default 0.5.
+	PartialArea float32
+	// PartialIoA is the least share of a partial detection's area
+	// (PartialArea) that must lie inside a confirmed track's predicted box
+	// for them to match when their IoU is below MatchIoU: an object coming
+	// out from behind another shows first as a sliver inside where it is
+	// predicted. Default 0.8.
+	PartialIoA float32
 	// FirstID is the first ID the tracker hands out (0: 1), for a caller
 	// that replaces a tracker and wants the new one to go on counting
 	// where the old one stopped ([Tracker.NextID]).
@@ -68,6 +83,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxLost == 0 {
 		c.MaxLost = DefaultMaxLost
 	}
+	if c.PartialArea == 0 {
+		c.PartialArea = DefaultPartialArea
+	}
+	if c.PartialIoA == 0 {
+		c.PartialIoA = DefaultPartialIoA
+	}
 	if c.FirstID == 0 {
 		c.FirstID = 1
 	}
@@ -88,6 +109,8 @@ func (c Config) Validate() error {
 	unit("LowScore", d.LowScore)
 	unit("MatchIoU", d.MatchIoU)
 	unit("LowMatchIoU", d.LowMatchIoU)
+	unit("PartialArea", d.PartialArea)
+	unit("PartialIoA", d.PartialIoA)
 	if d.LowScore > 0 && d.HighScore > 0 && !(d.LowScore < d.HighScore) {
 		errs = append(errs, fmt.Errorf("LowScore %v: must be below HighScore %v", d.LowScore, d.HighScore))
 	}

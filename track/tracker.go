@@ -77,9 +77,16 @@ type track struct {
 	hits     int // consecutive matched updates while tentative
 	score    float32
 	lastSeen time.Time // capture time of the last matching detection
-	kf       box
-	pred     Box   // the box predicted at the current update, for matching
-	match    int32 // index of the matching detection in this update, or -1
+	// refW and refH are the object's size when seen whole: the largest
+	// width and height of its detections, shrinking by at most
+	// refShrink a second while it is seen whole (see observe).
+	refW, refH float64
+	// partialSince is when the views of the object became partial on an
+	// axis (x, y); zero while they are whole.
+	partialSince [2]time.Time
+	kf           box
+	pred         Box   // the box predicted at the current update, for matching
+	match        int32 // index of the matching detection in this update, or -1
 }
 
 // Tracker follows the objects of one camera across frames: give it each
@@ -146,15 +153,18 @@ func (t *Tracker) Update(at time.Time, dets []Detection) []uint64 {
 		tr.match = -1
 	}
 
-	// 1. High-score detections to the confirmed tracks, seen or lost.
-	t.associate(dets, cfg.MatchIoU, confirmedTrack, highDet)
+	// 1. High-score detections to the confirmed tracks, seen or lost;
+	// then those left that are partial views of them (an object half
+	// hidden, or coming out from behind another).
+	t.associate(dets, cfg.MatchIoU, confirmedTrack, highDet, iouScore)
+	t.associate(dets, cfg.PartialIoA, confirmedTrack, highDet, partialScore)
 	// 2. Low-score detections to the confirmed tracks seen in the last
 	// update and not matched above. Lost ones are left out, as in
 	// ByteTrack: a weak box near a stale prediction is more likely a
 	// false positive than the object coming back.
-	t.associate(dets, cfg.LowMatchIoU, trackedUnmatched, lowDet)
+	t.associate(dets, cfg.LowMatchIoU, trackedUnmatched, lowDet, iouScore)
 	// 3. The high-score detections left to the tentative tracks.
-	t.associate(dets, cfg.MatchIoU, tentativeTrack, highDet)
+	t.associate(dets, cfg.MatchIoU, tentativeTrack, highDet, iouScore)
 
 	// Apply the matches, miss the others.
 	keep := t.tracks[:0]
@@ -162,7 +172,7 @@ func (t *Tracker) Update(at time.Time, dets []Detection) []uint64 {
 		tr := t.tracks[i] // a copy: keep may overwrite t.tracks[i]
 		if tr.match >= 0 {
 			d := &dets[tr.match]
-			tr.kf.correct(d.Box)
+			tr.kf.correct(tr.observe(d.Box, dt, at, cfg.MaxLost))
 			tr.score = d.Score
 			tr.lastSeen = at
 			switch tr.state {
@@ -202,7 +212,8 @@ func (t *Tracker) Update(at time.Time, dets []Detection) []uint64 {
 		if t.dmatch[i] >= 0 || !highDet(cfg, d) {
 			continue
 		}
-		tr := track{class: d.Class, hits: 1, score: d.Score, lastSeen: at, kf: newBox(d.Box), pred: d.Box, match: int32(i)}
+		tr := track{class: d.Class, hits: 1, score: d.Score, lastSeen: at, kf: newBox(d.Box), pred: d.Box, match: int32(i),
+			refW: float64(d.Box.W), refH: float64(d.Box.H)}
 		if tr.hits >= cfg.ConfirmHits {
 			t.confirm(&tr, d.Box)
 			t.ids[i] = tr.id
@@ -210,6 +221,85 @@ func (t *Tracker) Update(at time.Time, dets []Detection) []uint64 {
 		t.tracks = append(t.tracks, tr)
 	}
 	return t.ids
+}
+
+// Partial views. A detector sees only the visible part of an object half
+// hidden behind another or cut by the frame's edge, and that part shrinks
+// frame by frame as the object goes behind: folding those boxes into the
+// filter as they are would drag its centre and speed towards the visible
+// part and its size towards nothing, and the object would come out of
+// hiding far from where it is predicted (a new ID). So each confirmed
+// track remembers its size when seen whole (refW, refH), and a detection
+// narrower (or shorter) than partialSide of it is taken as a partial view
+// on that axis: of its two edges on the axis, the one nearer to the
+// prediction is the object's own (the other is the occluder's, or the
+// frame's), and the box folded in is the remembered size laid from that
+// edge. While the object is seen whole, the remembered size follows it
+// growing by refGrow of the difference a view (one oversized box does not
+// make the next ones look partial) and shrinking at refShrink a second:
+// faster than an object walking away shrinks, slower than one going
+// behind another disappears. Views that stay partial for longer than a track may go
+// unseen (MaxLost) are taken as the object's new size: it did change (a
+// person sitting down), it is not hiding.
+const (
+	partialSide = 0.85
+	refShrink   = 0.2 // of the size, per second
+	refGrow     = 0.3 // of the difference, per whole view larger than the remembered size
+)
+
+// observe returns the box to fold into tr's filter for detection m, seen
+// at `at`, dt seconds after the previous update, and updates the
+// remembered size. Tentative tracks take m as it is.
+func (tr *track) observe(m Box, dt float64, at time.Time, maxLost time.Duration) Box {
+	if tr.state == tentative {
+		tr.refW, tr.refH = max(tr.refW, float64(m.W)), max(tr.refH, float64(m.H))
+		return m
+	}
+	keep := max(0, 1-refShrink*dt)
+	x, w := tr.axis(0, float64(m.X), float64(m.W), float64(tr.pred.X), float64(tr.pred.W), &tr.refW, keep, at, maxLost)
+	y, h := tr.axis(1, float64(m.Y), float64(m.H), float64(tr.pred.Y), float64(tr.pred.H), &tr.refH, keep, at, maxLost)
+	return Box{X: float32(x), Y: float32(y), W: float32(w), H: float32(h)}
+}
+
+// axis is observe on axis i: the detection from lo to lo+size, the
+// prediction from plo to plo+psize, the remembered size *ref, which a
+// whole view shrinks by the factor keep at most.
+func (tr *track) axis(i int, lo, size, plo, psize float64, ref *float64, keep float64, at time.Time, maxLost time.Duration) (float64, float64) {
+	if size >= partialSide**ref {
+		tr.partialSince[i] = time.Time{}
+		if size > *ref {
+			*ref += refGrow * (size - *ref)
+		} else {
+			*ref = max(*ref*keep, size)
+		}
+		return lo, size
+	}
+	if tr.partialSince[i].IsZero() {
+		tr.partialSince[i] = at
+	} else if at.Sub(tr.partialSince[i]) > maxLost {
+		tr.partialSince[i] = time.Time{}
+		*ref = size
+		return lo, size
+	}
+	return whole(lo, size, plo, psize, *ref)
+}
+
+// whole lays a partial view from lo to lo+size out at the remembered size
+// ref from its edge nearer to the prediction, plo to plo+psize: the near
+// edge is the object's, the object extends beyond the far one.
+func whole(lo, size, plo, psize, ref float64) (float64, float64) {
+	hi, phi := lo+size, plo+psize
+	if abs(lo-plo) <= abs(hi-phi) {
+		return lo, ref
+	}
+	return hi - ref, ref
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 // confirm gives tr its ID.

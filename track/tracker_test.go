@@ -428,3 +428,101 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("Config() = %+v, want defaults but MaxLost 1s", got)
 	}
 }
+
+// TestPartialViews: an object 100 px wide walks left at 100 px/s (10 px a
+// frame at 10 fps) behind an occluder spanning x 320..420, which a
+// detector sees as the object's visible part only. Worked out by hand:
+// its left edge is at x = 500 - 10·f in frame f; from frame 10 (x 400)
+// only [420, x+100] shows, 80 px narrowing by 10 a frame down to 10 px in
+// frame 17; in frame 18 (x 320) it is wholly hidden; from frame 19 its
+// left part [x, 320] shows, 10 px widening to 100 px in frame 28. The
+// partial boxes are laid out from the edge nearer the prediction (the
+// right one going in, the left one coming out) at the remembered width,
+// so the filter keeps the object's speed and size, the prediction in
+// frame 18 is where the object is, and the 10 px sliver coming out in
+// frame 19, with an IoU of 0.1 with the prediction (under MatchIoU), is
+// matched as a partial view: one ID throughout, no track ended.
+func TestPartialViews(t *testing.T) {
+	tr := newTracker(t, Config{})
+	for f := range 35 {
+		x := float32(500 - 10*f)
+		lo, hi := x, x+100
+		switch {
+		case hi > 420 && lo < 420:
+			lo = 420
+		case lo < 320 && hi > 320:
+			hi = 320
+		case lo >= 320 && hi <= 420:
+			lo, hi = 0, 0 // hidden
+		}
+		var dets []Detection
+		if hi-lo >= 5 {
+			dets = []Detection{{Score: 0.9, Box: Box{X: lo, Y: 100, W: hi - lo, H: 100}}}
+		}
+		ids := tr.Update(sec(float64(f)/10), dets)
+		if strings.Contains(changes(tr), "-") {
+			t.Fatalf("frame %d: a track ended: %s", f, changes(tr))
+		}
+		if f >= 2 && len(ids) == 1 && ids[0] != 1 {
+			t.Errorf("frame %d (visible %v..%v): id %d, want 1", f, lo, hi, ids[0])
+		}
+		if f == 18 {
+			got := tr.Tracks(sec(1.8), nil)
+			if len(got) != 1 || math.Abs(float64(got[0].Box.X-320)) > 6 || math.Abs(float64(got[0].Box.W-100)) > 10 {
+				t.Errorf("frame 18, hidden: predicted %+v, want about x 320, 100 wide", got)
+			}
+		}
+	}
+	if got := tr.Tracks(sec(3.4), nil); len(got) != 1 || got[0].ID != 1 || math.Abs(float64(got[0].Box.X-160)) > 3 {
+		t.Errorf("after: tracks %+v, want track 1 at about x 160", got)
+	}
+}
+
+// whole lays a partial view out at the remembered size (100) from the
+// edge nearer the prediction (400..500, or 310..410). Worked out by hand.
+func TestWhole(t *testing.T) {
+	for _, c := range []struct {
+		name               string
+		lo, size, plo, psz float64
+		wantLo             float64
+	}{
+		{"right edge shows, left hidden", 420, 80, 400, 100, 400},
+		{"left edge shows, right hidden", 310, 10, 310, 100, 310},
+		{"sliver nearer the right", 495, 6, 400, 100, 401},
+		{"sliver nearer the left", 402, 6, 400, 100, 402},
+	} {
+		lo, size := whole(c.lo, c.size, c.plo, c.psz, 100)
+		if math.Abs(lo-c.wantLo) > 1e-9 || size != 100 {
+			t.Errorf("%s: whole = %v, %v, want %v, 100", c.name, lo, size, c.wantLo)
+		}
+	}
+}
+
+// A view stays whole down to partialSide (0.85) of the remembered size,
+// which follows a shrinking object at refShrink (0.2) a second and a
+// growing one by refGrow (0.3) of the difference a view, so that one
+// oversized box does not make the next ones partial; views partial for
+// longer than MaxLost become the size. Worked out by hand.
+func TestRememberedSize(t *testing.T) {
+	tr := &track{state: tracked, refW: 100, refH: 100, pred: Box{X: 0, Y: 0, W: 100, H: 100}}
+	step := func(s float64, w float32) Box {
+		return tr.observe(Box{X: 0, Y: 0, W: w, H: 100}, 0.1, sec(s), 1500*time.Millisecond)
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+	if b := step(0.1, 90); b.W != 90 || !near(tr.refW, 98) { // max(100·0.98, 90)
+		t.Errorf("90 of 100: folded %v, remembered %v; want 90, 98", b.W, tr.refW)
+	}
+	if b := step(0.2, 138); b.W != 138 || !near(tr.refW, 110) { // 98 + 0.3·(138-98)
+		t.Errorf("138: folded %v, remembered %v; want 138, 110", b.W, tr.refW)
+	}
+	// 60 < 0.85·110: partial, laid out at 110 from the left edge (nearer),
+	// the remembered size kept, for MaxLost; then taken as the size.
+	for s := 0.3; s < 1.85; s += 0.1 {
+		if b := step(s, 60); !near(float64(b.W), 110) || !near(tr.refW, 110) {
+			t.Fatalf("at %.1f s, 60 of 110: folded %v, remembered %v; want 110, 110", s, b.W, tr.refW)
+		}
+	}
+	if b := step(1.9, 60); b.W != 60 || tr.refW != 60 {
+		t.Errorf("partial for 1.6 s: folded %v, remembered %v; want 60, 60", b.W, tr.refW)
+	}
+}

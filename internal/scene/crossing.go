@@ -97,30 +97,41 @@ type keyframe struct{ t, x, y int }
 // mover is one of the crossing scene's markers.
 type mover struct {
 	class int
+	color [3]uint8   // as drawn
 	size  int        // side of the (square) box in thousandths of the height
 	keys  []keyframe // from t = 0 to t = CrossingPeriod, back where it started
 }
 
 // crossingMovers returns the crossing scene's markers, by ID. The timeline at
 // 1280x720 is in TestCrossingTimeline.
+//
+// Red markers 1 and 2 are painted magenta (220,40,220) and cyan
+// (40,230,230), marker 0 and green 3 in their class colours. Magenta and
+// cyan are the two extra red-class reference colours of the marker model
+// written with Shades (package models/marker, whose tests check that the
+// scene paints exactly its colours and how far each is from the others, the
+// background and the strip). Like the class colours they are far from the
+// background's grey (82 and 87 levels on some channel) and from every class
+// colour (170 or more): TestCrossingColors.
 func crossingMovers() [CrossingMarkers]mover {
+	magenta, cyan := [3]uint8{220, 40, 220}, [3]uint8{40, 230, 230}
 	return [CrossingMarkers]mover{
 		// Red, to and fro across the middle: through the zone and over
 		// the line eastwards, back westwards.
-		{ClassRed, 110, []keyframe{{0, 100, 710}, {300, 900, 710}, {600, 100, 710}}},
-		// Red, head-on into marker 0 on a faster diagonal (frames
-		// 112..128), then up the left side and back east higher up,
-		// through the zone twice and over the line both ways.
-		{ClassRed, 90, []keyframe{{0, 900, 600}, {200, 100, 800}, {320, 100, 450}, {600, 900, 600}}},
-		// Red, east along the top over the line's extension (no event),
-		// out of the right edge for 71 frames, back lower down westwards
-		// over the line, overtaking marker 0 (frames 330..368), through
-		// the zone, briefly (6 frames) out of the left edge, and up back
-		// to the start.
-		{ClassRed, 120, []keyframe{{0, 300, 350}, {260, 1060, 350}, {300, 1060, 800}, {480, -8, 800}, {530, 100, 560}, {600, 300, 350}}},
+		{ClassRed, ClassColor(ClassRed), 110, []keyframe{{0, 100, 710}, {300, 900, 710}, {600, 100, 710}}},
+		// Red (magenta), head-on into marker 0 on a faster diagonal
+		// (frames 112..128), then up the left side and back east higher
+		// up, through the zone twice and over the line both ways.
+		{ClassRed, magenta, 90, []keyframe{{0, 900, 600}, {200, 100, 800}, {320, 100, 450}, {600, 900, 600}}},
+		// Red (cyan), east along the top over the line's extension (no
+		// event), out of the right edge for 71 frames, back lower down
+		// westwards over the line, overtaking marker 0 (frames 330..368),
+		// through the zone, briefly (6 frames) out of the left edge, and
+		// up back to the start.
+		{ClassRed, cyan, 120, []keyframe{{0, 300, 350}, {260, 1060, 350}, {300, 1060, 800}, {480, -8, 800}, {530, 100, 560}, {600, 300, 350}}},
 		// Green, down through the zone, east under the line's end (no
 		// event), up the right and back west over the line.
-		{ClassGreen, 140, []keyframe{{0, 500, 300}, {150, 520, 960}, {300, 920, 960}, {450, 920, 600}, {600, 500, 300}}},
+		{ClassGreen, ClassColor(ClassGreen), 140, []keyframe{{0, 500, 300}, {150, 520, 960}, {300, 920, 960}, {450, 920, 600}, {600, 500, 300}}},
 	}
 }
 
@@ -140,16 +151,22 @@ type crossing struct {
 // frames. Render draws it over the same background and strip as New's scene;
 // Truth gives each marker's ID and visit; Events lists what happens in the
 // zone and on the line. Each marker is a square of 9% to 14% of the height
-// on a side, in a class colour.
+// on a side. The three red markers each have a colour of their own, all
+// three of class red: 0 is ClassColor(ClassRed), 1 magenta (220,40,220) and
+// 2 cyan (40,230,230) (Marker.Color says which); green 3 is
+// ClassColor(ClassGreen).
 //
 // The paths are laid out for 16:9 and keep their promises at 4:3 and in
 // portrait too (TestCrossingEventsBruteForce), stretched. NewCrossing panics
 // if the frame cannot hold them below the time code strip and LabelRoom.
 //
-// The marker detector of package models/marker finds at most one box per
-// colour, so while two or more red markers are in view it cannot report
-// them one by one: detections of this scene's red markers are to be made
-// from Truth, not by that detector.
+// The marker detector of package models/marker finds one box per colour.
+// Written with Options.Shades it looks for the three red colours separately
+// and reports each as class red, so it gives three red boxes that a tracker
+// must tell apart by their motion alone, as it would with a learned
+// detector. Where two markers overlap it sees only the visible part of the
+// one below, and nothing of it when it is covered whole; the default
+// four-colour model sees marker 0 alone of the three.
 func NewCrossing(width, height int) *Scene {
 	s := &Scene{Width: width, Height: height}
 	if width <= 0 || height <= 0 {
@@ -225,11 +242,11 @@ func (s *Scene) crossingTruth(seq uint64, dst []Marker) []Marker {
 		if !ok {
 			continue
 		}
-		class := s.cross.movers[id].class
+		m := &s.cross.movers[id]
 		dst = append(dst, Marker{
-			Class: class,
-			Name:  ClassName(class),
-			Color: ClassColor(class),
+			Class: m.class,
+			Name:  ClassName(m.class),
+			Color: m.color,
 			Box:   box,
 			ID:    id,
 			Visit: s.visit(id, seq),

@@ -18,6 +18,55 @@ var crossingSizes = []struct{ width, height int }{
 	{720, 1280}, // portrait: stretched, markers clipped at the sides
 }
 
+// crossingColors are the colours of the crossing scene's markers, by ID:
+// red, magenta and cyan for the three red markers, green for 3.
+var crossingColors = [CrossingMarkers][3]uint8{{220, 40, 40}, {220, 40, 220}, {40, 230, 230}, {40, 200, 60}}
+
+// TestCrossingColors checks what crossingMovers' comment says of the
+// colours of red markers 1 and 2 (magenta and cyan): at least 170 levels
+// from each other and from every class colour on some channel, and 82 and
+// 87 levels from the nearest background grey (channels 90..170 within 16 of
+// one another, which covers the scene's 94..164 within 7). The marker
+// model's tests check that these are its reference colours.
+func TestCrossingColors(t *testing.T) {
+	dist := func(a, b [3]uint8) int {
+		d := 0
+		for i := range 3 {
+			d = max(d, int(max(a[i], b[i])-min(a[i], b[i])))
+		}
+		return d
+	}
+	others := [][3]uint8{crossingColors[1], crossingColors[2]}
+	for class := range NumClasses {
+		others = append(others, ClassColor(class))
+	}
+	for i, wantGrey := range map[int]int{1: 82, 2: 87} {
+		c := crossingColors[i]
+		for _, o := range others {
+			if d := dist(c, o); o != c && d < 170 {
+				t.Errorf("marker %d's colour %v is %d levels from %v, want >= 170", i, c, d, o)
+			}
+		}
+		grey := 255
+		for r := 90; r <= 170; r++ {
+			for g := max(90, r-16); g <= min(170, r+16); g++ {
+				for b := max(90, r-16, g-16); b <= min(170, r+16, g+16); b++ {
+					grey = min(grey, dist(c, [3]uint8{uint8(r), uint8(g), uint8(b)}))
+				}
+			}
+		}
+		if grey != wantGrey {
+			t.Errorf("marker %d's colour %v is %d levels from the nearest background grey, want %d", i, c, grey, wantGrey)
+		}
+	}
+	s := NewCrossing(1280, 720)
+	for _, m := range s.Truth(0, nil) {
+		if m.Color != crossingColors[m.ID] {
+			t.Errorf("marker %d drawn in %v, want %v", m.ID, m.Color, crossingColors[m.ID])
+		}
+	}
+}
+
 // TestCrossingTimeline pins the crossing scene down at 1280x720 against a
 // timeline worked out by hand. There the markers' sides are 79, 64, 86 and
 // 100 pixels (110, 90, 120 and 140 thousandths of 720, rounded down), the
@@ -366,7 +415,7 @@ func TestCrossingRules(t *testing.T) {
 				switch {
 				case i > 0 && m.ID <= ms[i-1].ID || m.ID < 0 || m.ID >= CrossingMarkers:
 					t.Fatalf("%dx%d frame %d: IDs out of order: %+v", size.width, size.height, seq, ms)
-				case m.Class != map[bool]int{true: ClassGreen, false: ClassRed}[m.ID == 3] || m.Name != ClassName(m.Class) || m.Color != ClassColor(m.Class):
+				case m.Class != map[bool]int{true: ClassGreen, false: ClassRed}[m.ID == 3] || m.Name != ClassName(m.Class) || m.Color != crossingColors[m.ID]:
 					t.Fatalf("%dx%d frame %d: marker %+v has the wrong class, name or colour", size.width, size.height, seq, m)
 				case !whole(b.X) || !whole(b.Y) || !whole(b.W) || !whole(b.H):
 					t.Fatalf("%dx%d frame %d: marker %d box %+v is not whole pixels", size.width, size.height, seq, m.ID, b)

@@ -16,9 +16,10 @@
 // are always in view).
 //
 // [NewCrossing] returns a second scene over the same background and strip,
-// for trackers and zones: three red markers and a green one whose paths
-// cross (their boxes overlap), leave the frame and come back, and pass
-// through a fixed zone and over a fixed line ([CrossingZone],
+// for trackers and zones: three red markers, each painted in a red-class
+// colour of its own ([Marker].Color: red, magenta, cyan), and a green one,
+// whose paths cross (their boxes overlap), leave the frame and come back,
+// and pass through a fixed zone and over a fixed line ([CrossingZone],
 // [CrossingLine]), repeating every [CrossingPeriod] frames. Its truth names
 // each marker (ID) and counts its stays in view (Visit), and [Scene.Events]
 // lists the zone entries and exits and the line crossings those paths make,

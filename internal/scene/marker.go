@@ -7,9 +7,13 @@ type Rect struct{ X, Y, W, H float64 }
 
 // Marker is one solid rectangle in a frame: what a detector should find.
 type Marker struct {
-	Class int      // ClassRed, ClassGreen, ClassBlue or ClassYellow
-	Name  string   // ClassName(Class)
-	Color [3]uint8 // ClassColor(Class), exactly as drawn
+	Class int    // ClassRed, ClassGreen, ClassBlue or ClassYellow
+	Name  string // ClassName(Class)
+	// Color is the colour the marker is drawn in, exactly: ClassColor(Class)
+	// in New's scene. In the crossing scene each red marker has a colour of
+	// its own (see NewCrossing), so that a detector looking for each colour
+	// can tell them apart, while their Class stays ClassRed.
+	Color [3]uint8
 	Box   Rect
 
 	// ID tells the markers of a scene apart: the class in New's scene,

@@ -53,7 +53,7 @@ func compileSchemas(dir string) (map[string]*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	out := map[string]*jsonschema.Schema{}
-	for _, name := range []string{"detection.v1.json", "status.v1.json"} {
+	for _, name := range []string{"detection.v1.json", "status.v1.json", "object.v1.json"} {
 		f, err := os.Open(filepath.Join(dir, name))
 		if err != nil {
 			return nil, err

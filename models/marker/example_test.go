@@ -19,3 +19,19 @@ func ExampleColors() {
 	// 2 blue    40  60 220
 	// 3 yellow 230 210  40
 }
+
+// With Shades the model looks for six colours, three of them reported as
+// red: anchor r of its output holds reference colour r's box.
+func ExampleReferences() {
+	names := marker.Names()
+	for r, ref := range marker.References(marker.Options{Shades: true}) {
+		fmt.Printf("anchor %d: %3d %3d %3d as %s\n", r, ref.Color.R, ref.Color.G, ref.Color.B, names[ref.Class])
+	}
+	// Output:
+	// anchor 0: 220  40  40 as red
+	// anchor 1:  40 200  60 as green
+	// anchor 2:  40  60 220 as blue
+	// anchor 3: 230 210  40 as yellow
+	// anchor 4: 220  40 220 as red
+	// anchor 5:  40 230 230 as red
+}

@@ -15,9 +15,11 @@ type frame struct {
 	pix  []uint8
 }
 
-// rect is a marker of class class covering pixels [x, x+w) × [y, y+h).
+// rect is a marker covering pixels [x, x+w) × [y, y+h) painted in
+// reference colour ref, an index into References(Options{Shades: true}):
+// 0..3 are the colours of classes 0..3 (Colors), 4 and 5 the shades of red.
 type rect struct {
-	class      int
+	ref        int
 	x, y, w, h int
 }
 
@@ -73,9 +75,9 @@ func fill(w, h int, c [3]uint8) frame {
 
 // paint paints the markers in their reference colours.
 func (f frame) paint(markers []rect) {
-	colors := Colors()
+	refs := References(Options{Shades: true})
 	for _, m := range markers {
-		c := colors[m.class]
+		c := refs[m.ref].Color
 		for y := m.y; y < m.y+m.h; y++ {
 			for x := m.x; x < m.x+m.w; x++ {
 				p := f.pix[3*(y*f.w+x):]
@@ -87,23 +89,31 @@ func (f frame) paint(markers []rect) {
 
 // degrade imitates a lossy codec: a 3×3 box blur (edges clamped) then
 // uniform noise of ±15 on every channel.
-func (f frame) degrade(seed uint64) frame {
+func (f frame) degrade(seed uint64) frame { return f.degradeBy(seed, 15) }
+
+// degradeBy is degrade with uniform noise of ±amp on every channel. The blur
+// sums each row's runs of three first, then three rows of those: the same
+// sums as a 3×3 window, in half the time.
+func (f frame) degradeBy(seed uint64, amp int) frame {
 	rng := rand.New(rand.NewPCG(seed, 0x6a706567))
+	row := 3 * f.w
+	runs := make([]uint16, len(f.pix)) // sums over columns x-1..x+1, edges clamped
+	for y := range f.h {
+		p := f.pix[y*row : (y+1)*row]
+		for x := range f.w {
+			l, r := 3*max(x-1, 0), 3*min(x+1, f.w-1)
+			for c := range 3 {
+				runs[y*row+3*x+c] = uint16(p[l+c]) + uint16(p[3*x+c]) + uint16(p[r+c])
+			}
+		}
+	}
 	out := frame{w: f.w, h: f.h, pix: make([]uint8, len(f.pix))}
 	for y := range f.h {
-		for x := range f.w {
-			for c := range 3 {
-				sum := 0
-				for dy := -1; dy <= 1; dy++ {
-					for dx := -1; dx <= 1; dx++ {
-						sx := min(max(x+dx, 0), f.w-1)
-						sy := min(max(y+dy, 0), f.h-1)
-						sum += int(f.pix[3*(sy*f.w+sx)+c])
-					}
-				}
-				v := (sum+4)/9 + rng.IntN(31) - 15
-				out.pix[3*(y*f.w+x)+c] = uint8(min(max(v, 0), 255))
-			}
+		up, mid, down := runs[max(y-1, 0)*row:], runs[y*row:], runs[min(y+1, f.h-1)*row:]
+		for i := range row {
+			sum := int(up[i]) + int(mid[i]) + int(down[i])
+			v := (sum+4)/9 + rng.IntN(2*amp+1) - amp
+			out.pix[y*row+i] = uint8(min(max(v, 0), 255))
 		}
 	}
 	return out

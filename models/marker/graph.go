@@ -15,7 +15,8 @@ const (
 
 	// defaultAnchors is N, the number of candidate boxes in the output: more
 	// than 4+K, so the [1,4+K,N] layout is unambiguous from the shape alone.
-	// Anchor k < K is colour k's box; the others are all zero.
+	// Anchor r < R is reference colour r's box (R = K = 4, or 6 with
+	// Options.Shades); the others are all zero.
 	defaultAnchors = 16
 
 	// stride is the stride written to the metadata (Ultralytics' largest); the
@@ -43,9 +44,10 @@ const (
 	//     blurred edge and the box keeps its size. A tighter tolerance would
 	//     shrink blurred boxes; a looser one would eat into the background
 	//     margin.
-	//   - Markers from one another: every two reference colours are at least
-	//     160 levels apart on some channel, and a half-and-half mix of two is
-	//     at least 80 from every reference.
+	//   - Markers from one another: every two reference colours (Options.
+	//     Shades' included, see References) are at least 160 levels apart on
+	//     some channel, and a half-and-half mix of two is at least 80 from
+	//     every reference.
 	tolerance = 50.5 / 255
 
 	// minArea is the mask area, in input pixels, from which a blob scores
@@ -88,12 +90,13 @@ func (b *builder) int64s(name string, dims []int64, v ...int64) string {
 
 // detectorGraph returns the marker detector's graph for an input of
 // [1,3,size,size], or of [batch,3,size,size] with a symbolic batch dimension
-// when batched is set.
+// when batched is set, looking for the reference colours refs (R of them,
+// see References) and reporting them in K classes.
 //
-// For each reference colour k (K = 4 of them, all at once by broadcasting):
+// For each reference colour r (all at once by broadcasting):
 //
-//	mask[k,y,x] = max_c |images[0,c,y,x] - ref[k,c]| < tolerance   (0 or 1)
-//	col[k,x] = Σ_y mask, row[k,y] = Σ_x mask                       (profiles)
+//	mask[r,y,x] = max_c |images[0,c,y,x] - ref[r,c]| < tolerance   (0 or 1)
+//	col[r,x] = Σ_y mask, row[r,y] = Σ_x mask                       (profiles)
 //	m0 = Σ_x col                                                   (area)
 //	cx = Σ_x col·(x+0.5) / (m0+ε), cy likewise
 //	vx = Σ_x col·(x+0.5-cx)² / (m0+ε), vy likewise                 (variances)
@@ -105,13 +108,16 @@ func (b *builder) int64s(name string, dims []int64, v ...int64) string {
 // m0/(w·h) is 1. Scattered pixels have a large spread for their count, so a
 // low fill ratio, and a few pixels a low area factor: both keep stray matches
 // from firing. The variances are computed from the centre (two passes over
-// the K×S profiles, which costs nothing next to the masks) rather than as
+// the R×S profiles, which costs nothing next to the masks) rather than as
 // E[x²]-cx², which would lose precision to cancellation in float32. An absent
 // colour gives the box (0, 0, 1, 1) with score 0.
 //
 // The output is [1,4+K,N] in the Ultralytics YOLOv8 layout: rows cx, cy, w,
-// h, then one score row per class; anchor k < K holds colour k's box and its
-// score in row 4+k (zero in the other class rows), anchors K..N-1 are zero.
+// h, then one score row per class; anchor r < R holds colour r's box and its
+// score in the row of its class, 4+refs[r].Class (zero in the other class
+// rows), anchors R..N-1 are zero. The scores reach their rows through the
+// [R,K] class map "eye" (one 1 a row, in the colour's class's column), the
+// identity when R = K.
 //
 // Batched, the same nodes work on one more leading axis: the images are
 // unsqueezed to [B,1,3,S,S] so that the colours broadcast over axis 1, every
@@ -120,8 +126,9 @@ func (b *builder) int64s(name string, dims []int64, v ...int64) string {
 // size that Concat would need). Each frame's values go through the same
 // operations as a lone frame's, so a batch gives each frame the output it
 // would get alone (TestBatchEqualsSingleRuns).
-func detectorGraph(size, anchors int, batched bool) graph {
+func detectorGraph(size, anchors int, batched bool, refs []Reference) graph {
 	const k = numClasses
+	r := int64(len(refs))
 	s := int64(size)
 	b := &builder{}
 	// a shifts the axes of the fixed graph right by one in the batched one.
@@ -132,12 +139,11 @@ func detectorGraph(size, anchors int, batched bool) graph {
 	axis := func(n int64) string { return fmt.Sprintf("axis%d", n+a) }
 
 	// Constants.
-	colors := Colors()
-	ref := make([]float32, 0, 3*k)
-	for _, c := range colors {
-		ref = append(ref, float32(c.R)/255, float32(c.G)/255, float32(c.B)/255)
+	ref := make([]float32, 0, 3*r)
+	for _, c := range refs {
+		ref = append(ref, float32(c.Color.R)/255, float32(c.Color.G)/255, float32(c.Color.B)/255)
 	}
-	b.floats("ref", []int64{k, 3, 1, 1}, ref...)
+	b.floats("ref", []int64{r, 3, 1, 1}, ref...)
 	b.floats("tolerance", nil, tolerance)
 	centres := make([]float32, size)
 	for x := range centres {
@@ -150,16 +156,16 @@ func detectorGraph(size, anchors int, batched bool) graph {
 	b.floats("zero", nil, 0)
 	b.floats("one", nil, 1)
 	b.floats("inv_min_area", nil, 1.0/minArea)
-	eye := make([]float32, k*k)
-	for i := range k {
-		eye[i*k+i] = 1
+	eye := make([]float32, r*k)
+	for i, c := range refs {
+		eye[i*k+c.Class] = 1
 	}
-	b.floats("eye", []int64{k, k}, eye...)
+	b.floats("eye", []int64{r, k}, eye...)
 	if batched {
-		// Pad the [B,4+K,K] anchors with N-K zero anchors on the last axis.
-		b.int64s("unused_pads", []int64{6}, 0, 0, 0, 0, 0, int64(anchors-k))
+		// Pad the [B,4+K,R] anchors with N-R zero anchors on the last axis.
+		b.int64s("unused_pads", []int64{6}, 0, 0, 0, 0, 0, int64(anchors)-r)
 	} else {
-		b.floats("unused_anchors", []int64{4 + k, int64(anchors - k)}, make([]float32, (4+k)*(anchors-k))...)
+		b.floats("unused_anchors", []int64{4 + k, int64(anchors) - r}, make([]float32, (4+k)*(int64(anchors)-r))...)
 		b.int64s("axis0", []int64{1}, 0)
 	}
 	b.int64s("axis1", []int64{1}, 1)
@@ -168,20 +174,20 @@ func detectorGraph(size, anchors int, batched bool) graph {
 		b.int64s("axis3", []int64{1}, 3)
 	}
 
-	// Masks: [1,3,S,S] - [K,3,1,1] broadcasts to [K,3,S,S]; the largest
+	// Masks: [1,3,S,S] - [R,3,1,1] broadcasts to [R,3,S,S]; the largest
 	// channel distance must be under the tolerance. Batched, [B,1,3,S,S] -
-	// [K,3,1,1] broadcasts to [B,K,3,S,S].
+	// [R,3,1,1] broadcasts to [B,R,3,S,S].
 	images := "images"
 	if batched {
 		images = b.op("Unsqueeze", "images_k", []string{"images", "axis1"})
 	}
 	b.op("Sub", "diff", []string{images, "ref"})
 	b.op("Abs", "dist", []string{"diff"})
-	b.op("ReduceMax", "max_dist", []string{"dist"}, intsAttr("axes", 1+a), intAttr("keepdims", 0)) // [K,S,S]
+	b.op("ReduceMax", "max_dist", []string{"dist"}, intsAttr("axes", 1+a), intAttr("keepdims", 0)) // [R,S,S]
 	b.op("Less", "hit", []string{"max_dist", "tolerance"})
 	b.op("Cast", "mask", []string{"hit"}, intAttr("to", int64(typeFloat)))
 
-	// Profiles and area: [K,S] and [K,1] ([B,K,S] and [B,K,1] batched).
+	// Profiles and area: [R,S] and [R,1] ([B,R,S] and [B,R,1] batched).
 	b.op("ReduceSum", "col", []string{"mask", axis(1)}, intAttr("keepdims", 0)) // Σ over y: index x
 	b.op("ReduceSum", "row", []string{"mask", axis(2)}, intAttr("keepdims", 0)) // Σ over x: index y
 	b.op("ReduceSum", "m0", []string{"col", axis(1)}, intAttr("keepdims", 1))
@@ -196,11 +202,12 @@ func detectorGraph(size, anchors int, batched bool) graph {
 	b.op("Clip", "fill", []string{"fill_raw", "zero", "one"})
 	b.op("Mul", "area_raw", []string{"m0", "inv_min_area"})
 	b.op("Min", "area_factor", []string{"area_raw", "one"})
-	b.op("Mul", "score", []string{"fill", "area_factor"}) // [K,1]
+	b.op("Mul", "score", []string{"fill", "area_factor"}) // [R,1]
 
-	// Output: [K,4] boxes and the [K,K] diagonal of scores side by side,
-	// transposed to [4+K,K], padded with zero anchors to [4+K,N], batched.
-	// Batched, the same with the batch axis in front throughout.
+	// Output: [R,4] boxes and the [R,K] class scores (each score in its
+	// colour's class's column) side by side, transposed to [4+K,R], padded
+	// with zero anchors to [4+K,N], batched. Batched, the same with the
+	// batch axis in front throughout.
 	b.op("Concat", "boxes", []string{cx, cy, w, h}, intAttr("axis", 1+a))
 	b.op("Mul", "class_scores", []string{"score", "eye"})
 	b.op("Concat", "anchors", []string{"boxes", "class_scores"}, intAttr("axis", 1+a))
@@ -228,16 +235,16 @@ func detectorGraph(size, anchors int, batched bool) graph {
 	return b.g
 }
 
-// axisMoments adds the nodes that compute, from a [K,S] profile of the masks
-// along one axis ([B,K,S] batched), each colour's centre (Σ p·(x+0.5) /
-// (m0+ε)) and extent (sqrt(12·variance + 1)) on that axis, both [K,1] ([B,K,1]),
+// axisMoments adds the nodes that compute, from a [R,S] profile of the masks
+// along one axis ([B,R,S] batched), each colour's centre (Σ p·(x+0.5) /
+// (m0+ε)) and extent (sqrt(12·variance + 1)) on that axis, both [R,1] ([B,R,1]),
 // and returns their names. last names the initializer holding the profile's
 // last axis.
 func (b *builder) axisMoments(axis, profile, last string) (centre, extent string) {
 	n := func(s string) string { return s + "_" + axis }
 	b.op("MatMul", n("sum"), []string{profile, "centres"})
 	centre = b.op("Div", n("c"), []string{n("sum"), "den"})
-	b.op("Sub", n("offset"), []string{"centres_row", centre}) // [K,S]
+	b.op("Sub", n("offset"), []string{"centres_row", centre}) // [R,S]
 	b.op("Mul", n("offset_sq"), []string{n("offset"), n("offset")})
 	b.op("Mul", n("weighted_sq"), []string{profile, n("offset_sq")})
 	b.op("ReduceSum", n("sum_sq"), []string{n("weighted_sq"), last}, intAttr("keepdims", 1))

@@ -1,7 +1,9 @@
 package marker
 
 import (
+	"encoding/binary"
 	"image/color"
+	"math"
 	"slices"
 	"testing"
 )
@@ -102,22 +104,29 @@ func TestGraphWellFormed(t *testing.T) {
 	moments := []string{"MatMul", "Div", "Sub", "Mul", "Mul", "ReduceSum", "Div", "Mul", "Add", "Sqrt"}
 	masks := []string{"Sub", "Abs", "ReduceMax", "Less", "Cast", "ReduceSum", "ReduceSum", "ReduceSum", "Add"}
 	score := []string{"Mul", "Div", "Clip", "Mul", "Min", "Mul", "Concat", "Mul", "Concat", "Transpose"}
+	fixed := slices.Concat(masks, moments, moments, score, []string{"Concat", "Unsqueeze"})
+	// The images are unsqueezed to [B,1,3,S,S] first; the unused anchors
+	// come from a Pad instead of a Concat and an Unsqueeze.
+	batched := slices.Concat([]string{"Unsqueeze"}, masks, moments, moments, score, []string{"Pad"})
 	tests := []struct {
 		name         string
 		batched      bool
+		shades       bool
 		ops          []string
 		input, outpt []int64
 	}{
-		{"fixed", false, slices.Concat(masks, moments, moments, score, []string{"Concat", "Unsqueeze"}),
-			[]int64{1, 3, 640, 640}, []int64{1, 8, 16}},
-		// The images are unsqueezed to [B,1,3,S,S] first; the unused anchors
-		// come from a Pad instead of a Concat and an Unsqueeze.
-		{"batched", true, slices.Concat([]string{"Unsqueeze"}, masks, moments, moments, score, []string{"Pad"}),
-			[]int64{-1, 3, 640, 640}, []int64{-1, 8, 16}},
+		{"fixed", false, false, fixed, []int64{1, 3, 640, 640}, []int64{1, 8, 16}},
+		{"batched", true, false, batched, []int64{-1, 3, 640, 640}, []int64{-1, 8, 16}},
+		// Shades change the constants' shapes, not the operators or the
+		// output's shape.
+		{"fixed shades", false, true, fixed, []int64{1, 3, 640, 640}, []int64{1, 8, 16}},
+		{"batched shades", true, true, batched, []int64{-1, 3, 640, 640}, []int64{-1, 8, 16}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := detectorGraph(DefaultSize, defaultAnchors, tt.batched)
+			refs := References(Options{Shades: tt.shades})
+			g := detectorGraph(DefaultSize, defaultAnchors, tt.batched, refs)
+			checkConstants(t, g, refs, tt.batched)
 			defined := map[string]bool{}
 			for _, in := range g.inputs {
 				defined[in.name] = true
@@ -166,5 +175,59 @@ func TestGraphWellFormed(t *testing.T) {
 				t.Errorf("outputs %+v, want one of shape %v", g.outputs, tt.outpt)
 			}
 		})
+	}
+}
+
+// checkConstants checks the graph's reference colours ref [R,3,1,1], its
+// class map eye [R,K] (the identity for the four-colour model; magenta's
+// and cyan's rows in red's column with Shades) and the unused anchors
+// [4+K,N-R] (a pad of N-R batched).
+func checkConstants(t *testing.T, g graph, refs []Reference, batched bool) {
+	t.Helper()
+	const k = numClasses
+	r := int64(len(refs))
+	var ref, eye []float32
+	for _, c := range refs {
+		ref = append(ref, float32(c.Color.R)/255, float32(c.Color.G)/255, float32(c.Color.B)/255)
+		row := make([]float32, k)
+		row[c.Class] = 1
+		eye = append(eye, row...)
+	}
+	type values struct {
+		dims []int64
+		v    []float32
+	}
+	want := map[string]values{
+		"ref": {[]int64{r, 3, 1, 1}, ref},
+		"eye": {[]int64{r, k}, eye},
+	}
+	if !batched {
+		want["unused_anchors"] = values{[]int64{4 + k, defaultAnchors - r}, make([]float32, (4+k)*(defaultAnchors-r))}
+	}
+	for _, it := range g.initializers {
+		if it.name == "unused_pads" {
+			var pads []int64
+			for i := 0; i < len(it.raw); i += 8 {
+				pads = append(pads, int64(binary.LittleEndian.Uint64(it.raw[i:])))
+			}
+			if wantPads := []int64{0, 0, 0, 0, 0, defaultAnchors - r}; !slices.Equal(pads, wantPads) {
+				t.Errorf("unused_pads %v, want %v", pads, wantPads)
+			}
+		}
+		w, ok := want[it.name]
+		if !ok {
+			continue
+		}
+		delete(want, it.name)
+		var v []float32
+		for i := 0; i < len(it.raw); i += 4 {
+			v = append(v, math.Float32frombits(binary.LittleEndian.Uint32(it.raw[i:])))
+		}
+		if !slices.Equal(it.dims, w.dims) || !slices.Equal(v, w.v) {
+			t.Errorf("%s: %v %v, want %v %v", it.name, it.dims, v, w.dims, w.v)
+		}
+	}
+	for name := range want {
+		t.Errorf("no initializer %s", name)
 	}
 }

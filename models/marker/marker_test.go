@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"math"
@@ -123,55 +124,52 @@ func (r *runner) detect(tb testing.TB, f frame) ([]float32, letterbox) {
 }
 
 // checkOutput checks a model output against the markers painted into the
-// frame and returns the IoU of each, in markers' order: each marker found once,
-// on its colour's anchor, with IoU >= minIoU in frame pixels; absent colours
-// scoring under 0.05 on every anchor; anchors K..N-1 all zero; nothing found
-// in the letterbox padding.
-func checkOutput(t *testing.T, out []float32, lb letterbox, markers []rect, minIoU float64) []float64 {
+// frame and returns the IoU of each, in markers' order. refs are the model's
+// reference colours (References of its options), which a marker's ref
+// indexes. Each marker is found once, on its colour's anchor and in its
+// colour's class, with IoU >= minIoU in frame pixels; every anchor scores
+// zero in the class rows other than its colour's; the anchors of colours not
+// painted score under 0.05; anchors R..N-1 are all zero; nothing is found in
+// the letterbox padding.
+func checkOutput(t *testing.T, out []float32, lb letterbox, refs []Reference, markers []rect, minIoU float64) []float64 {
 	t.Helper()
 	const k, n = numClasses, defaultAnchors
 	names := Names()
-	for a := k; a < n; a++ {
+	for a := range n {
 		for row := range 4 + k {
-			if v := out[row*n+a]; v != 0 {
-				t.Errorf("unused anchor %d row %d = %g, want 0", a, row, v)
+			if v := out[row*n+a]; v != 0 && (a >= len(refs) || row >= 4 && row-4 != refs[a].Class) {
+				t.Errorf("anchor %d row %d = %g, want 0", a, row, v)
 			}
 		}
 	}
 	dets := decodeOutput(out, k, n, 0.5)
-	present := make([]bool, k)
+	painted := make([]bool, len(refs))
 	ious := make([]float64, len(markers))
 	for i, m := range markers {
-		present[m.class] = true
-		var found []detection
-		for _, d := range dets {
-			if d.class == m.class {
-				found = append(found, d)
-			}
-		}
-		if len(found) != 1 {
-			t.Errorf("%s marker %+v: %d detections, want 1 (all: %+v)", names[m.class], m, len(found), dets)
+		painted[m.ref] = true
+		class := refs[m.ref].Class
+		j := slices.IndexFunc(dets, func(d detection) bool { return d.anchor == m.ref })
+		if j < 0 {
+			t.Errorf("%s marker %+v: not found on anchor %d (all: %+v)", names[class], m, m.ref, dets)
 			continue
 		}
-		d := found[0]
-		if d.anchor != m.class {
-			t.Errorf("%s marker found on anchor %d, want %d", names[m.class], d.anchor, m.class)
+		d := dets[j]
+		if d.class != class {
+			t.Errorf("%s marker %+v found as %s", names[class], m, names[d.class])
 		}
 		got := lb.toFrame(d.box)
 		ious[i] = iou(got, m.box())
 		if ious[i] < minIoU {
 			t.Errorf("%s marker: box %.1f,%.1f-%.1f,%.1f (score %.3f), want %v: IoU %.3f < %.2f",
-				names[m.class], got.x1, got.y1, got.x2, got.y2, d.score, m.box(), ious[i], minIoU)
+				names[class], got.x1, got.y1, got.x2, got.y2, d.score, m.box(), ious[i], minIoU)
 		}
 	}
-	for c := range k {
-		if present[c] {
+	for a := range refs {
+		if painted[a] {
 			continue
 		}
-		for a := range n {
-			if s := out[(4+c)*n+a]; s >= 0.05 {
-				t.Errorf("absent %s scores %.3f on anchor %d, want < 0.05", names[c], s, a)
-			}
+		if s := out[(4+refs[a].Class)*n+a]; s >= 0.05 {
+			t.Errorf("anchor %d of a colour not painted scores %.3f as %s, want < 0.05", a, s, names[refs[a].Class])
 		}
 	}
 	for _, d := range dets {
@@ -263,38 +261,44 @@ func TestModelDetectsMarkers(t *testing.T) {
 			} else {
 				out, lb = r.detect(t, f)
 			}
-			ious := checkOutput(t, out, lb, tt.markers, 0.9)
+			ious := checkOutput(t, out, lb, References(Options{}), tt.markers, 0.9)
 			for j, m := range tt.markers {
-				t.Logf("%-6s %3dx%-3d at %4d,%-4d IoU %.3f", Names()[m.class], m.w, m.h, m.x, m.y, ious[j])
+				t.Logf("%-6s %3dx%-3d at %4d,%-4d IoU %.3f", Names()[m.ref], m.w, m.h, m.x, m.y, ious[j])
 			}
 		})
 	}
 }
 
 // TestModelIgnoresNearGrey feeds the model uniform frames at the background's
-// worst points: for each colour, the grey (channels 90..170, within 16 of
-// one another) closest to it, then moved 20 levels further towards it on
-// every channel, as a codec might. None may fire. Also pure padding grey.
+// worst points: for each reference colour, the grey (channels 90..170,
+// within 16 of one another) closest to it, then moved 20 levels further
+// towards it on every channel, as a codec might. None may fire. Also pure
+// padding grey. The four-colour model and the one with Shades (six colours).
 func TestModelIgnoresNearGrey(t *testing.T) {
-	r := newRunner(t, DefaultSize)
-	colors := Colors()
-	frames := map[string][3]uint8{"padding": {114, 114, 114}}
-	for c, ref := range colors {
-		g, _ := nearestGrey(ref)
-		for i, v := range [3]uint8{ref.R, ref.G, ref.B} {
-			switch {
-			case g[i] > v:
-				g[i] = max(g[i]-20, v)
-			case g[i] < v:
-				g[i] = min(g[i]+20, v)
+	for _, opts := range []Options{{}, {Shades: true}} {
+		t.Run(fmt.Sprintf("shades %v", opts.Shades), func(t *testing.T) {
+			r := newBatchRunner(t, opts, 1)
+			refs := References(opts)
+			frames := map[string][3]uint8{"padding": {114, 114, 114}}
+			for a, ref := range refs {
+				c := ref.Color
+				g, _ := nearestGrey(c)
+				for i, v := range [3]uint8{c.R, c.G, c.B} {
+					switch {
+					case g[i] > v:
+						g[i] = max(g[i]-20, v)
+					case g[i] < v:
+						g[i] = min(g[i]+20, v)
+					}
+				}
+				frames[fmt.Sprintf("%d %d,%d,%d", a, c.R, c.G, c.B)] = g
 			}
-		}
-		frames[Names()[c]] = g
-	}
-	for _, name := range slices.Sorted(maps.Keys(frames)) {
-		t.Run(name, func(t *testing.T) {
-			out, lb := r.detect(t, fill(640, 480, frames[name]))
-			checkOutput(t, out, lb, nil, 0.9)
+			for _, name := range slices.Sorted(maps.Keys(frames)) {
+				t.Run(name, func(t *testing.T) {
+					out, lb := r.detect(t, fill(640, 480, frames[name]))
+					checkOutput(t, out, lb, refs, nil, 0.9)
+				})
+			}
 		})
 	}
 }
@@ -400,13 +404,13 @@ func BenchmarkMarkerModel(b *testing.B) {
 // dynamic batch (which ONNX Runtime reports as -1).
 func TestModelMetadataInORT(t *testing.T) {
 	needORT(t)
-	for _, opts := range []Options{{}, {Size: 320}, {DynamicBatch: true}} {
+	for _, opts := range []Options{{}, {Size: 320}, {DynamicBatch: true}, {Shades: true}, {Size: 320, DynamicBatch: true, Shades: true}} {
 		size, _ := opts.size()
 		batch := int64(1)
 		if opts.DynamicBatch {
 			batch = -1
 		}
-		t.Run(fmt.Sprintf("%d batch %d", size, batch), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%d batch %d shades %v", size, batch, opts.Shades), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "m.onnx")
 			if err := WriteFile(path, opts); err != nil {
 				t.Fatal(err)
@@ -423,12 +427,17 @@ func TestModelMetadataInORT(t *testing.T) {
 			if p, err := md.GetProducerName(); err != nil || p != "edge-agent" {
 				t.Errorf("producer %q, %v; want edge-agent", p, err)
 			}
+			desc := description
+			if opts.Shades {
+				desc += shadesDescription
+			}
 			want := map[string]string{
-				"names":  "{0: 'red', 1: 'green', 2: 'blue', 3: 'yellow'}",
-				"imgsz":  fmt.Sprintf("[%d, %d]", size, size),
-				"stride": "32",
-				"task":   "detect",
-				"batch":  "1",
+				"description": desc,
+				"names":       "{0: 'red', 1: 'green', 2: 'blue', 3: 'yellow'}",
+				"imgsz":       fmt.Sprintf("[%d, %d]", size, size),
+				"stride":      "32",
+				"task":        "detect",
+				"batch":       "1",
 			}
 			for k, v := range want {
 				got, ok, err := md.LookupCustomMetadataMap(k)
@@ -456,63 +465,84 @@ func TestModelMetadataInORT(t *testing.T) {
 // checks that each frame's output is exactly, bit for bit, what the fixed
 // model gives for that frame alone, and that it finds the painted markers.
 // It also runs the dynamic model on one frame and on two. (Different batch
-// sizes on one session are tested with the Detector in package models.)
+// sizes on one session are tested with the Detector in package models.) The
+// same for the model with Shades, on frames with up to three red-class
+// markers.
 func TestBatchEqualsSingleRuns(t *testing.T) {
-	const size = 320 // keeps the [4,K,3,S,S] masks small
-	single := newRunner(t, size)
-	batch := newBatchRunner(t, Options{Size: size, DynamicBatch: true}, 4)
-	one := newBatchRunner(t, Options{Size: size, DynamicBatch: true}, 1)
-	frames := []struct {
+	const size = 320 // keeps the [4,R,3,S,S] masks small
+	type frameSpec struct {
 		w, h    int
 		markers []rect
 		degrade bool
+	}
+	tests := []struct {
+		name   string
+		shades bool
+		frames []frameSpec
 	}{
-		{1280, 720, []rect{{0, 100, 100, 120, 90}, {2, 900, 380, 300, 200}}, false},
-		{640, 480, []rect{{1, 50, 60, 80, 120}, {3, 420, 300, 150, 100}}, true},
-		{720, 1280, []rect{{2, 300, 600, 64, 64}, {0, 400, 200, 120, 300}}, false},
-		{800, 800, nil, true}, // background only
+		{"four colours", false, []frameSpec{
+			{1280, 720, []rect{{0, 100, 100, 120, 90}, {2, 900, 380, 300, 200}}, false},
+			{640, 480, []rect{{1, 50, 60, 80, 120}, {3, 420, 300, 150, 100}}, true},
+			{720, 1280, []rect{{2, 300, 600, 64, 64}, {0, 400, 200, 120, 300}}, false},
+			{800, 800, nil, true}, // background only
+		}},
+		// Refs 4 and 5 are magenta and cyan, both reported as red.
+		{"shades", true, []frameSpec{
+			{1280, 720, []rect{{0, 100, 100, 120, 90}, {4, 400, 120, 100, 100}, {5, 900, 380, 200, 150}}, false},
+			{640, 480, []rect{{5, 50, 60, 80, 120}, {1, 200, 300, 90, 90}, {4, 420, 300, 150, 100}}, true},
+			{720, 1280, []rect{{4, 300, 600, 64, 64}, {0, 400, 200, 120, 300}, {5, 100, 1000, 150, 150}, {3, 500, 900, 100, 100}}, false},
+			{800, 800, nil, true}, // background only
+		}},
 	}
-	plane := 3 * size * size
-	outLen := (4 + numClasses) * defaultAnchors
-	want := make([][]float32, len(frames))
-	for i, fr := range frames {
-		f := background(fr.w, fr.h, uint64(40+i))
-		f.paint(fr.markers)
-		if fr.degrade {
-			f = f.degrade(uint64(40 + i))
-		}
-		out, lb := single.detect(t, f)
-		want[i] = slices.Clone(out)
-		copy(batch.in.GetData()[i*plane:], single.in.GetData())
-		checkOutput(t, out, lb, fr.markers, 0.9)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			refs := References(Options{Shades: tt.shades})
+			single := newBatchRunner(t, Options{Size: size, Shades: tt.shades}, 1)
+			batch := newBatchRunner(t, Options{Size: size, DynamicBatch: true, Shades: tt.shades}, 4)
+			one := newBatchRunner(t, Options{Size: size, DynamicBatch: true, Shades: tt.shades}, 1)
+			plane := 3 * size * size
+			outLen := (4 + numClasses) * defaultAnchors
+			want := make([][]float32, len(tt.frames))
+			for i, fr := range tt.frames {
+				f := background(fr.w, fr.h, uint64(40+i))
+				f.paint(fr.markers)
+				if fr.degrade {
+					f = f.degrade(uint64(40 + i))
+				}
+				out, lb := single.detect(t, f)
+				want[i] = slices.Clone(out)
+				copy(batch.in.GetData()[i*plane:], single.in.GetData())
+				checkOutput(t, out, lb, refs, fr.markers, 0.9)
 
-		copy(one.in.GetData(), single.in.GetData())
-		if err := one.sess.Run(); err != nil {
-			t.Fatal(err)
-		}
-		if got := one.out.GetData(); !slices.Equal(got, want[i]) {
-			t.Errorf("frame %d: dynamic model on one frame\n%v\nwant\n%v", i, got, want[i])
-		}
-	}
-	if err := batch.sess.Run(); err != nil {
-		t.Fatal(err)
-	}
-	for i := range frames {
-		if got := batch.out.GetData()[i*outLen : (i+1)*outLen]; !slices.Equal(got, want[i]) {
-			t.Errorf("frame %d of 4\n%v\nwant\n%v", i, got, want[i])
-		}
-	}
+				copy(one.in.GetData(), single.in.GetData())
+				if err := one.sess.Run(); err != nil {
+					t.Fatal(err)
+				}
+				if got := one.out.GetData(); !slices.Equal(got, want[i]) {
+					t.Errorf("frame %d: dynamic model on one frame\n%v\nwant\n%v", i, got, want[i])
+				}
+			}
+			if err := batch.sess.Run(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range tt.frames {
+				if got := batch.out.GetData()[i*outLen : (i+1)*outLen]; !slices.Equal(got, want[i]) {
+					t.Errorf("frame %d of 4\n%v\nwant\n%v", i, got, want[i])
+				}
+			}
 
-	// The first two frames on tensors of two.
-	two := newBatchRunner(t, Options{Size: size, DynamicBatch: true}, 2)
-	copy(two.in.GetData(), batch.in.GetData()[:2*plane])
-	if err := two.sess.Run(); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 2 {
-		if got := two.out.GetData()[i*outLen : (i+1)*outLen]; !slices.Equal(got, want[i]) {
-			t.Errorf("frame %d of 2\n%v\nwant\n%v", i, got, want[i])
-		}
+			// The first two frames on tensors of two.
+			two := newBatchRunner(t, Options{Size: size, DynamicBatch: true, Shades: tt.shades}, 2)
+			copy(two.in.GetData(), batch.in.GetData()[:2*plane])
+			if err := two.sess.Run(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				if got := two.out.GetData()[i*outLen : (i+1)*outLen]; !slices.Equal(got, want[i]) {
+					t.Errorf("frame %d of 2\n%v\nwant\n%v", i, got, want[i])
+				}
+			}
+		})
 	}
 }
 
@@ -523,7 +553,7 @@ func TestModelSmallInput(t *testing.T) {
 	markers := []rect{{0, 100, 100, 120, 80}, {3, 400, 250, 160, 100}}
 	f.paint(markers)
 	out, lb := r.detect(t, f)
-	ious := checkOutput(t, out, lb, markers, 0.9)
+	ious := checkOutput(t, out, lb, References(Options{}), markers, 0.9)
 	t.Logf("IoU %.3f", ious)
 }
 
@@ -559,6 +589,29 @@ func TestOptionsSize(t *testing.T) {
 	var buf bytes.Buffer
 	if err := Write(&buf, Options{Size: 100}); err == nil || buf.Len() != 0 {
 		t.Errorf("Write with size 100: %v, %d bytes written; want an error and nothing", err, buf.Len())
+	}
+}
+
+// TestOptionsAnchors checks the anchors Write accepts: at least one more
+// than the reference colours, 5 or 7 with Shades.
+func TestOptionsAnchors(t *testing.T) {
+	tests := []struct {
+		opts    Options
+		wantErr string
+	}{
+		{Options{Anchors: 5}, ""},
+		{Options{Anchors: 4}, "marker model: anchors 4: want 5 to 65536"},
+		{Options{Anchors: 1 << 16}, ""},
+		{Options{Anchors: 1<<16 + 1}, "marker model: anchors 65537: want 5 to 65536"},
+		{Options{Anchors: 7, Shades: true}, ""},
+		{Options{Anchors: 6, Shades: true}, "marker model: anchors 6: want 7 to 65536"},
+		{Options{Anchors: 5, Shades: true, DynamicBatch: true}, "marker model: anchors 5: want 7 to 65536"},
+	}
+	for _, tt := range tests {
+		err := Write(io.Discard, tt.opts)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr) {
+			t.Errorf("%+v: %v, want %q", tt.opts, err, tt.wantErr)
+		}
 	}
 }
 

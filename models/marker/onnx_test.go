@@ -2,6 +2,7 @@ package marker
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"math"
 	"testing"
@@ -218,8 +219,8 @@ func TestWriteModelFields(t *testing.T) {
 	}
 }
 
-// TestWriteDeterministic: the same options give the same bytes, another size
-// or a dynamic batch other bytes.
+// TestWriteDeterministic: the same options give the same bytes, another size,
+// a dynamic batch or Shades other bytes.
 func TestWriteDeterministic(t *testing.T) {
 	write := func(size int) []byte {
 		var buf bytes.Buffer
@@ -244,5 +245,42 @@ func TestWriteDeterministic(t *testing.T) {
 	}
 	if !bytes.Equal(d.Bytes(), e.Bytes()) || bytes.Equal(a, d.Bytes()) {
 		t.Error("dynamic-batch writes differ from one another, or equal the fixed model")
+	}
+	var f, g bytes.Buffer
+	if err := Write(&f, Options{Shades: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(&g, Options{Shades: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(f.Bytes(), g.Bytes()) || bytes.Equal(a, f.Bytes()) {
+		t.Error("writes with Shades differ from one another, or equal the four-colour model")
+	}
+}
+
+// TestWritePinned pins the bytes of the models written without Shades, by
+// their SHA-256, as they were before Shades was added: the four-colour model
+// the agent ships and its tests use must not change by accident. A
+// deliberate change to the model updates these digests and bumps
+// modelVersion.
+func TestWritePinned(t *testing.T) {
+	tests := []struct {
+		opts Options
+		sha  string
+	}{
+		{Options{}, "c7f35eff5afd980a0e5f9c26a1805241a04b5b72752c5981ab4a544d40603122"},
+		{Options{DynamicBatch: true}, "89a5dc6c9485c2e59fe38a9433a915ff8bd439a0a6635c628eb6ce47dc20aec1"},
+		{Options{Size: 320}, "528a66963264f630e3d7a4c8bf4ba8068f90e13acea95583a5310b49ffb26edf"},
+		{Options{Size: 320, DynamicBatch: true}, "71beb893e4fa1bd82e2afc05c60a4e0ee52c74ddf3ba9a029d851d1d539929dc"},
+		{Options{Anchors: 5}, "615c51d50ef8d2e6feddb15641aa1a3bec79bf6891a96dd0fa96679d871e45bc"},
+	}
+	for _, tt := range tests {
+		var buf bytes.Buffer
+		if err := Write(&buf, tt.opts); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%x", sha256.Sum256(buf.Bytes())); got != tt.sha {
+			t.Errorf("%+v: SHA-256 %s, want %s", tt.opts, got, tt.sha)
+		}
 	}
 }

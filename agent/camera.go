@@ -131,7 +131,7 @@ type camera struct {
 // waiting for once per outage, not once per attempt.
 func (c *camera) run(ctx context.Context) {
 	if c.objs != nil {
-		defer c.objs.endAll(nil) // the camera stops: its objects end
+		defer c.objs.endAll() // the camera stops: its objects end
 	}
 	c.setState(stateConnecting, nil)
 	bo := backoff.Backoff{Min: c.retryMin, Max: c.retryMax, Jitter: c.retryJitter}
@@ -206,7 +206,7 @@ func (c *camera) connect(ctx context.Context) (int, error) {
 		c.tracker.Reset()
 		c.trackMu.Unlock()
 		if c.objs != nil {
-			c.objs.endAll(nil)
+			c.objs.endAll()
 		}
 	}
 	if c.allFrames {
@@ -413,7 +413,7 @@ func (c *camera) track(m *sharedModel, capture time.Time, dets []models.Detectio
 			c.tracker.Reset()
 			c.trackMu.Unlock()
 			if c.objs != nil {
-				c.objs.endAll(nil)
+				c.objs.endAll()
 			}
 		}
 		c.tmodel = m

@@ -250,7 +250,7 @@ func (m *manager) startWorker(s *camSettings) {
 			log.Error("annotated output unavailable", "err", err)
 		} else {
 			c.out = out
-			c.allFrames = cs.OutputFrames == FramesAll
+			c.allFrames = cs.OutputFrames == FramesAll && tracker != nil
 			wg.Go(func() {
 				if err := out.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 					log.Error("annotated output stopped", "err", err)
@@ -259,9 +259,23 @@ func (m *manager) startWorker(s *camSettings) {
 		}
 	}
 	if objs != nil && objs.snaps != nil {
-		wg.Go(func() { objs.snaps.encode(ctx) })
+		// The encoder stops after the camera's loop, whose last act is to
+		// end the objects: a snapshot being encoded then is still
+		// delivered, and an ended object's last one published.
+		encCtx, encCancel := context.WithCancel(context.WithoutCancel(ctx))
+		encDone := make(chan struct{})
+		wg.Go(func() {
+			defer close(encDone)
+			objs.snaps.encode(encCtx)
+		})
+		wg.Go(func() {
+			c.run(ctx)
+			encCancel()
+			<-encDone
+		})
+	} else {
+		wg.Go(func() { c.run(ctx) })
 	}
-	wg.Go(func() { c.run(ctx) })
 	go func() {
 		wg.Wait()
 		close(w.done)

@@ -64,7 +64,7 @@ type objectStage struct {
 	oev    []objects.Event
 	occ    []zones.Count
 	cross  []zones.Count
-	last   time.Time // the capture time of the last frame
+	last   frameInfo // the last frame's, for the events of endAll
 	report atomic.Pointer[zoneReport]
 	dirty  bool // the counts changed since they were last handed on
 }
@@ -143,7 +143,7 @@ type frameInfo struct {
 // detections and their track IDs (0: not confirmed); changes are the
 // tracker's confirmations and ends of this frame.
 func (s *objectStage) update(img models.Image, fi *frameInfo, dets []models.Detection, ids []uint64, changes []track.Change) {
-	s.last = fi.capture
+	s.last = *fi
 	w, h := float64(fi.width), float64(fi.height)
 	s.seen, s.ztr = s.seen[:0], s.ztr[:0]
 	for i := range dets {
@@ -176,12 +176,14 @@ func (s *objectStage) update(img models.Image, fi *frameInfo, dets []models.Dete
 	f.Zones = s.zev
 	s.oev = s.book.Update(s.oev[:0], f)
 	if s.snaps != nil {
-		for _, id := range s.book.Improved() {
-			for i := range s.seen {
-				if sn := &s.seen[i]; sn.TrackID == id {
-					s.snaps.offer(img, id, sn.Label, models.Rect(sn.Box), fi)
-					break
-				}
+		// A snapshot when an object is seen at its best so far, and of an
+		// object that has none yet (its best may have found the encoder
+		// busy): the encoder's rate limit says how many.
+		improved := s.book.Improved()
+		for i := range s.seen {
+			sn := &s.seen[i]
+			if slices.Contains(improved, sn.TrackID) || s.snaps.wants(sn.TrackID) {
+				s.snaps.offer(img, sn.TrackID, sn.Label, models.Rect(sn.Box), fi)
 			}
 		}
 	}
@@ -192,29 +194,26 @@ func (s *objectStage) update(img models.Image, fi *frameInfo, dets []models.Dete
 	s.flushCounts()
 }
 
-// endAll ends every object, at the last frame's time: the tracker was
-// reset (another connection, another model) or the camera stops.
-func (s *objectStage) endAll(fi *frameInfo) {
+// endAll ends every object, as of the last frame: the tracker was reset
+// (another connection, another model) or the camera stops. The events
+// say the last frame's seq, time, size and revision, without its stage
+// timings.
+func (s *objectStage) endAll() {
 	if s.book.Len() == 0 && s.eval.Tracks() == 0 {
 		return
 	}
-	at := s.last
-	if at.IsZero() {
-		at = time.Now()
-	}
-	s.zev = s.eval.EndAll(s.zev[:0], at)
-	s.oev = s.book.EndAll(s.oev[:0], at)
-	if fi == nil {
-		fi = &frameInfo{capture: at}
-	}
-	s.publish(fi, s.oev)
+	fi := s.last
+	fi.timings = Timings{}
+	s.zev = s.eval.EndAll(s.zev[:0], fi.capture)
+	s.oev = s.book.EndAll(s.oev[:0], fi.capture)
+	s.publish(&fi, s.oev)
 	s.dirty = true
 	s.flushCounts()
 }
 
 // publish hands the object events to every bus.
 func (s *objectStage) publish(fi *frameInfo, evs []objects.Event) {
-	if len(evs) == 0 || len(s.pubs) == 0 {
+	if len(evs) == 0 {
 		return
 	}
 	now := time.Now()

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"edge-agent/bus"
+	"edge-agent/internal/testenv"
 	"edge-agent/models"
 	"edge-agent/objects"
 	"edge-agent/track"
@@ -194,7 +196,7 @@ func TestObjectStageEndAllAndZoneChange(t *testing.T) {
 	st.setZones(zones.Set{Zones: []zones.Zone{whole}}.Normalize())
 	n := len(rec.events)
 	tr.Reset()
-	st.endAll(nil)
+	st.endAll()
 	var got []string
 	for _, ev := range rec.events[n:] {
 		got = append(got, describe(ev, t0, 100*time.Millisecond))
@@ -208,5 +210,85 @@ func TestObjectStageEndAllAndZoneChange(t *testing.T) {
 	}
 	if len(rec.names) != 2 || strings.Join(rec.names[1][0], ",") != "all" {
 		t.Errorf("zone names announced %v, want [all left] then [all]", rec.names)
+	}
+}
+
+// snapRecorder is the object store and the MQTT client as the snapshot
+// stage sees them.
+type snapRecorder struct {
+	mu        sync.Mutex
+	stored    []string // keys
+	published [][]byte
+}
+
+func (r *snapRecorder) PutSnapshot(s *bus.Snapshot) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stored = append(r.stored, s.Key)
+}
+
+func (r *snapRecorder) PublishSnapshot(camera, label string, jpeg []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.published = append(r.published, jpeg)
+}
+
+func (r *snapRecorder) counts() (int, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.stored), len(r.published)
+}
+
+// The snapshot stage: an object's first snapshot is stored and published,
+// its events name the key from then on, and when it ends its best is
+// published again and it is forgotten; a request that cannot be encoded
+// (a box outside the frame) counts as delivered, so the object is offered
+// again and nothing stays pending.
+func TestSnapshotStage(t *testing.T) {
+	rec := &snapRecorder{}
+	cfg := Config{SnapshotQuality: 80, SnapshotMaxWidth: 0, SnapshotRate: 100, SnapshotQueue: 2}.snapshotConfig()
+	st, err := newSnapshotStage("cam", "dev", "20261130T120000Z", slog.New(slog.DiscardHandler), cfg,
+		[]snapshotStore{rec}, []snapshotPublisher{rec})
+	if err != nil || st == nil {
+		t.Fatalf("newSnapshotStage = %v, %v", st, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go st.encode(ctx)
+	img := models.Image{Pix: make([]byte, 64*48*3), Width: 64, Height: 48, Stride: 64 * 3}
+	fi := &frameInfo{capture: time.Now()}
+	waitIdle := func(id uint64) {
+		t.Helper()
+		testenv.WaitFor(t, 10*time.Second, "the snapshot delivered", func() bool {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			e := st.entries[id]
+			return e == nil || e.pending == 0
+		})
+	}
+
+	// A box outside the frame: delivered without a JPEG; wanted again.
+	st.offer(img, 7, "person", models.Rect{X: 100, Y: 100, W: 10, H: 10}, fi)
+	waitIdle(7)
+	if n, p := rec.counts(); n != 0 || p != 0 || !st.wants(7) || st.key(7) != "" {
+		t.Fatalf("after a failed encode: %d stored, %d published, wants %v, key %q; want none, wanted again", n, p, st.wants(7), st.key(7))
+	}
+
+	st.offer(img, 7, "person", models.Rect{X: 10, Y: 10, W: 20, H: 20}, fi)
+	waitIdle(7)
+	if n, p := rec.counts(); n != 1 || p != 1 || st.wants(7) || st.key(7) != "dev/cam/20261130T120000Z/7" {
+		t.Fatalf("after the first snapshot: %d stored, %d published, wants %v, key %q; want 1, 1, no, the key", n, p, st.wants(7), st.key(7))
+	}
+	if key := st.ended(7); key != "dev/cam/20261130T120000Z/7" {
+		t.Errorf("ended: key %q", key)
+	}
+	if n, p := rec.counts(); n != 1 || p != 2 {
+		t.Errorf("after the end: %d stored, %d published; want 1, 2 (the best again)", n, p)
+	}
+	st.mu.Lock()
+	left := len(st.entries)
+	st.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d entries left after the object ended", left)
 	}
 }

@@ -47,7 +47,8 @@ type Result struct {
 	// not tracked (the model failed on it, or the camera has no tracker).
 	TrackIDs []uint64
 	Timings  Timings
-	// Frame is the processed frame (annotated when the output is on), for
+	// Frame is the processed frame (annotated when the output is on and
+	// shows the processed frames, EDGE_OUTPUT_FRAMES=processed), for
 	// sinks that want pixels, such as snapshots or tests that read a time
 	// code. Like the rest, it is only valid during Publish.
 	Frame models.Image
@@ -68,7 +69,9 @@ type Sink interface {
 // predicted for the frame's capture time (all). Tests and the benchmark
 // use it to compare what the stream shows with the ground truth. It is
 // called on the hot path, before the drawing, so Frame's pixels are the
-// camera's; like a Result, a Drawn is only valid during the call.
+// camera's; like a Result, a Drawn is only valid during the call. Under
+// all, PublishDrawn (the video goroutine) and Publish (the detector's) are
+// called concurrently: the sink must be safe for that.
 type DrawnSink interface {
 	PublishDrawn(d *Drawn)
 }

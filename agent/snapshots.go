@@ -29,12 +29,13 @@ const maxSnapEntries = 4096
 
 // snapEntry is what the snapshot stage knows of one object.
 type snapEntry struct {
-	label   string
-	key     string
-	best    []byte // the newest full-frame JPEG (its best so far)
-	stored  bool   // a snapshot was handed to the buses: events name key
-	pending int    // offered to the encoder, not delivered yet
-	ended   bool   // the object ended; the entry goes once nothing is pending
+	label     string
+	key       string
+	best      []byte // the newest full-frame JPEG (its best so far)
+	delivered bool   // a snapshot was encoded and handed to the buses
+	stored    bool   // ... and to an object store: events name key
+	pending   int    // offered to the encoder, not delivered yet
+	ended     bool   // the object ended; the entry goes once nothing is pending
 }
 
 // snapshotStage keeps the best picture of each object of one camera. The
@@ -76,27 +77,41 @@ func newSnapshotStage(camera, device, run string, log *slog.Logger, cfg snapshot
 // encode runs the encoder until ctx ends.
 func (s *snapshotStage) encode(ctx context.Context) { s.enc.Run(ctx) }
 
-// offer asks for a snapshot of object id, seen with label and box in img
-// (not drawn on yet). It returns at once.
-func (s *snapshotStage) offer(img models.Image, id uint64, label string, box models.Rect, fi *frameInfo) {
-	key := bus.SnapshotKey(s.device, s.camera, s.run, id)
-	if !s.enc.Offer(img.Pix, img.Width, img.Height, img.Stride, snapshot.Request{
-		TrackID: id, Label: label, Box: snapshot.Box(box), Capture: fi.capture, Key: key,
-	}) {
-		return
-	}
+// wants says whether object id has no snapshot yet and none on its way:
+// the loop then offers one even though the object was not seen at a new
+// best (the offer at its best may have found the encoder busy).
+func (s *snapshotStage) wants(id uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	e := s.entries[id]
+	return e == nil || !e.delivered && e.pending == 0
+}
+
+// offer asks for a snapshot of object id, seen with label and box in img
+// (not drawn on yet). It returns at once. The object's entry (and its key,
+// made once per object) exists before the encoder can deliver.
+func (s *snapshotStage) offer(img models.Image, id uint64, label string, box models.Rect, fi *frameInfo) {
+	s.mu.Lock()
 	e := s.entries[id]
 	if e == nil {
 		if len(s.entries) >= maxSnapEntries {
 			s.prune()
 		}
-		e = &snapEntry{label: label, key: key}
+		e = &snapEntry{label: label, key: bus.SnapshotKey(s.device, s.camera, s.run, id)}
 		s.entries[id] = e
 	}
 	e.label = label
 	e.pending++
+	key := e.key
+	s.mu.Unlock()
+	if s.enc.Offer(img.Pix, img.Width, img.Height, img.Stride, snapshot.Request{
+		TrackID: id, Label: label, Box: snapshot.Box(box), Capture: fi.capture, Key: key,
+	}) {
+		return
+	}
+	s.mu.Lock()
+	e.pending--
+	s.mu.Unlock()
 }
 
 // prune forgets the objects that ended. Called with mu held.
@@ -108,31 +123,46 @@ func (s *snapshotStage) prune() {
 	}
 }
 
-// deliver is the encoder's: it stores each snapshot and publishes an
-// object's first one (and, for an object that already ended, its last).
+// deliver is the encoder's, for every request it accepted: it stores each
+// snapshot and publishes an object's first one (and, for an object that
+// already ended, its last). A request that could not be encoded (no JPEG)
+// only counts as delivered.
 func (s *snapshotStage) deliver(snap *snapshot.Snapshot) {
 	s.mu.Lock()
 	e := s.entries[snap.TrackID]
-	first, final := false, false
-	if e != nil {
-		e.pending--
+	if e == nil { // cannot happen: offer made it, only the last delivery removes it
+		s.mu.Unlock()
+		return
+	}
+	e.pending--
+	first := false
+	if snap.Full != nil {
 		e.best = snap.Full
-		first = !e.stored
-		e.stored = true
-		if e.ended && e.pending <= 0 {
-			final = true
-			delete(s.entries, snap.TrackID)
+		first = !e.delivered
+		e.delivered = true
+		e.stored = e.stored || len(s.stores) > 0
+	}
+	var final []byte
+	if e.ended && e.pending <= 0 {
+		final = e.best
+		delete(s.entries, snap.TrackID)
+	}
+	label := e.label
+	s.mu.Unlock()
+	if snap.Full != nil {
+		bs := &bus.Snapshot{Key: snap.Key, Camera: s.camera, Label: snap.Label, TrackID: snap.TrackID,
+			Capture: snap.Capture, Box: bus.Box(snap.Box), Full: snap.Full, Crop: snap.Crop}
+		for _, st := range s.stores {
+			st.PutSnapshot(bs)
 		}
 	}
-	s.mu.Unlock()
-	bs := &bus.Snapshot{Key: snap.Key, Camera: s.camera, Label: snap.Label, TrackID: snap.TrackID,
-		Capture: snap.Capture, Box: bus.Box(snap.Box), Full: snap.Full, Crop: snap.Crop}
-	for _, st := range s.stores {
-		st.PutSnapshot(bs)
-	}
-	if first || final {
+	if first || final != nil {
+		jpeg := snap.Full
+		if jpeg == nil {
+			jpeg = final
+		}
 		for _, p := range s.pubs {
-			p.PublishSnapshot(s.camera, snap.Label, snap.Full)
+			p.PublishSnapshot(s.camera, label, jpeg)
 		}
 	}
 }

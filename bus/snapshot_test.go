@@ -323,6 +323,19 @@ func TestSnapshotMQTT(t *testing.T) {
 	if topics := m.snapshotTopics("cam1", false); !slices.Equal(topics, []string{topic}) {
 		t.Errorf("snapshot topics of cam1 %q", topics)
 	}
+
+	// The camera leaves the set: its snapshot topic is cleared (an empty
+	// retained message), as its other topics are.
+	m.SetCameras(nil)
+	deadline := time.After(10 * time.Second)
+	for cleared := false; !cleared; {
+		select {
+		case msg := <-got:
+			cleared = len(msg.Payload()) == 0
+		case <-deadline:
+			t.Fatal("the snapshot topic of a camera that left was not cleared after 10s")
+		}
+	}
 }
 
 // The mailbox keeps the newest snapshot of each topic, in the order the

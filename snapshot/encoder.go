@@ -34,7 +34,7 @@ type Snapshot struct {
 // Stats are an Encoder's counters since it was created.
 type Stats struct {
 	Offered uint64 // calls to Offer
-	Encoded uint64 // snapshots handed to deliver
+	Encoded uint64 // snapshots encoded and handed to deliver
 	Skipped uint64 // refused by the rate limit (Config.Rate)
 	Dropped uint64 // refused because the queue was full: the worker is behind
 	Failed  uint64 // refused or not encoded: a frame or box that is not one, or an encoding error
@@ -76,8 +76,11 @@ type frame struct {
 }
 
 // NewEncoder validates cfg and returns an Encoder that hands each
-// snapshot to deliver, on the worker's goroutine; it starts nothing. The
-// frame buffers are allocated when first used.
+// snapshot to deliver, on the worker's goroutine; it starts nothing. Every
+// request Offer accepted reaches deliver once, a request that could not be
+// encoded with Full and Crop nil (the error is counted in Stats), so that
+// the caller can account for each. The frame buffers are allocated when
+// first used.
 func NewEncoder(cfg Config, deliver func(*Snapshot)) (*Encoder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
@@ -157,7 +160,8 @@ func (e *Encoder) fail(err error) {
 }
 
 // Run is the worker: it encodes the queued frames one at a time and
-// hands each snapshot to deliver, until ctx ends. Frames still queued
+// hands each snapshot to deliver (a failed one without its JPEGs), until
+// ctx ends. Frames still queued
 // then stay for a later Run. One Run at a time: a second one returns at
 // once.
 func (e *Encoder) Run(ctx context.Context) {
@@ -175,6 +179,8 @@ func (e *Encoder) Run(ctx context.Context) {
 			e.free <- f       // never blocks: Queue+1 places for Queue+1 buffers
 			if err != nil {
 				e.fail(fmt.Errorf("track %d: %w", s.TrackID, err))
+				s.Full, s.Crop = nil, nil
+				e.deliver(s)
 				continue
 			}
 			e.encoded.Add(1)

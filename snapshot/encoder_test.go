@@ -204,7 +204,7 @@ func TestSnapshotEncode(t *testing.T) {
 	}
 }
 
-// A box that is not in the frame fails without a snapshot; the worker
+// A box that is not in the frame fails: handed over without its JPEGs; the worker
 // goes on.
 func TestSnapshotBadRequests(t *testing.T) {
 	got := make(chan *Snapshot, 4)
@@ -223,13 +223,16 @@ func TestSnapshotBadRequests(t *testing.T) {
 		!e.Offer(pix, 64, 48, 3*64, Request{TrackID: 2, Box: Box{X: 10, Y: 10, W: 10, H: 10}}) {
 		t.Fatalf("Offer refused: %+v", e.Stats())
 	}
-	select {
-	case s := <-got:
-		if s.TrackID != 2 {
-			t.Errorf("snapshot of track %d, want 2", s.TrackID)
+	// The failed one is handed over too, without its JPEGs, then the good one.
+	for _, want := range []uint64{1, 2} {
+		select {
+		case s := <-got:
+			if s.TrackID != want || (want == 1) != (s.Full == nil && s.Crop == nil) {
+				t.Errorf("snapshot of track %d (full %d bytes), want track %d, JPEGs only for track 2", s.TrackID, len(s.Full), want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no snapshot after 10s")
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no snapshot after 10s")
 	}
 	st := e.Stats()
 	// Two frames that are not frames, one box outside the frame.

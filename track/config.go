@@ -45,11 +45,11 @@ type Config struct {
 	// detection (by capture time) before it ends. Default 1.5 s.
 	MaxLost time.Duration
 	// PartialArea is the fraction of a confirmed track's predicted area
-	// below which a detection matched to it is taken as a partial view of
-	// the object (hidden in part behind another, or cut by the frame's
-	// edge): the track counts as seen, but its filter is not corrected
-	// with that box, whose centre and size say where the visible part is,
-	// not the object; it goes on at its predicted speed. Default 0.5.
+	// below which an unmatched high-score detection may still match it as
+	// a partial view of the object (hidden in part behind another, or cut
+	// by the frame's edge), when PartialIoA of it lies inside the
+	// prediction. How a matched partial view is folded into the filter is
+	// in observe (tracker.go). Default 0.5.
 	PartialArea float32
 	// PartialIoA is the least share of a partial detection's area
 	// (PartialArea) that must lie inside a confirmed track's predicted box

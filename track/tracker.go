@@ -317,8 +317,10 @@ func (t *Tracker) Changes() []Change { return t.changes }
 
 // Tracks appends to dst the confirmed tracks with their boxes predicted at
 // time at (the last update's time when at is before it), and returns the
-// extended slice. It changes nothing: use it to draw boxes on frames that
-// were not run through the model.
+// extended slice; a track unseen for longer than MaxLost by then is left
+// out (no update has ended it yet: the model is failing, or slower than
+// MaxLost). It changes nothing: use it to draw boxes on frames that were
+// not run through the model.
 func (t *Tracker) Tracks(at time.Time, dst []Track) []Track {
 	dt := 0.0
 	if at.After(t.last) {
@@ -326,7 +328,7 @@ func (t *Tracker) Tracks(at time.Time, dst []Track) []Track {
 	}
 	for i := range t.tracks {
 		tr := &t.tracks[i]
-		if tr.state == tentative {
+		if tr.state == tentative || at.Sub(tr.lastSeen) > t.cfg.MaxLost {
 			continue
 		}
 		dst = append(dst, Track{ID: tr.id, Class: tr.class, Score: tr.score, Box: tr.kf.at(dt), Lost: tr.state == lost})

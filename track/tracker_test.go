@@ -526,3 +526,17 @@ func TestRememberedSize(t *testing.T) {
 		t.Errorf("partial for 1.6 s: folded %v, remembered %v; want 60, 60", b.W, tr.refW)
 	}
 }
+
+// Tracks leaves out a track unseen for longer than MaxLost at the time
+// asked for, though no Update ended it (the model failing): its predicted
+// box would only drift further from the object.
+func TestTracksLeavesOutStale(t *testing.T) {
+	tr := newTracker(t, Config{ConfirmHits: 1})
+	tr.Update(sec(0), []Detection{{Score: 0.9, Box: Box{X: 10, Y: 10, W: 20, H: 20}}})
+	if got := tr.Tracks(sec(1.5), nil); len(got) != 1 {
+		t.Errorf("at MaxLost (1.5 s): %d tracks, want 1", len(got))
+	}
+	if got := tr.Tracks(sec(1.6), nil); len(got) != 0 {
+		t.Errorf("past MaxLost: %+v, want none", got)
+	}
+}

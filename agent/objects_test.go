@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -186,7 +187,7 @@ func TestObjectStageEndAllAndZoneChange(t *testing.T) {
 	for i := range 2 {
 		at := t0.Add(time.Duration(i) * 100 * time.Millisecond)
 		tids := tr.Update(at, []track.Detection{{Class: 2, Score: 0.9, Box: track.Box(det[0].Box)}})
-		st.update(models.Image{}, &frameInfo{seq: uint64(i), capture: at, width: 1000, height: 1000}, det, tids, tr.Changes())
+		st.update(models.Image{}, &frameInfo{seq: uint64(i), capture: at, clock: bus.ClockArrival, width: 1000, height: 1000}, det, tids, tr.Changes())
 	}
 	if r := st.report.Load(); r.objects != 1 || len(r.occupancy) != 2 {
 		t.Fatalf("report = %+v, want one object in two zones", r)
@@ -204,6 +205,17 @@ func TestObjectStageEndAllAndZoneChange(t *testing.T) {
 	want := "1 zone_exit #1 all []\n1 end #1 []"
 	if strings.Join(got, "\n") != want {
 		t.Errorf("endAll events:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
+	}
+	// They say the last frame: its seq, size and clock; valid events.
+	for _, ev := range rec.events[n:] {
+		if ev.Seq != 1 || ev.Width != 1000 || ev.Height != 1000 || ev.CaptureClock != bus.ClockArrival {
+			t.Errorf("endAll event %s: seq %d, %dx%d, clock %q; want the last frame's", ev.Type, ev.Seq, ev.Width, ev.Height, ev.CaptureClock)
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testenv.ValidateSchema(t, "object.v1.json", b)
 	}
 	if r := st.report.Load(); r.objects != 0 {
 		t.Errorf("objects after endAll = %d", r.objects)

@@ -23,7 +23,7 @@ import (
 // fragmentation: tracks that end and are followed, within one second, by
 // a new track of the same class starting where the ended one was last
 // seen (IoU of the two boxes at least 0.3) — one person split into two
-// IDs. The figures go to docs/BENCHMARKS.md; the test fails only on
+// IDs. The figures go to docs/objects-benchmarks.md; the test fails only on
 // figures that would mean the tracker is broken.
 func TestLongTrackFragmentationPedestrians(t *testing.T) {
 	if testing.Short() || os.Getenv("EDGE_TEST_LONG") == "" {

@@ -58,7 +58,7 @@ func (c *drawnCollector) PublishDrawn(d *Drawn) {
 //
 // It fails only when all does not do what it is for (every frame pushed,
 // at the camera's rate, without the model's time in its latency); the
-// figures are logged for docs/BENCHMARKS.md.
+// figures are logged for docs/objects-benchmarks.md.
 func TestLongOutputFrames(t *testing.T) {
 	if testing.Short() || os.Getenv("EDGE_TEST_LONG") == "" {
 		t.Skip("four runs of the camera, the agent and the probe: set EDGE_TEST_LONG (make test-long)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -17,8 +18,10 @@ import (
 	"edge-agent/internal/testenv"
 	"edge-agent/metrics"
 	"edge-agent/models"
+	"edge-agent/objects"
 	"edge-agent/pipeline"
 	"edge-agent/track"
+	"edge-agent/zones"
 )
 
 // fakeSource serves frames from a script: each connection delivers frames
@@ -122,11 +125,27 @@ func TestCameraReconnectsAfterLoss(t *testing.T) {
 			sources = append(sources, &s)
 			return &s, nil
 		}, det, sinkFunc(func(r *Result) { results = append(results, *r) }))
+		rec := &objectRecorder{}
+		objs, err := newObjectStage("cam1", "box", c.log, c.ids, objects.Config{}, zones.Set{}, []objectPublisher{rec}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.objs = objs
 		start := time.Now()
 		c.run(ctx)
 
 		if len(results) != 5 || det.calls != 5 {
 			t.Fatalf("processed %d frames (%d detector calls), want 3 + 2", len(results), det.calls)
+		}
+		// The person is confirmed in the first connection's third frame
+		// (seq 6); the reconnection ends it, as of that frame; the third
+		// connection's two frames confirm nothing.
+		var got []string
+		for _, ev := range rec.events {
+			got = append(got, fmt.Sprintf("%s #%d seq %d %dx%d %s", ev.Type, ev.TrackID, ev.Seq, ev.Width, ev.Height, ev.CaptureClock))
+		}
+		if want := "new #1 seq 6 4x2 arrival,end #1 seq 6 4x2 arrival"; strings.Join(got, ",") != want {
+			t.Errorf("object events %q, want %q", got, want)
 		}
 		for _, s := range sources {
 			if !s.closed {

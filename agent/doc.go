@@ -1,7 +1,7 @@
 // Package agent runs many cameras through shared models into their annotated
 // streams and the buses. It is the one package that imports pipeline,
-// models, bus, track and metrics, and the one place that translates between their
-// types.
+// models, bus, track, zones, objects, snapshot and metrics, and the one
+// place that translates between their types.
 //
 // Read it top to bottom:
 //   - config.go: the agent-wide settings (EDGE_*), read once at start.
@@ -16,10 +16,15 @@
 //     cameras that name it, reference-counted; the cameras take turns in
 //     round-robin order, each with only its newest frame, and a model with
 //     a dynamic batch dimension runs the waiting frames in one call.
-//   - camera.go: the per-frame loop (newest frame → detect → track → draw →
-//     push → publish), with supervision and backoff. Each camera owns a
-//     track.Tracker: a reconnection or another model ends its tracks, and
-//     its IDs carry on across the camera's restarts (manager.go).
+//   - camera.go: the per-frame loop (newest frame → detect → track →
+//     objects → draw → push → publish), with supervision and backoff. Each
+//     camera owns a track.Tracker: a reconnection or another model ends its
+//     tracks, and its IDs carry on across the camera's restarts
+//     (manager.go). With EDGE_OUTPUT_FRAMES=all a video goroutine pushes
+//     every frame with the predicted tracks while the loop detects on the
+//     newest (streamAll, frameMailbox).
+//   - objects.go, snapshots.go: a camera's zones and lines, its objects'
+//     events and counts, and their snapshots (encoded off the loop).
 //   - publishfilter.go: which frames become events, and the per-label
 //     counts: the agent's decisions, handed to bus/ to carry.
 //   - stats.go: the one collector per camera that the log summary, the

@@ -355,22 +355,12 @@ func applyPatch(base CameraSpec, p cameraPatch, where string, key func(string) s
 		if p.Lines != nil {
 			set.Lines = *p.Lines
 		}
-		if err := set.Validate(); err != nil {
-			for _, e := range unjoin(err) { // each starts with zones[i] or lines[i]
-				errs.errs = append(errs.errs, fmt.Errorf("%s%w", where, e))
-			}
+		for _, e := range set.Problems() { // each starts with zones[i] or lines[i]
+			errs.errs = append(errs.errs, fmt.Errorf("%s%w", where, e))
 		}
 		c.Zones = set.Normalize()
 	}
 	return c
-}
-
-// unjoin splits an errors.Join result into its errors.
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 // validate checks one complete camera spec; key names a field as the user

@@ -327,8 +327,11 @@ func parseZonesArgs(args []byte) (string, *ZonesArgs, error) {
 	if a.Lines != nil {
 		set.Lines = *a.Lines
 	}
-	if err := set.Validate(); err != nil {
-		return "", nil, prefixErrors("args.", err)
+	if problems := set.Problems(); len(problems) > 0 {
+		for i, e := range problems {
+			problems[i] = fmt.Errorf("args.%w", e)
+		}
+		return "", nil, errors.Join(problems...)
 	}
 	return camera, a, nil
 }
@@ -354,19 +357,6 @@ func decodeList(b []byte, where string, dst any, allowed []string) error {
 		return describeJSONError(err, where+".")
 	}
 	return nil
-}
-
-// prefixErrors puts prefix before each of the joined errors of err.
-func prefixErrors(prefix string, err error) error {
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return fmt.Errorf("%s%w", prefix, err)
-	}
-	var out []error
-	for _, e := range j.Unwrap() {
-		out = append(out, fmt.Errorf("%s%w", prefix, e))
-	}
-	return errors.Join(out...)
 }
 
 // cameraArgsJSON is the wire form of CameraArgs.

@@ -15,12 +15,16 @@
 //
 //  1. predicts every track to that time;
 //  2. matches detections scoring at least [Config].HighScore to the
-//     confirmed tracks (seen or lost), by IoU of at least MatchIoU;
+//     confirmed tracks (seen or lost), by IoU of at least MatchIoU, then
+//     those left that are partial views of a confirmed track (smaller than
+//     PartialArea of its prediction, PartialIoA of them inside it);
 //  3. matches detections scoring from LowScore to below HighScore to the
 //     confirmed tracks seen in the previous update that are still
 //     unmatched, by IoU of at least LowMatchIoU;
 //  4. matches the high-score detections left to the tentative tracks;
-//  5. corrects the matched tracks' filters; a tentative track matched for
+//  5. corrects the matched tracks' filters (a confirmed track's partial
+//     view laid out first at its remembered whole size from its edge
+//     nearer the prediction: see observe in tracker.go); a tentative track matched for
 //     ConfirmHits consecutive updates is confirmed and gets the next ID; an
 //     unmatched tentative track is dropped; an unmatched confirmed track is
 //     lost (its size held) and ends once unmatched for longer than MaxLost;
@@ -35,7 +39,8 @@
 // each detection's ID (0 when not part of a confirmed track);
 // [Tracker.Changes] lists the tracks confirmed and ended by the update;
 // [Tracker.Tracks] gives the confirmed tracks' boxes predicted at any time
-// without changing anything. Once its slices have grown to the scene's
+// (leaving out those unseen for longer than MaxLost) without changing
+// anything. Once its slices have grown to the scene's
 // size, an update allocates nothing (TestUpdateAllocs, BenchmarkUpdate50).
 //
 // The package does not detect (see models), does not re-identify objects by

@@ -106,7 +106,11 @@ type Set struct {
 // prefixed with where it is as the user wrote it, for example
 // `zones[1] (driveway).polygon: edges polygon[0]-polygon[1] and
 // polygon[2]-polygon[3] cross or touch`. It returns nil for a valid set.
-func (s Set) Validate() error {
+func (s Set) Validate() error { return errors.Join(s.Problems()...) }
+
+// Problems returns every problem of s, as Validate, one error each (nil
+// for a valid set), for a caller that names where the set was written.
+func (s Set) Problems() []error {
 	var errs []error
 	bad := func(where, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", where, fmt.Sprintf(format, args...)))
@@ -140,7 +144,7 @@ func (s Set) Validate() error {
 		}
 		checkLabels(where, l.Labels, bad)
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // Normalize returns a copy of s as the Evaluator uses it: every label

@@ -8,18 +8,81 @@ import (
 	"time"
 )
 
-// Image is a view of packed 8-bit RGB pixels (3 bytes a pixel, rows Stride
-// bytes apart).
+// PixelFormat is the layout of an Image's pixels.
+type PixelFormat uint8
+
+const (
+	// FormatRGB is packed 8-bit R, G, B, 3 bytes a pixel (the zero value).
+	FormatRGB PixelFormat = iota
+	// FormatI420 is 8-bit planar YUV 4:2:0: the Y plane in Pix, the U and V
+	// planes (half the width and height, rounded up) in U and V.
+	FormatI420
+	// FormatNV12 is 8-bit YUV 4:2:0 with the Y plane in Pix and one plane of
+	// interleaved U, V pairs (half the height, rounded up) in U; V is nil.
+	FormatNV12
+)
+
+// String names the format as GStreamer does.
+func (f PixelFormat) String() string {
+	switch f {
+	case FormatRGB:
+		return "RGB"
+	case FormatI420:
+		return "I420"
+	case FormatNV12:
+		return "NV12"
+	}
+	return fmt.Sprintf("PixelFormat(%d)", uint8(f))
+}
+
+// YUVMatrix is the matrix and range a YUV image's colours are coded with,
+// as the stream's colorimetry says (GStreamer's default for a stream that
+// does not say: BT.709 for HD, BT.601 below).
+type YUVMatrix uint8
+
+const (
+	// BT601 with limited range (Y 16..235, chroma 16..240): the zero value.
+	BT601 YUVMatrix = iota
+	// BT709 with limited range.
+	BT709
+	// BT601Full is BT.601 with full range (0..255), as JPEG uses.
+	BT601Full
+	// BT709Full is BT.709 with full range.
+	BT709Full
+)
+
+// Image is a view of one 8-bit frame: packed RGB (Format FormatRGB, rows of
+// 3 bytes a pixel, Stride bytes apart) or YUV 4:2:0 (FormatI420,
+// FormatNV12) with its planes in Pix, U and V.
 type Image struct {
-	Pix           []byte
+	Format        PixelFormat
+	Pix           []byte // RGB: the pixels; YUV: the Y plane
 	Width, Height int
-	Stride        int
+	Stride        int // bytes from one row of Pix to the next
+	// YUV only. I420: the U and V planes, UVStride bytes a row; NV12: the
+	// interleaved U, V plane in U, V nil.
+	U, V     []byte
+	UVStride int
+	Matrix   YUVMatrix // YUV only
 }
 
 // valid reports whether the image's dimensions fit its pixels.
 func (img Image) valid() bool {
-	return img.Width > 0 && img.Height > 0 && img.Stride >= 3*img.Width &&
-		len(img.Pix) >= (img.Height-1)*img.Stride+3*img.Width
+	if img.Width <= 0 || img.Height <= 0 {
+		return false
+	}
+	cw, ch := (img.Width+1)/2, (img.Height+1)/2
+	switch img.Format {
+	case FormatRGB:
+		return img.Stride >= 3*img.Width && len(img.Pix) >= (img.Height-1)*img.Stride+3*img.Width
+	case FormatI420:
+		return img.Stride >= img.Width && len(img.Pix) >= (img.Height-1)*img.Stride+img.Width &&
+			img.UVStride >= cw && len(img.U) >= (ch-1)*img.UVStride+cw && len(img.V) >= (ch-1)*img.UVStride+cw
+	case FormatNV12:
+		return img.Stride >= img.Width && len(img.Pix) >= (img.Height-1)*img.Stride+img.Width &&
+			img.UVStride >= 2*cw && len(img.U) >= (ch-1)*img.UVStride+2*cw
+	}
+	return false
 }
 
 // Rect is a box in source-frame pixels (top-left corner, width, height).

@@ -16,10 +16,38 @@ const (
 	ClockArrival CaptureClock = "arrival"
 )
 
-// Frame is one decoded frame of packed RGB (3 bytes a pixel).
+// PixelFormat is a Frame's pixel layout, named as GStreamer names it.
+type PixelFormat string
+
+const (
+	// FormatRGB is packed 8-bit R, G, B (3 bytes a pixel): the RGB path, where
+	// videoconvert converts the decoder's frames (IngestConfig.Format).
+	FormatRGB PixelFormat = "RGB"
+	// FormatI420 is planar YUV 4:2:0: Y, then U and V at half width and height.
+	FormatI420 PixelFormat = "I420"
+	// FormatNV12 is YUV 4:2:0 with Y, then one plane of interleaved U, V pairs.
+	FormatNV12 PixelFormat = "NV12"
+)
+
+// Colorimetry is the matrix and range of a YUV frame's colours, from its caps.
+type Colorimetry struct {
+	BT709     bool // BT.709 matrix; false: BT.601
+	FullRange bool // 0..255; false: limited (Y 16..235)
+}
+
+// Frame is one decoded frame: packed RGB, or the decoder's own planar YUV 4:2:0.
 type Frame struct {
-	// Pix holds Height rows of Stride bytes; the first Width*3 bytes of a row are pixels.
+	// Format says how Pix is laid out.
+	Format PixelFormat
+	// Pix holds the frame as the decoder's buffer laid it out. RGB: Height rows of
+	// Stride bytes, the first Width*3 bytes of a row pixels. YUV: the Y plane (Height
+	// rows of Stride bytes) from offset 0, the chroma planes from UOffset and VOffset
+	// ((Height+1)/2 rows of UVStride bytes; NV12 has one interleaved plane at UOffset).
 	Pix []byte
+	// YUV only: where the chroma planes start in Pix, their stride, and the
+	// colorimetry the colours are coded with.
+	UOffset, VOffset, UVStride int
+	Colorimetry                Colorimetry
 	// Width and Height may change from one frame to the next within one ingest: a
 	// camera reconfigured mid-stream sends a new SPS in-band and GStreamer renegotiates
 	// down to the appsink without an error (TestIngestResolutionChange/in-band).

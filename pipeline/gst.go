@@ -308,6 +308,19 @@ func (p *puller) release(dst []byte) {
 	C.edge_release(p.c, d)
 }
 
+// copyOut copies the pulled frame f into dst (reusing dst.Pix's capacity), sets its
+// layout fields and gives the sample back.
+func (p *puller) copyOut(dst *Frame, f pulled) {
+	n := f.stride * f.height
+	if cap(dst.Pix) < n {
+		dst.Pix = make([]byte, n)
+	}
+	dst.Pix = dst.Pix[:n]
+	p.release(dst.Pix)
+	dst.Format = FormatRGB
+	dst.Width, dst.Height, dst.Stride = f.width, f.height, f.stride
+}
+
 func (p *puller) free() { C.edge_puller_free(p.c) }
 
 // gstStride is GStreamer's default row stride for packed RGB: rows are 4-byte aligned.

@@ -572,12 +572,7 @@ func (in *Ingest) Next(ctx context.Context, dst *Frame) error {
 // stamped every decoded frame with its sequence number, so the frames skipped between
 // two deliveries are the gap in Seq.
 func (in *Ingest) deliver(dst *Frame, f pulled) {
-	n := f.stride * f.height
-	if cap(dst.Pix) < n {
-		dst.Pix = make([]byte, n)
-	}
-	dst.Pix = dst.Pix[:n]
-	in.puller.release(dst.Pix)
+	in.puller.copyOut(dst, f)
 	now := time.Now()
 	seq := f.seq
 	if seq == 0 || seq == math.MaxUint64 { // not stamped: cannot happen with the tap in place
@@ -588,7 +583,6 @@ func (in *Ingest) deliver(dst *Frame, f pulled) {
 		dropped = seq - in.lastSeq - 1
 	}
 	in.lastSeq = seq
-	dst.Width, dst.Height, dst.Stride = f.width, f.height, f.stride
 	dst.Seq, dst.Dropped = seq, dropped
 	dst.Pulled = now
 	dst.Capture, dst.Clock = f.arrival, ClockArrival

@@ -27,6 +27,7 @@ pkgs=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
+  libgstrtspserver-1.0-dev
   mosquitto mosquitto-clients
 )
 # npm fetches the ONNX Runtime library and hls.js; a Node.js installed outside

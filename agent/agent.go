@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"edge-agent/demand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,7 @@ type Agent struct {
 	http    *metrics.Server // nil when EDGE_HTTP_LISTEN=none
 	nats    *bus.NATS       // nil when EDGE_NATS_URL=none
 	mqtt    *bus.MQTT       // nil when EDGE_MQTT_URL is empty
+	demand  *demand.Watcher // nil when EDGE_OUTPUT_ON_DEMAND=false
 	mgr     *manager
 
 	initial  Spec
@@ -135,7 +137,9 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		run:       time.Now().UTC().Format("20060102T150405Z"),
 		workers:   map[string]*worker{},
 		newSource: func(cs CameraSpec, log *slog.Logger) (frameSource, error) {
-			return pipeline.NewIngest(ingestConfig(cs), log.With("component", "camera"))
+			ic := ingestConfig(cs)
+			ic.Format, ic.MaxTransport = cfg.frameFormat(), cfg.MaxTransport
+			return pipeline.NewIngest(ic, log.With("component", "camera"))
 		},
 		newOutput: func(cs CameraSpec, log *slog.Logger) (output, error) {
 			return pipeline.NewOutput(outputConfig(cs), log)
@@ -154,6 +158,14 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	}
 	if opts.Sink != nil {
 		a.mgr.sinks = []Sink{opts.Sink}
+	}
+	if cfg.OutputOnDemand {
+		api := cfg.MediaMTXAPI
+		if a.demand, err = demand.NewWatcher(demand.Config{API: api}, log.With("component", "on-demand")); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("%s_MEDIAMTX_API: %w", EnvPrefix, err)
+		}
+		a.mgr.demand, a.mgr.demandHost = a.demand, urlHost(api)
 	}
 	return a, nil
 }
@@ -293,6 +305,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if a.http != nil {
 		run("http", a.http.Run)
+	}
+	if a.demand != nil {
+		run("on-demand", a.demand.Run)
 	}
 
 	a.mgr.ctx = ctx

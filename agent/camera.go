@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"edge-agent/demand"
 	"errors"
 	"fmt"
 	"iter"
@@ -28,7 +29,7 @@ type frameSource interface {
 
 // videoSink is the annotated stream as the loop sees it: pipeline.Output.
 type videoSink interface {
-	Push(pix []byte, width, height, stride int)
+	Push(f *pipeline.Frame)
 }
 
 // publisher is a bus client as a camera sees it: bus.NATS and bus.MQTT.
@@ -92,6 +93,10 @@ type camera struct {
 	retryJitter  float64        // fraction of each retry delay drawn at random (0: exact delays)
 	tracker      *track.Tracker // gives detections their track IDs; nil: none
 	objs         *objectStage   // objects, zones and lines from the tracks; nil without a tracker
+	// gate says which frames the annotated stream gets while nobody
+	// watches it (EDGE_OUTPUT_ON_DEMAND); nil: every frame.
+	gate       *demand.Gate
+	gateActive bool // the last decision pushed every frame, for the log
 	// allFrames: the annotated stream shows every decoded frame with the
 	// tracks predicted for it (EDGE_OUTPUT_FRAMES=all); out is not nil.
 	allFrames bool
@@ -101,20 +106,25 @@ type camera struct {
 	frameMu sync.Mutex
 	state   atomic.Pointer[stateValue]
 
+	// The clock judge of the source connected now (pipeline.Ingest); nil
+	// while none is, or for a source without one.
+	clockSrc atomic.Pointer[clockHolder]
+
 	// Owned by the loop, reused from frame to frame so it allocates nothing
 	// per frame but the events it publishes.
-	frame   pipeline.Frame
-	req     *inferRequest
-	res     Result
-	filter  *publishFilter
-	labels  iter.Seq[string] // the labels of c.res's detections
-	decoded uint64           // the source's decoded count at the last look
-	log0    statsCursor
-	tdets   []track.Detection // the frame's detections, as the tracker takes them
-	tmodel  *sharedModel      // the model whose classes the tracker's tracks have
-	zset    *camSettings      // the settings whose zones the object stage runs
-	finfo   frameInfo
-	overlay zoneOverlay // zones and lines as drawn, for the settings they come from
+	loopWait time.Duration // the loop's idle time before the frame in hand arrived
+	frame    pipeline.Frame
+	req      *inferRequest
+	res      Result
+	filter   *publishFilter
+	labels   iter.Seq[string] // the labels of c.res's detections
+	decoded  uint64           // the source's decoded count at the last look
+	log0     statsCursor
+	tdets    []track.Detection // the frame's detections, as the tracker takes them
+	tmodel   *sharedModel      // the model whose classes the tracker's tracks have
+	zset     *camSettings      // the settings whose zones the object stage runs
+	finfo    frameInfo
+	overlay  zoneOverlay // zones and lines as drawn, for the settings they come from
 
 	// allFrames only: the detector's frame and the mailbox it comes
 	// through; the video goroutine's scratch for the predicted boxes.
@@ -212,8 +222,10 @@ func (c *camera) connect(ctx context.Context) (int, error) {
 	if c.allFrames {
 		return c.streamAll(ctx, src)
 	}
+	c.setClockSource(src)
 	processed := 0
 	for {
+		waitFrom := time.Now()
 		if err := src.Next(ctx, &c.frame); err != nil {
 			if errors.Is(err, context.Canceled) {
 				return processed, err
@@ -229,6 +241,7 @@ func (c *camera) connect(ctx context.Context) (int, error) {
 			c.stats.decodedFrames(d - c.decoded)
 			c.decoded = d
 		}
+		c.loopWait = max(c.frame.Pulled.Sub(waitFrom), 0)
 		c.process(&c.frame, true)
 		processed++
 		c.maybeReport()
@@ -247,9 +260,15 @@ func (c *camera) streamAll(ctx context.Context, src frameSource) (int, error) {
 	dctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	c.mail.reset()
+	c.setClockSource(src)
 	go func() {
 		defer close(done)
-		for c.mail.take(dctx, &c.dframe) {
+		for {
+			waitFrom := time.Now()
+			if !c.mail.take(dctx, &c.dframe) {
+				return
+			}
+			c.loopWait = time.Since(waitFrom)
 			c.process(&c.dframe, false)
 			c.maybeReport()
 		}
@@ -277,8 +296,10 @@ func (c *camera) streamAll(ctx context.Context, src frameSource) (int, error) {
 			c.decoded = d
 		}
 		c.mail.put(f)
-		c.drawPredicted(f)
-		c.out.Push(f.Pix, f.Width, f.Height, f.Stride)
+		if c.outputWanted() {
+			c.drawPredicted(f)
+			c.out.Push(f)
+		}
 		pushed++
 	}
 }
@@ -289,7 +310,7 @@ func (c *camera) streamAll(ctx context.Context, src frameSource) (int, error) {
 // drawn. It allocates nothing once the scene's size is reached.
 func (c *camera) drawPredicted(f *pipeline.Frame) {
 	s := c.cur.Load()
-	img := models.Image{Pix: f.Pix, Width: f.Width, Height: f.Height, Stride: f.Stride}
+	img := frameImage(f)
 	c.trackMu.Lock()
 	c.ptracks = c.tracker.Tracks(f.Capture, c.ptracks[:0])
 	c.trackMu.Unlock()
@@ -333,14 +354,17 @@ func (c *camera) process(f *pipeline.Frame, output bool) {
 	c.frameMu.Lock()
 	defer c.frameMu.Unlock()
 	s := c.cur.Load()
-	img := models.Image{Pix: f.Pix, Width: f.Width, Height: f.Height, Stride: f.Stride}
+	img := frameImage(f)
 
 	q := c.req
 	q.img, q.th = img, s.th
 	queued := time.Now()
 	s.model.detect(q)
+	detected := time.Now()
 	dets, mt := q.dets, q.tm
-	queue := time.Since(queued) - mt.Preprocess - mt.Inference - mt.Postprocess
+	tm := stageTimings(f.Capture, f.Decoded, detected, mt)
+	tm.ModelWait = max(detected.Sub(queued)-mt.Preprocess-mt.Inference-mt.Postprocess, 0)
+	tm.LoopWait = c.loopWait
 	if q.err != nil {
 		c.stats.detectFailed(q.err)
 		dets = nil
@@ -359,17 +383,15 @@ func (c *camera) process(f *pipeline.Frame, output bool) {
 		}
 		fi := &c.finfo
 		*fi = frameInfo{seq: f.Seq, capture: f.Capture, clock: bus.CaptureClock(f.Clock), width: f.Width, height: f.Height,
-			revision: s.revision, timings: Timings{Queue: max(queue, 0), Preprocess: mt.Preprocess, Inference: mt.Inference,
-				Postprocess: mt.Postprocess}}
+			revision: s.revision, timings: tm, detected: detected}
 		c.objs.update(img, fi, dets, trackIDs, c.tracker.Changes())
 	}
 
-	outStart := time.Now()
-	if c.out != nil && output {
+	if c.out != nil && output && c.outputWanted() {
 		c.drawn(f, img, dets, trackIDs)
 		c.overlay.draw(img, s)
 		models.DrawTracked(img, dets, trackIDs)
-		c.out.Push(f.Pix, f.Width, f.Height, f.Stride)
+		c.out.Push(f)
 	}
 	done := time.Now()
 
@@ -378,7 +400,7 @@ func (c *camera) process(f *pipeline.Frame, output bool) {
 	*r = Result{
 		Device: c.device, Camera: c.name,
 		Seq: f.Seq, Dropped: f.Dropped,
-		Capture: f.Capture, Clock: f.Clock, Pulled: f.Pulled, Done: done,
+		Capture: f.Capture, Clock: f.Clock, Decoded: f.Decoded, Pulled: f.Pulled, Detected: detected, Done: done,
 		Width: f.Width, Height: f.Height,
 		Model:      ModelRef{Name: info.Name, SHA256: info.SHA256},
 		Confidence: s.th.Confidence, IoU: s.th.IoU, Revision: s.revision,
@@ -386,11 +408,9 @@ func (c *camera) process(f *pipeline.Frame, output bool) {
 		Detections: dets,
 		TrackIDs:   trackIDs,
 		Frame:      img,
-		Timings: Timings{
-			Queue: max(queue, 0), Preprocess: mt.Preprocess, Inference: mt.Inference,
-			Postprocess: mt.Postprocess, Output: done.Sub(outStart),
-		},
+		Timings:    tm,
 	}
+	r.Timings.Output = done.Sub(detected)
 	c.publish(r)
 	for _, s := range c.sinks {
 		s.Publish(r)
@@ -450,16 +470,11 @@ func (c *camera) publish(r *Result) {
 	if !ok || len(c.pubs) == 0 {
 		return
 	}
-	t := r.Timings
 	ev := &bus.Event{
 		ID: c.ids.New(now), Device: r.Device, Camera: r.Camera, Seq: r.Seq,
 		CaptureTime: bus.Timestamp{Time: r.Capture}, CaptureClock: bus.CaptureClock(r.Clock),
-		PublishTime: bus.Timestamp{Time: now},
-		LatencyMS: bus.Latency{
-			Total: bus.Millis(now.Sub(r.Capture)), Wait: bus.Millis(t.Queue),
-			Preprocess: bus.Millis(t.Preprocess), Inference: bus.Millis(t.Inference),
-			Postprocess: bus.Millis(t.Postprocess), Output: bus.Millis(t.Output),
-		},
+		PublishTime:   bus.Timestamp{Time: now},
+		LatencyMS:     r.Timings.latency(r.Capture, r.Detected, now, bus.CaptureClock(r.Clock)),
 		FramesDropped: dropped,
 		Width:         r.Width, Height: r.Height,
 		Model:      bus.Model{Name: r.Model.Name, SHA256: r.Model.SHA256},
@@ -502,6 +517,7 @@ func (c *camera) maybeReport() {
 		"latency_p50_ms", q(func(s sample) time.Duration { return s.latency }, 0.5),
 		"latency_p95_ms", q(func(s sample) time.Duration { return s.latency }, 0.95),
 		"capture_clock", c.res.Clock,
+		"loop_wait_ms", q(func(s sample) time.Duration { return s.wait }, 0.5),
 		"queue_ms", q(func(s sample) time.Duration { return s.inq }, 0.5),
 		"pre_ms", q(func(s sample) time.Duration { return s.pre }, 0.5),
 		"infer_ms", q(func(s sample) time.Duration { return s.inf }, 0.5),
@@ -512,6 +528,64 @@ func (c *camera) maybeReport() {
 	if w.detectErrs > 0 {
 		c.log.Warn("model failed on frames", "frames", w.detectErrs, "last_err", w.lastErr)
 	}
+}
+
+// keyframer is an annotated stream that can be asked for a keyframe:
+// pipeline.Output.
+type keyframer interface {
+	RequestKeyframe() bool
+}
+
+// outputWanted asks the camera's on-demand gate whether the frame in hand
+// goes to the annotated stream (drawn and pushed), asking the encoder for
+// a keyframe when a reader has just arrived, and logs when the stream
+// goes from every frame to the trickle and back.
+func (c *camera) outputWanted() bool {
+	if c.gate == nil {
+		return true
+	}
+	d := c.gate.Decide(time.Now())
+	if d == demand.PushKeyframe {
+		if k, ok := c.out.(keyframer); ok {
+			k.RequestKeyframe()
+		}
+	}
+	if active := d == demand.Push || d == demand.PushKeyframe; active != c.gateActive {
+		c.gateActive = active
+		st := c.gate.State()
+		if active {
+			c.log.Info("annotated stream: every frame", "path", st.Path, "readers", st.Readers, "fail_open", st.FailOpen)
+		} else {
+			c.log.Info("annotated stream: no reader, one frame a second", "path", st.Path)
+		}
+	}
+	return d.Pushes()
+}
+
+// clockReporter is a frame source that judges its camera's clock:
+// pipeline.Ingest.
+type clockReporter interface {
+	ClockStatus() pipeline.ClockStatus
+}
+
+type clockHolder struct{ src clockReporter }
+
+// setClockSource makes src's clock judgement the camera's, if it has one.
+func (c *camera) setClockSource(src frameSource) {
+	if r, ok := src.(clockReporter); ok {
+		c.clockSrc.Store(&clockHolder{src: r})
+	}
+}
+
+// clockStatus says where the camera's capture times come from now: the
+// judgement of the source connected last; ok is false before any source
+// with one connected.
+func (c *camera) clockStatus() (pipeline.ClockStatus, bool) {
+	h := c.clockSrc.Load()
+	if h == nil {
+		return pipeline.ClockStatus{}, false
+	}
+	return h.src.ClockStatus(), true
 }
 
 // settings returns the settings in force.
@@ -591,4 +665,46 @@ func (m *frameMailbox) take(ctx context.Context, dst *pipeline.Frame) bool {
 		case <-m.ready:
 		}
 	}
+}
+
+// frameImage is a view of f's pixels, in its own format, for the model,
+// the drawing and the snapshots. It copies nothing and allocates nothing.
+// A frame whose planes do not fit its pixels gives an image the model
+// refuses as invalid, never a panic.
+func frameImage(f *pipeline.Frame) models.Image {
+	img := models.Image{Pix: f.Pix, Width: f.Width, Height: f.Height, Stride: f.Stride}
+	switch f.Format {
+	case pipeline.FormatI420, pipeline.FormatNV12:
+		img.Format = models.FormatI420
+		if f.Format == pipeline.FormatNV12 {
+			img.Format = models.FormatNV12
+		}
+		switch c := f.Colorimetry; {
+		case c.BT709 && c.FullRange:
+			img.Matrix = models.BT709Full
+		case c.BT709:
+			img.Matrix = models.BT709
+		case c.FullRange:
+			img.Matrix = models.BT601Full
+		default:
+			img.Matrix = models.BT601
+		}
+		img.UVStride = f.UVStride
+		rows := (f.Height + 1) / 2
+		img.Pix = plane(f.Pix, 0, f.Stride*f.Height)
+		img.U = plane(f.Pix, f.UOffset, f.UVStride*rows)
+		if f.Format == pipeline.FormatI420 {
+			img.V = plane(f.Pix, f.VOffset, f.UVStride*rows)
+		}
+	}
+	return img
+}
+
+// plane is pix[off:off+n], cut short where pix ends (nil when off is out
+// of range).
+func plane(pix []byte, off, n int) []byte {
+	if off < 0 || n < 0 || off > len(pix) {
+		return nil
+	}
+	return pix[off:min(off+n, len(pix))]
 }

@@ -49,7 +49,7 @@ func (s *fakeSource) Next(ctx context.Context, dst *pipeline.Frame) error {
 	*dst = pipeline.Frame{
 		Pix: dst.Pix[:0], Width: 4, Height: 2, Stride: 12,
 		Seq: uint64(2 * s.served), Dropped: 1,
-		Pulled: now, Capture: now.Add(-30 * time.Millisecond), Clock: pipeline.ClockArrival,
+		Decoded: now.Add(-30 * time.Millisecond), Pulled: now, Capture: now.Add(-30 * time.Millisecond), Clock: pipeline.ClockArrival,
 	}
 	dst.Pix = append(dst.Pix, make([]byte, 24)...)
 	return nil
@@ -156,8 +156,14 @@ func TestCameraReconnectsAfterLoss(t *testing.T) {
 		if r.Seq != 2 || r.Dropped != 1 || r.Camera != "cam1" || r.Model.Name != "fake.onnx" || len(r.Detections) != 1 {
 			t.Errorf("first result = %+v", r)
 		}
-		if r.Timings.Inference != 10*time.Millisecond || r.Timings.Queue != 0 {
-			t.Errorf("timings = %+v, want inference 10ms and no queue (no other camera)", r.Timings)
+		// The frame waited 30 ms from decoded to processed; the fake model
+		// says it ran 10 ms of them (it takes no virtual time), the rest
+		// is queue; no other camera shares the model.
+		if tm := r.Timings; tm.Inference != 10*time.Millisecond || tm.Queue != 20*time.Millisecond || tm.ModelWait != 0 || tm.Transport != 0 {
+			t.Errorf("timings = %+v, want inference 10ms, queue 20ms, no model wait, no transport", r.Timings)
+		}
+		if r.Timings.LoopWait != 66*time.Millisecond {
+			t.Errorf("loop wait %s, want the camera's frame interval, 66ms", r.Timings.LoopWait)
 		}
 		// Frames were captured 30 ms before they were pulled and processing
 		// took no virtual time: the latency is exactly those 30 ms.
@@ -279,8 +285,8 @@ func TestCameraTrackIDs(t *testing.T) {
 		// Another model, swapped in live between two frames: 3 more frames.
 		c.swap(&camSettings{revision: 2, model: newSharedModel(poolKey{}, &digestDetector{}, 0), th: models.Thresholds{Confidence: 0.25, IoU: 0.45}})
 		for i := range 3 {
-			now := time.Now().Add(time.Duration(i) * 66 * time.Millisecond)
-			c.frame = pipeline.Frame{Pix: make([]byte, 24), Width: 4, Height: 2, Stride: 12, Seq: uint64(i), Capture: now, Pulled: now, Clock: pipeline.ClockArrival}
+			now := time.Now().Add(-time.Duration(3-i) * 66 * time.Millisecond)
+			c.frame = pipeline.Frame{Pix: make([]byte, 24), Width: 4, Height: 2, Stride: 12, Seq: uint64(i), Capture: now, Decoded: now, Pulled: now, Clock: pipeline.ClockArrival}
 			c.process(&c.frame, true)
 		}
 	})
@@ -295,6 +301,7 @@ func TestCameraTrackIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 		testenv.ValidateSchema(t, "detection.v1.json", b)
+		testenv.CheckLatencySum(t, b)
 		if len(ev.Detections) != 1 {
 			t.Fatalf("event of frame %d has %d detections, want 1", ev.Seq, len(ev.Detections))
 		}
@@ -377,11 +384,11 @@ type pushRecorder struct {
 	drawn []bool
 }
 
-func (p *pushRecorder) Push(pix []byte, width, height, stride int) {
+func (p *pushRecorder) Push(f *pipeline.Frame) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	i := 10*stride + 10*3
-	p.drawn = append(p.drawn, pix[i] != 128 || pix[i+1] != 128 || pix[i+2] != 128)
+	i := 10*f.Stride + 10*3
+	p.drawn = append(p.drawn, f.Pix[i] != 128 || f.Pix[i+1] != 128 || f.Pix[i+2] != 128)
 }
 
 // With EDGE_OUTPUT_FRAMES=all every decoded frame is pushed as it comes,

@@ -199,7 +199,6 @@ func TestCommands(t *testing.T) {
 	cfg := integrationConfig(t, cameraURL, outputURL, filepath.Join(modelDir, "yolox_nano.onnx"))
 	cfg.StateDir = state
 	cfg.ModelDir = modelDir
-	cfg.CaptureClock = "arrival"
 	cfg.Publish = "all"
 	cfg.MQTT = bus.MQTTConfig{URL: broker.URL()}
 	// 640x360 rather than 720p: this test is about commands, and three

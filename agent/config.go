@@ -19,6 +19,7 @@ import (
 	"edge-agent/internal/names"
 	"edge-agent/internal/redact"
 	"edge-agent/metrics"
+	"edge-agent/pipeline"
 	"edge-agent/snapshot"
 	"edge-agent/track"
 )
@@ -44,6 +45,8 @@ type Config struct {
 	Decoder       string        `envconfig:"DECODER" desc:"force a GStreamer decoder element (default: the best one the registry has)"`
 	IngestPolicy  string        `envconfig:"INGEST_POLICY" default:"latest" desc:"latest keeps only the newest frame; buffered keeps every frame (the naive baseline, for benchmarks)"`
 	CaptureClock  string        `envconfig:"CAPTURE_CLOCK" default:"auto" desc:"capture time of a frame: auto uses the camera's NTP time from RTCP sender reports when plausible, else the arrival time; arrival always uses the arrival time"`
+	MaxTransport  time.Duration `envconfig:"MAX_TRANSPORT" default:"500ms" desc:"with capture_clock auto, the most a camera's frames may take from capture to decoded for its own clock to be believed (10ms to 10s); above it the camera's clock is taken to be behind and frames are timed on arrival"`
+	FrameFormat   string        `envconfig:"FRAME_FORMAT" default:"yuv" desc:"the frames the loop works on: yuv (the decoder's own I420 or NV12, no colour conversion in GStreamer) or rgb (converted by videoconvert, as before: kept for comparison)"`
 	StallTimeout  time.Duration `envconfig:"STALL_TIMEOUT" default:"5s" desc:"a camera that delivers no decoded frame for this long (silent, or sending data that never decodes) is reconnected"`
 
 	ModelPath     string   `envconfig:"MODEL_PATH" desc:"the ONNX detector to run (default: the built-in marker detector, written to the cache directory at start)"`
@@ -66,6 +69,8 @@ type Config struct {
 	OutputBitrateKbps int    `envconfig:"OUTPUT_BITRATE_KBPS" default:"2000" desc:"annotated stream bit rate in kbit/s"`
 	OutputFPS         int    `envconfig:"OUTPUT_FPS" default:"15" desc:"nominal frame rate of the annotated stream (sets the keyframe interval)"`
 	Encoder           string `envconfig:"ENCODER" desc:"force a GStreamer H.264 encoder element (default: the best one the registry has)"`
+	OutputOnDemand    bool   `envconfig:"OUTPUT_ON_DEMAND" default:"true" desc:"encode a camera's annotated stream only while EDGE_MEDIAMTX_API lists a reader of it (a frame a second keeps the path open in between); applies to the annotated streams on that MediaMTX's host, others always run"`
+	MediaMTXAPI       string `envconfig:"MEDIAMTX_API" default:"http://127.0.0.1:9997" desc:"MediaMTX's control API, polled for readers of the annotated streams (EDGE_OUTPUT_ON_DEMAND): http(s)://[user:password@]host:port"`
 	OutputFrames      string `envconfig:"OUTPUT_FRAMES" default:"processed" desc:"which frames the annotated stream shows: processed (the frames the model ran on, with their detections) or all (every decoded frame at once, with the boxes the tracker predicts for it)"`
 
 	StateDir       string        `envconfig:"STATE_DIR" desc:"where the agent keeps its state: the settings commands applied (config.json, which overrides the environment at start), the embedded NATS server's JetStream store, the event outboxes, MQTT's in-flight messages (default: /var/lib/edge-agent as root, else ~/.local/state/edge-agent)"`
@@ -209,6 +214,19 @@ func (c Config) Validate() error {
 	}
 	if c.TrackMaxLost <= 0 || c.TrackMaxLost > time.Minute {
 		bad("TRACK_MAX_LOST", "must be more than 0s and at most 1m0s, got %s", c.TrackMaxLost)
+	}
+	if c.MaxTransport != 0 && (c.MaxTransport < 10*time.Millisecond || c.MaxTransport > 10*time.Second) {
+		bad("MAX_TRANSPORT", "must be between 10ms and 10s, got %s", c.MaxTransport)
+	}
+	switch c.FrameFormat {
+	case "", "yuv", "rgb":
+	default:
+		bad("FRAME_FORMAT", "must be yuv or rgb, got %q", c.FrameFormat)
+	}
+	if c.OutputOnDemand {
+		if err := checkAPIURL(c.MediaMTXAPI); err != nil {
+			bad("MEDIAMTX_API", "%v", err)
+		}
 	}
 	if c.BatchMax < 1 || c.BatchMax > 64 {
 		bad("BATCH_MAX", "must be between 1 and 64, got %d", c.BatchMax)
@@ -439,4 +457,41 @@ func defaultORTLibrary() string {
 		}
 	}
 	return ""
+}
+
+// checkAPIURL checks MediaMTX's API address: http or https, a host, nothing
+// after the path. The message never quotes the URL's password.
+func checkAPIURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q does not parse", redactURL(raw))
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: want an http:// or https:// URL", redactURL(raw))
+	case u.Host == "":
+		return fmt.Errorf("%q has no host", redactURL(raw))
+	case u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/"):
+		return fmt.Errorf("%q: want the API's address alone, like http://127.0.0.1:9997", redactURL(raw))
+	}
+	return nil
+}
+
+// frameFormat is EDGE_FRAME_FORMAT as the ingest takes it: "" for the
+// decoder's own YUV.
+func (c *Config) frameFormat() pipeline.PixelFormat {
+	if c.FrameFormat == "rgb" {
+		return pipeline.FormatRGB
+	}
+	return ""
+}
+
+// urlHost is the host of a URL, without its port ("" when it does not
+// parse).
+func urlHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }

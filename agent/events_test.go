@@ -70,8 +70,7 @@ func TestEventsThroughBrokerOutages(t *testing.T) {
 	cameraURL, outputURL := rtsp+"/cam1", rtsp+"/cam1-annotated"
 
 	cfg := integrationConfig(t, cameraURL, outputURL, "")
-	cfg.CaptureClock = "arrival" // MediaMTX v1.14 relays wrong NTP times
-	cfg.Publish = "all"          // every processed frame is an event: nothing may be missing
+	cfg.Publish = "all" // every processed frame is an event: nothing may be missing
 	cfg.StatusInterval = 2 * time.Second
 	cfg.NATS = bus.NATSConfig{URL: natsSrv.URL(), ReconnectWait: 250 * time.Millisecond}
 	cfg.MQTT = bus.MQTTConfig{URL: broker.URL(), ReconnectWait: 250 * time.Millisecond, MaxReconnectWait: time.Second}
@@ -214,6 +213,7 @@ func checkEvents(t *testing.T, name string, got *received, results *collector, r
 	checked := 0
 	for i, ev := range evs {
 		testenv.ValidateSchema(t, "detection.v1.json", raw[i])
+		testenv.CheckLatencySum(t, raw[i])
 		r, ok := bySeq[ev.Seq]
 		if !ok {
 			t.Fatalf("%s: event of frame %d, which the agent never processed", name, ev.Seq)

@@ -2,9 +2,14 @@ package agent
 
 import (
 	"context"
+	"edge-agent/demand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"net"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +53,10 @@ type manager struct {
 	// name goes on from there, so an ID is not used twice for a camera
 	// while the agent runs.
 	trackNext map[string]uint64
+	// demand says which annotated streams on the MediaMTX at demandHost
+	// have readers (EDGE_OUTPUT_ON_DEMAND); nil: every stream runs.
+	demand     *demand.Watcher
+	demandHost string
 	// newSource and newOutput build a camera's connections; tests replace them.
 	newSource func(CameraSpec, *slog.Logger) (frameSource, error)
 	newOutput func(CameraSpec, *slog.Logger) (output, error)
@@ -251,6 +260,11 @@ func (m *manager) startWorker(s *camSettings) {
 		} else {
 			c.out = out
 			c.allFrames = cs.OutputFrames == FramesAll && tracker != nil
+			if m.demand != nil {
+				if path, ok := mediaMTXPath(cs.OutputURL, m.demandHost); ok {
+					c.gate = m.demand.Gate(path)
+				}
+			}
 			wg.Go(func() {
 				if err := out.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 					log.Error("annotated output stopped", "err", err)
@@ -405,8 +419,21 @@ func (m *manager) heartbeat(now time.Time) map[string]bus.CameraStatus {
 		s := w.cam.settings()
 		st, why := w.cam.status()
 		lat := func(p float64) float64 { return ms(win.quantile(func(s sample) time.Duration { return s.latency }, p)) }
+		wait := func(p float64) float64 { return ms(win.quantile(func(s sample) time.Duration { return s.wait }, p)) }
+		clock, reason := bus.ClockArrival, "no_clock_judge" // no source with a clock judge connected yet
+		var offset *float64
+		if cs, ok := w.cam.clockStatus(); ok {
+			clock, reason = bus.CaptureClock(cs.Clock), cs.Reason
+			if cs.HasOffset {
+				o := math.Round(cs.OffsetMS*10) / 10
+				offset = &o
+			}
+			m.metrics.SetClock(name, string(cs.Clock), cs.Reason, cs.OffsetMS/1000, cs.HasOffset)
+		}
 		out[name] = bus.CameraStatus{
-			State: st, Error: why,
+			CaptureClock: clock, ClockReason: reason, CameraClockOffsetMS: offset,
+			LoopWaitMS: bus.Percentiles{P50: wait(0.5), P95: wait(0.95), P99: wait(0.99)},
+			State:      st, Error: why,
 			FPSIn:         win.rate(win.decoded),
 			FPSProcessed:  win.rate(win.processed),
 			FramesDropped: win.dropped,
@@ -438,4 +465,28 @@ func ingestConfig(cs CameraSpec) pipeline.IngestConfig {
 // outputConfig is a camera's annotated stream, from its spec.
 func outputConfig(cs CameraSpec) pipeline.OutputConfig {
 	return pipeline.OutputConfig{URL: cs.OutputURL, FPS: cs.OutputFPS, BitrateKbps: cs.OutputBitrateKbps, Encoder: cs.Encoder}
+}
+
+// mediaMTXPath is the MediaMTX path an annotated stream publishes to, when
+// it publishes to the MediaMTX whose API is on host: the same host, or
+// both loopback.
+func mediaMTXPath(outputURL, host string) (string, bool) {
+	u, err := url.Parse(outputURL)
+	if err != nil {
+		return "", false
+	}
+	h := u.Hostname()
+	if h != host && !(isLoopback(h) && isLoopback(host)) {
+		return "", false
+	}
+	path := strings.Trim(u.Path, "/")
+	return path, path != ""
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

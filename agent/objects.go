@@ -136,6 +136,7 @@ type frameInfo struct {
 	width, height int
 	revision      uint64
 	timings       Timings
+	detected      time.Time // when the model's call returned (endAll: the capture time)
 }
 
 // update runs one processed frame's tracks through the zones and the
@@ -203,7 +204,7 @@ func (s *objectStage) endAll() {
 		return
 	}
 	fi := s.last
-	fi.timings = Timings{}
+	fi.timings, fi.detected = Timings{}, fi.capture
 	s.zev = s.eval.EndAll(s.zev[:0], fi.capture)
 	s.oev = s.book.EndAll(s.oev[:0], fi.capture)
 	s.publish(&fi, s.oev)
@@ -217,12 +218,7 @@ func (s *objectStage) publish(fi *frameInfo, evs []objects.Event) {
 		return
 	}
 	now := time.Now()
-	t := fi.timings
-	lat := bus.Latency{
-		Total: bus.Millis(now.Sub(fi.capture)), Wait: bus.Millis(t.Queue),
-		Preprocess: bus.Millis(t.Preprocess), Inference: bus.Millis(t.Inference),
-		Postprocess: bus.Millis(t.Postprocess), Output: bus.Millis(t.Output),
-	}
+	lat := fi.timings.latency(fi.capture, fi.detected, now, fi.clock)
 	for i := range evs {
 		e := &evs[i]
 		box := bus.Box(e.Box)

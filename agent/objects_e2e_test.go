@@ -210,6 +210,7 @@ func TestObjectsCrossingEndToEnd(t *testing.T) {
 
 	for i, raw := range raws {
 		testenv.ValidateSchema(t, "object.v1.json", raw)
+		testenv.CheckLatencySum(t, raw)
 		if t.Failed() && i > 5 {
 			break
 		}

@@ -182,7 +182,8 @@ func TestObjectStageEndAllAndZoneChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr, _ := track.New(track.Config{ConfirmHits: 1, MaxLost: time.Second})
-	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	// Frames of a minute ago: the events' latencies (publish − capture) are real ones.
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
 	det := []models.Detection{{Label: "car", ClassID: 2, Confidence: 0.9, Box: models.Rect{X: 100, Y: 100, W: 50, H: 50}}}
 	for i := range 2 {
 		at := t0.Add(time.Duration(i) * 100 * time.Millisecond)
@@ -216,6 +217,7 @@ func TestObjectStageEndAllAndZoneChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		testenv.ValidateSchema(t, "object.v1.json", b)
+		testenv.CheckLatencySum(t, b)
 	}
 	if r := st.report.Load(); r.objects != 0 {
 		t.Errorf("objects after endAll = %d", r.objects)

@@ -12,7 +12,6 @@ import (
 	"edge-agent/internal/probe"
 	"edge-agent/internal/scene"
 	"edge-agent/internal/testenv"
-	"edge-agent/internal/timecode"
 )
 
 // drawnCollector is a Sink that keeps, for each frame pushed to the
@@ -29,7 +28,7 @@ type drawnCollector struct {
 func (c *drawnCollector) Publish(*Result) {}
 
 func (c *drawnCollector) PublishDrawn(d *Drawn) {
-	seq, _, err := timecode.Decode(d.Frame.Pix, d.Frame.Width, d.Frame.Height, d.Frame.Stride)
+	seq, _, err := decodeStrip(d.Frame)
 	if err != nil {
 		return
 	}

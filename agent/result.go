@@ -8,13 +8,54 @@ import (
 	"edge-agent/pipeline"
 )
 
-// Timings are how long each stage of one processed frame took.
+// Timings are how long each stage of one processed frame took. The stages
+// from Transport to Output are consecutive: they add up to the time from
+// capture to the end of Output exactly (see stageTimings).
 type Timings struct {
-	Queue       time.Duration // waiting for the shared model's turn (other cameras' frames ahead)
+	Transport   time.Duration // capture → decoded; 0 unless the capture time is the camera's (clock ntp)
+	Queue       time.Duration // decoded → taken by the loop, plus ModelWait
 	Preprocess  time.Duration // letterbox into the model input
 	Inference   time.Duration // the ONNX Runtime session
 	Postprocess time.Duration // decode, NMS, mapping boxes back
-	Output      time.Duration // drawing and handing the frame to the annotated stream
+	Output      time.Duration // the model's end → the frame handed to the annotated stream: tracking, objects, drawing, push
+
+	ModelWait time.Duration // the part of Queue spent waiting for a shared model's turn (other cameras' frames ahead)
+	LoopWait  time.Duration // the loop's idle time before the frame arrived: not part of its latency
+}
+
+// stageTimings splits a frame's trip into consecutive stages from its
+// capture, decoded and detected times (detected: when the model's call
+// returned) and the model's own timings: transport is capture → decoded
+// (0 with the arrival clock, where capture is the decoded time), queue is
+// decoded → detected less the model's stages, so transport + queue + the
+// model's stages = detected − capture.
+func stageTimings(capture, decoded, detected time.Time, mt models.Timings) Timings {
+	if decoded.IsZero() { // a source that does not say: taken when it arrived
+		decoded = capture
+	}
+	t := Timings{Transport: decoded.Sub(capture), Preprocess: mt.Preprocess, Inference: mt.Inference, Postprocess: mt.Postprocess}
+	t.Queue = detected.Round(0).Sub(decoded) - mt.Preprocess - mt.Inference - mt.Postprocess
+	return t
+}
+
+// latency is the event's breakdown of the time from capture to now, with
+// the frame's stages up to the model's end (t) and Output as the rest:
+// model's end → now. The stages add up to Total to within the rounding of
+// each to the microsecond.
+func (t Timings) latency(capture, detected, now time.Time, clock bus.CaptureClock) bus.Latency {
+	// Wall-clock readings throughout (capture and decoded times have no
+	// monotonic reading), so the parts add up exactly.
+	now, detected = now.Round(0), detected.Round(0)
+	l := bus.Latency{
+		Total: bus.Millis(now.Sub(capture)), Queue: bus.Millis(t.Queue), Wait: bus.Millis(t.ModelWait),
+		Preprocess: bus.Millis(t.Preprocess), Inference: bus.Millis(t.Inference),
+		Postprocess: bus.Millis(t.Postprocess), Output: bus.Millis(now.Sub(detected)),
+	}
+	if clock == bus.ClockNTP {
+		tr := bus.Millis(t.Transport)
+		l.Transport = &tr
+	}
+	return l
 }
 
 // ModelRef names the model that produced a result.
@@ -31,7 +72,9 @@ type Result struct {
 	Dropped        uint64                // frames decoded but skipped since the previous processed frame
 	Capture        time.Time             // when the camera captured the frame (or when it arrived: see Clock)
 	Clock          pipeline.CaptureClock // where Capture came from
+	Decoded        time.Time             // when the decoded frame reached the ingest's mailbox
 	Pulled         time.Time             // when the loop took the frame
+	Detected       time.Time             // when the model's call returned
 	Done           time.Time             // when the annotated frame had been handed to the output
 	Width, Height  int
 	Model          ModelRef

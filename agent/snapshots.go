@@ -104,7 +104,8 @@ func (s *snapshotStage) offer(img models.Image, id uint64, label string, box mod
 	e.pending++
 	key := e.key
 	s.mu.Unlock()
-	if s.enc.Offer(img.Pix, img.Width, img.Height, img.Stride, snapshot.Request{
+	if s.enc.OfferFrame(snapshot.Frame{Format: snapshot.Format(img.Format), Pix: img.Pix, Width: img.Width, Height: img.Height,
+		Stride: img.Stride, U: img.U, V: img.V, UVStride: img.UVStride, Matrix: snapshot.Matrix(img.Matrix)}, snapshot.Request{
 		TrackID: id, Label: label, Box: snapshot.Box(box), Capture: fi.capture, Key: key,
 	}) {
 		return

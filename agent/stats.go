@@ -39,6 +39,7 @@ const statsRing = 4096
 type sample struct {
 	latency                  time.Duration // capture to publish
 	pre, inf, post, out, inq time.Duration
+	wait                     time.Duration // the loop's idle time before the frame arrived
 }
 
 func newCamStats(m *metrics.Camera) *camStats {
@@ -63,7 +64,7 @@ func (s *camStats) frame(r *Result, latency time.Duration) {
 	s.processed++
 	s.dropped += r.Dropped
 	s.ring[s.n%statsRing] = sample{latency: latency, pre: t.Preprocess, inf: t.Inference,
-		post: t.Postprocess, out: t.Output, inq: t.Queue}
+		post: t.Postprocess, out: t.Output, inq: t.Queue, wait: t.LoopWait}
 	s.n++
 	clear(s.inFrame)
 	for i := range r.Detections {
@@ -81,6 +82,11 @@ func (s *camStats) frame(r *Result, latency time.Duration) {
 	if r.Dropped > 0 {
 		m.FramesDropped.Add(float64(r.Dropped))
 	}
+	if r.Clock == "ntp" {
+		m.Transport.Observe(t.Transport.Seconds())
+	}
+	m.Queue.Observe(t.Queue.Seconds())
+	m.LoopWait.Observe(t.LoopWait.Seconds())
 	m.Preprocess.Observe(t.Preprocess.Seconds())
 	m.Inference.Observe(t.Inference.Seconds())
 	m.Postprocess.Observe(t.Postprocess.Seconds())

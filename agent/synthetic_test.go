@@ -30,7 +30,6 @@ func TestSyntheticGroundTruth(t *testing.T) {
 
 	results := newCollector()
 	cfg := integrationConfig(t, cameraURL, outputURL, "") // "": the built-in marker model
-	cfg.CaptureClock = "arrival"
 	startProcess(t, camsim, "--source", "synthetic", "--url", cameraURL, "--fps", "15", "--size", "1280x720")
 	startAgent(t, cfg, results)
 
@@ -152,8 +151,17 @@ func TestIoUOf(t *testing.T) {
 
 // stripOf reads the camera's frame number from a result's pixels.
 func stripOf(r *Result) stripRead {
-	seq, at, err := timecode.Decode(r.Frame.Pix, r.Frame.Width, r.Frame.Height, r.Frame.Stride)
+	seq, at, err := decodeStrip(r.Frame)
 	return stripRead{seq: seq, at: at, err: err}
+}
+
+// decodeStrip reads the time-code strip of a frame in either format: from
+// the luma plane of a YUV one.
+func decodeStrip(img models.Image) (uint64, time.Time, error) {
+	if img.Format != models.FormatRGB {
+		return timecode.DecodeLuma(img.Pix, img.Width, img.Height, img.Stride)
+	}
+	return timecode.Decode(img.Pix, img.Width, img.Height, img.Stride)
 }
 
 // stripRead is what the collector read from a frame's strip while it could.

@@ -52,14 +52,29 @@ type Event struct {
 }
 
 // Latency is the time spent, in milliseconds. Total is publish time minus
-// capture time; the stages are those of the frame's trip through the agent.
+// capture time, and the stages split it in consecutive parts:
+// Transport + Queue + Preprocess + Inference + Postprocess + Output = Total
+// (to the microsecond each field is rounded to).
 type Latency struct {
-	Total       float64 `json:"total"`
+	Total float64 `json:"total"`
+	// Transport is capture → decoded (the camera's encoder, the network,
+	// the jitter buffer and the decoder). Only when the capture time is
+	// the camera's own (capture_clock ntp); absent otherwise, when the
+	// capture time is the decoded frame's arrival.
+	Transport *float64 `json:"transport,omitempty"`
+	// Queue is decoded → taken by the loop (the frame waited in the
+	// one-frame mailbox), plus waiting for a shared model's turn.
+	Queue float64 `json:"queue"`
+	// Wait is deprecated (edge.detection.v1 and edge.object.v1 only): the
+	// part of Queue spent waiting for a shared model's turn. It is not a
+	// stage of its own; read Queue.
 	Wait        float64 `json:"wait"`
 	Preprocess  float64 `json:"preprocess"`
 	Inference   float64 `json:"inference"`
 	Postprocess float64 `json:"postprocess"`
-	Output      float64 `json:"output"`
+	// Output is the model's end → publish: tracking, objects, drawing and
+	// pushing the annotated frame, building the event.
+	Output float64 `json:"output"`
 }
 
 // Model identifies the detector that produced an event.
@@ -196,13 +211,22 @@ type CameraStatus struct {
 	FPSProcessed  float64     `json:"fps_processed"`   // frames run through the model per second
 	FramesDropped uint64      `json:"frames_dropped"`  // decoded but not processed
 	LatencyMS     Percentiles `json:"latency_ms"`      // capture to publish
-	Model         Model       `json:"model"`
-	Thresholds    Thresholds  `json:"thresholds"`
-	Revision      uint64      `json:"revision"`
-	Publish       Policy      `json:"publish"`         // the publishing policy in force
-	Objects       int         `json:"objects"`         // confirmed tracks live now
-	Zones         []ZoneCount `json:"zones,omitempty"` // occupancy: tracks in each zone now, per label
-	Lines         []LineCount `json:"lines,omitempty"` // crossings since the line was set, per label and direction
+	// CaptureClock is where the camera's capture times come from now, and
+	// ClockReason, for arrival, why the camera's own clock is not used.
+	CaptureClock CaptureClock `json:"capture_clock"`
+	ClockReason  string       `json:"clock_reason,omitempty"`
+	// CameraClockOffsetMS is the camera's clock minus the agent's,
+	// estimated from its sender reports assuming no transport time; nil
+	// until it can be estimated (no sender report yet, or not RTSP).
+	CameraClockOffsetMS *float64    `json:"camera_clock_offset_ms,omitempty"`
+	LoopWaitMS          Percentiles `json:"loop_wait_ms"` // the loop's idle time before each frame arrived
+	Model               Model       `json:"model"`
+	Thresholds          Thresholds  `json:"thresholds"`
+	Revision            uint64      `json:"revision"`
+	Publish             Policy      `json:"publish"`         // the publishing policy in force
+	Objects             int         `json:"objects"`         // confirmed tracks live now
+	Zones               []ZoneCount `json:"zones,omitempty"` // occupancy: tracks in each zone now, per label
+	Lines               []LineCount `json:"lines,omitempty"` // crossings since the line was set, per label and direction
 }
 
 // Percentiles of a latency, in milliseconds.
@@ -222,6 +246,9 @@ func (s Status) MarshalJSON() ([]byte, error) {
 	}
 	cams := make(map[string]CameraStatus, len(p.Cameras))
 	for k, c := range p.Cameras {
+		if c.CaptureClock == "" {
+			c.CaptureClock = ClockArrival
+		}
 		if c.Thresholds.Classes == nil {
 			c.Thresholds.Classes = []string{}
 		}

@@ -22,7 +22,7 @@ func goldenEvent() Event {
 		CaptureTime:   Timestamp{capture},
 		CaptureClock:  ClockNTP,
 		PublishTime:   Timestamp{capture.Add(62500 * time.Microsecond).In(time.FixedZone("CET", 3600))}, // written in UTC whatever the zone
-		LatencyMS:     Latency{Total: 62.5, Wait: 3.2, Preprocess: 4.1, Inference: 41.25, Postprocess: 1.05, Output: 12.9},
+		LatencyMS:     Latency{Total: 62.5, Transport: ptr(9.3), Queue: 3.2, Preprocess: 0.9, Inference: 41.25, Postprocess: 1.05, Output: 6.8},
 		FramesDropped: 2,
 		Width:         1280,
 		Height:        720,
@@ -44,7 +44,7 @@ const goldenEventJSON = `{
   "capture_time": "2025-03-14T09:26:53.589793238Z",
   "capture_clock": "ntp",
   "publish_time": "2025-03-14T09:26:53.652293238Z",
-  "latency_ms": {"total": 62.5, "wait": 3.2, "preprocess": 4.1, "inference": 41.25, "postprocess": 1.05, "output": 12.9},
+  "latency_ms": {"total": 62.5, "transport": 9.3, "queue": 3.2, "wait": 0, "preprocess": 0.9, "inference": 41.25, "postprocess": 1.05, "output": 6.8},
   "frames_dropped": 2,
   "width": 1280,
   "height": 720,
@@ -174,7 +174,7 @@ func TestStatusJSON(t *testing.T) {
 	want := compact(t, `{"schema":"edge.status.v1","device":"porch-box","time":"2025-03-14T09:27:00.000000000Z",
 	  "version":"v0.4.0","uptime_s":3600.5,"interval_s":10,
 	  "cameras":{"front_door":{"state":"streaming","fps_in":15,"fps_processed":14.8,"frames_dropped":2,
-	    "latency_ms":{"p50":61.2,"p95":80.4,"p99":95},"model":{"name":"yolov8n.onnx","sha256":""},
+	    "latency_ms":{"p50":61.2,"p95":80.4,"p99":95},"capture_clock":"arrival","loop_wait_ms":{"p50":0,"p95":0,"p99":0},"model":{"name":"yolov8n.onnx","sha256":""},
 	    "thresholds":{"confidence":0.25,"iou":0.45,"classes":[]},"revision":3,
 	    "publish":"none","objects":2,"zones":[{"zone":"driveway","label":"person","count":1}],
 	    "lines":[{"line":"gate","label":"person","direction":"in","count":3}]}}}`)
@@ -209,7 +209,7 @@ func TestStatusJSON(t *testing.T) {
 func TestStatusSchemaRejects(t *testing.T) {
 	s := testenv.Schema(t, "status.v1.json")
 	const head = `{"schema":"edge.status.v1","device":"d","time":"2025-03-14T09:27:00.000000000Z","version":"","uptime_s":0,"interval_s":0,"cameras":{"c":{`
-	const rest = `"fps_in":0,"fps_processed":0,"frames_dropped":0,"latency_ms":{"p50":0,"p95":0,"p99":0},
+	const rest = `"fps_in":0,"fps_processed":0,"frames_dropped":0,"latency_ms":{"p50":0,"p95":0,"p99":0},"capture_clock":"ntp","loop_wait_ms":{"p50":0,"p95":0,"p99":0},
 		  "model":{"name":"","sha256":""},"thresholds":{"confidence":0,"iou":0,"classes":[]},"revision":0`
 	validate(t, "status.v1.json", []byte(head+`"state":"streaming",`+rest+`,"publish":"none","objects":0,
 		"lines":[{"line":"gate","label":"person","direction":"out","count":1}]}}}`))

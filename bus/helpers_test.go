@@ -28,7 +28,7 @@ func testEvent(ids *IDs, device, camera string, seq uint64, labels ...string) *E
 		ID: ids.New(now), Device: device, Camera: camera, Seq: seq,
 		CaptureTime: Timestamp{now.Add(-40 * time.Millisecond)}, CaptureClock: ClockArrival,
 		PublishTime: Timestamp{now},
-		LatencyMS:   Latency{Total: 40, Wait: 1, Preprocess: 2, Inference: 30, Postprocess: 1, Output: 6},
+		LatencyMS:   Latency{Total: 40, Queue: 1, Preprocess: 2, Inference: 30, Postprocess: 1, Output: 6},
 		Width:       1280, Height: 720,
 		Model:      Model{Name: "yolox_nano.onnx", SHA256: "3f1b7c1a0d2e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"},
 		Thresholds: Thresholds{Confidence: 0.25, IoU: 0.45},
@@ -57,3 +57,6 @@ func newNATSServer(t testing.TB, port int) *natsServer { return testenv.NewNATSS
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// ptr returns a pointer to v (for optional fields).
+func ptr[T any](v T) *T { return &v }

@@ -11,6 +11,8 @@ type Camera struct {
 	FramesDropped   prometheus.Counter // edge_frames_dropped_total{camera}
 
 	// The stages of edge_stage_duration_seconds{camera,stage}, in seconds.
+	Transport   prometheus.Observer // stage="transport"
+	Queue       prometheus.Observer // stage="queue"
 	Preprocess  prometheus.Observer // stage="preprocess"
 	Inference   prometheus.Observer // stage="inference"
 	Postprocess prometheus.Observer // stage="postprocess"
@@ -18,6 +20,7 @@ type Camera struct {
 
 	CaptureToPublish prometheus.Observer // edge_capture_to_publish_seconds{camera}, in seconds
 	Up               prometheus.Gauge    // edge_camera_up{camera}: 1 streaming, 0 not
+	LoopWait         prometheus.Observer // edge_loop_wait_seconds{camera}, in seconds
 }
 
 // Camera returns the handles of camera's series, creating them at zero
@@ -32,12 +35,15 @@ func (m *Metrics) Camera(name string) *Camera {
 		FramesDecoded:    m.framesDecoded.WithLabelValues(name),
 		FramesProcessed:  m.framesProcessed.WithLabelValues(name),
 		FramesDropped:    m.framesDropped.WithLabelValues(name),
+		Transport:        m.stage.WithLabelValues(name, StageTransport),
+		Queue:            m.stage.WithLabelValues(name, StageQueue),
 		Preprocess:       m.stage.WithLabelValues(name, StagePreprocess),
 		Inference:        m.stage.WithLabelValues(name, StageInference),
 		Postprocess:      m.stage.WithLabelValues(name, StagePostprocess),
 		Output:           m.stage.WithLabelValues(name, StageOutput),
 		CaptureToPublish: m.captureToPublish.WithLabelValues(name),
 		Up:               m.cameraUp.WithLabelValues(name),
+		LoopWait:         m.loopWait.WithLabelValues(name),
 	}
 }
 
@@ -52,9 +58,13 @@ func (m *Metrics) RemoveCamera(name string) {
 	m.stage.DeletePartialMatch(prometheus.Labels{"camera": name})
 	m.captureToPublish.DeleteLabelValues(name)
 	m.cameraUp.DeleteLabelValues(name)
+	m.loopWait.DeleteLabelValues(name)
+	m.clockOffset.DeleteLabelValues(name)
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.modelInfo.DeletePartialMatch(prometheus.Labels{"camera": name})
 	delete(m.models, name)
+	m.clockInfo.DeletePartialMatch(prometheus.Labels{"camera": name})
+	delete(m.clocks, name)
 }

@@ -16,6 +16,8 @@ const namespace = "edge"
 
 // Stage names, the values of edge_stage_duration_seconds' stage label.
 const (
+	StageTransport   = "transport" // capture → decoded, only while the capture time is the camera's own
+	StageQueue       = "queue"     // decoded → taken by the loop, plus any wait for a shared model
 	StagePreprocess  = "preprocess"
 	StageInference   = "inference"
 	StagePostprocess = "postprocess"
@@ -35,12 +37,16 @@ type Metrics struct {
 	stage            *prometheus.HistogramVec
 	captureToPublish *prometheus.HistogramVec
 	cameraUp         *prometheus.GaugeVec
+	loopWait         *prometheus.HistogramVec
+	clockOffset      *prometheus.GaugeVec
+	clockInfo        *prometheus.GaugeVec
 	modelInfo        *prometheus.GaugeVec
 	commands         *prometheus.CounterVec
 	buses            *busCollector
 
 	mu     sync.Mutex
 	models map[string][2]string // camera -> the model and sha256 of its edge_model_info series
+	clocks map[string][2]string // camera -> the clock and reason of its edge_camera_clock_info series
 }
 
 // New returns the agent's metrics on a fresh registry: the agent's own
@@ -80,6 +86,19 @@ func New(version string) *Metrics {
 			Namespace: namespace, Name: "camera_up",
 			Help: "1 while the camera's stream delivers frames, 0 otherwise.",
 		}, []string{"camera"}),
+		loopWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "loop_wait_seconds",
+			Help:    "Time the camera's loop was idle, waiting for the next decoded frame (not part of any frame's latency).",
+			Buckets: stageBuckets(),
+		}, []string{"camera"}),
+		clockOffset: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "camera_clock_offset_seconds",
+			Help: "The camera's clock minus the agent's, estimated from its RTCP sender reports assuming no transport time (absent until it can be estimated).",
+		}, []string{"camera"}),
+		clockInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "camera_clock_info",
+			Help: "Where the camera's capture times come from now (clock ntp or arrival) and, for arrival, why; always 1.",
+		}, []string{"camera", "clock", "reason"}),
 		modelInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "model_info",
 			Help: "The model a camera runs, always 1.",
@@ -90,6 +109,7 @@ func New(version string) *Metrics {
 		}, []string{"op", "result"}),
 		buses:  newBusCollector(),
 		models: map[string][2]string{},
+		clocks: map[string][2]string{},
 	}
 	buildInfo := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
@@ -105,6 +125,7 @@ func New(version string) *Metrics {
 		buildInfo,
 		m.framesDecoded, m.framesProcessed, m.framesDropped,
 		m.stage, m.captureToPublish, m.cameraUp, m.modelInfo,
+		m.loopWait, m.clockOffset, m.clockInfo,
 		m.commands, m.buses,
 	)
 	m.handler = promhttp.InstrumentMetricHandler(m.reg, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
@@ -166,3 +187,26 @@ func (m *Metrics) Command(op string, ok bool) {
 // are validated by their owners before they get here; this only keeps a
 // stray byte from taking the agent down.
 func labelValue(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
+// SetClock records where camera's capture times come from:
+// edge_camera_clock_info{camera,clock,reason} = 1, replacing the camera's
+// previous series, and edge_camera_clock_offset_seconds{camera} = offset
+// when hasOffset, else no offset series.
+func (m *Metrics) SetClock(camera, clock, reason string, offsetSeconds float64, hasOffset bool) {
+	camera, clock, reason = labelValue(camera), labelValue(clock), labelValue(reason)
+	if hasOffset {
+		m.clockOffset.WithLabelValues(camera).Set(offsetSeconds)
+	} else {
+		m.clockOffset.DeleteLabelValues(camera)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.clocks[camera]; ok {
+		if old == [2]string{clock, reason} {
+			return
+		}
+		m.clockInfo.DeleteLabelValues(camera, old[0], old[1])
+	}
+	m.clockInfo.WithLabelValues(camera, clock, reason).Set(1)
+	m.clocks[camera] = [2]string{clock, reason}
+}

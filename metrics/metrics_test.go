@@ -280,8 +280,8 @@ func TestRemoveCamera(t *testing.T) {
 	m.RemoveCamera("a")
 	m.RemoveCamera("never-added") // no-op
 
-	// b keeps its 10 series: 3 frame counters, 4 stages, capture-to-publish,
-	// up, model.
+	// b keeps its 13 series: 3 frame counters, 6 stages, capture-to-publish,
+	// up, loop wait, model.
 	nb := 0
 	for name, mf := range gather(t, m) {
 		for _, mt := range mf.GetMetric() {
@@ -293,8 +293,8 @@ func TestRemoveCamera(t *testing.T) {
 			}
 		}
 	}
-	if nb != 10 {
-		t.Errorf("camera b has %d series, want 10", nb)
+	if nb != 13 {
+		t.Errorf("camera b has %d series, want 13", nb)
 	}
 
 	// A camera that comes back starts from zero, and the old handles no
@@ -478,5 +478,41 @@ func TestConcurrent(t *testing.T) {
 	}
 	if k := len(got["edge_model_info"].GetMetric()); k != 1 {
 		t.Errorf("edge_model_info has %d series, want 1", k)
+	}
+}
+
+func TestSetClock(t *testing.T) {
+	m := New("t")
+	series := func() (info []map[string]string, offset []float64) {
+		for name, mf := range gather(t, m) {
+			for _, mt := range mf.GetMetric() {
+				switch name {
+				case "edge_camera_clock_info":
+					info = append(info, labelsOf(mt))
+				case "edge_camera_clock_offset_seconds":
+					offset = append(offset, mt.GetGauge().GetValue())
+				}
+			}
+		}
+		return info, offset
+	}
+	m.SetClock("a", "arrival", "probation", 0, false)
+	info, off := series()
+	if len(info) != 1 || info[0]["clock"] != "arrival" || info[0]["reason"] != "probation" || len(off) != 0 {
+		t.Fatalf("after probation: info %v, offset %v; want one arrival/probation series and no offset", info, off)
+	}
+	m.SetClock("a", "arrival", "transport_above_max", -2.01, true)
+	info, off = series()
+	if len(info) != 1 || info[0]["reason"] != "transport_above_max" || len(off) != 1 || off[0] != -2.01 {
+		t.Fatalf("after the offset: info %v, offset %v; want the new reason alone and -2.01", info, off)
+	}
+	m.SetClock("a", "ntp", "", 0.02, true)
+	info, off = series()
+	if len(info) != 1 || info[0]["clock"] != "ntp" || info[0]["reason"] != "" || off[0] != 0.02 {
+		t.Fatalf("trusted: info %v, offset %v", info, off)
+	}
+	m.RemoveCamera("a")
+	if info, off = series(); len(info) != 0 || len(off) != 0 {
+		t.Fatalf("after RemoveCamera: info %v, offset %v; want none", info, off)
 	}
 }

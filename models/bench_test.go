@@ -36,6 +36,39 @@ func BenchmarkLetterbox1280x720To640(b *testing.B) {
 	benchmarkLetterbox(b, newLetterbox(640, 640, false, 1.0/255, false)) // YOLOv8: RGB, /255
 }
 
+// benchmarkLetterboxYUV letterboxes a 1280x720 frame of random YUV 4:2:0
+// (BT.709, as a decoder gives HD) in format f.
+func benchmarkLetterboxYUV(b *testing.B, lb letterbox, f PixelFormat) {
+	r := rand.New(rand.NewPCG(1, 2))
+	noise := func(int, int) byte { return byte(r.Uint32()) }
+	img := lbYUVImage(1280, 720, BT709, noise, noise, noise)
+	if f == FormatNV12 {
+		img = lbToNV12(img)
+	}
+	dst := make([]float32, 3*lb.dstW*lb.dstH)
+	lb.run(img, dst) // builds the tables
+	b.ReportAllocs()
+	for b.Loop() {
+		lb.run(img, dst)
+	}
+}
+
+func BenchmarkLetterboxI420To416(b *testing.B) {
+	benchmarkLetterboxYUV(b, newLetterbox(416, 416, true, 1, false), FormatI420)
+}
+
+func BenchmarkLetterboxI420To640(b *testing.B) {
+	benchmarkLetterboxYUV(b, newLetterbox(640, 640, false, 1.0/255, false), FormatI420)
+}
+
+func BenchmarkLetterboxNV12To416(b *testing.B) {
+	benchmarkLetterboxYUV(b, newLetterbox(416, 416, true, 1, false), FormatNV12)
+}
+
+func BenchmarkLetterboxNV12To640(b *testing.B) {
+	benchmarkLetterboxYUV(b, newLetterbox(640, 640, false, 1.0/255, false), FormatNV12)
+}
+
 // Realistic outputs: background scores under 0.05 everywhere, and 10 objects
 // each seen by 3 neighbouring anchors scoring 0.5..0.9, so 30 candidates pass
 // a 0.3 threshold and NMS keeps 10.
@@ -247,5 +280,40 @@ func BenchmarkDetectLanes(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 		})
+	}
+}
+
+// BenchmarkDrawYUV is BenchmarkDrawTracked, BenchmarkDrawPolygon and
+// BenchmarkDrawLine (the same 20 tracked boxes with labels, 8-point zone
+// and line) on 1280x720 I420 and NV12 frames.
+func BenchmarkDrawYUV(b *testing.B) {
+	labels := COCOLabels()
+	dets := make([]Detection, 20)
+	ids := make([]uint64, 20)
+	for i := range dets {
+		dets[i] = Detection{
+			ClassID: i, Label: labels[i], Confidence: 0.5 + float32(i)/50,
+			Box: Rect{X: float32(60 * i), Y: float32(20 * i), W: 100, H: 250},
+		}
+		ids[i] = uint64(1000 + 37*i)
+	}
+	zone := []Point{{0.1, 0.4}, {0.3, 0.35}, {0.6, 0.38}, {0.9, 0.5}, {0.95, 0.9}, {0.7, 0.98}, {0.3, 0.95}, {0.05, 0.8}}
+	for _, f := range []PixelFormat{FormatI420, FormatNV12} {
+		img := yuvImage(f, BT709, 1280, 720, 40, 128, 128)
+		for _, bc := range []struct {
+			name string
+			draw func()
+		}{
+			{"boxes20", func() { DrawTracked(img, dets, ids) }},
+			{"zone", func() { DrawPolygon(img, zone, "driveway", green) }},
+			{"line", func() { DrawLine(img, Point{0.5, 0}, Point{0.6, 1}, "gate", green) }},
+		} {
+			b.Run(bc.name+"/"+f.String(), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					bc.draw()
+				}
+			})
+		}
 	}
 }

@@ -36,7 +36,9 @@ func classColour(class int) RGB {
 // Draw draws each detection's box and "label 0.87" text onto img in place, a
 // colour per class, clipped to the image. Boxes are 2 pixels thick, drawn
 // just inside the box; the text sits on a filled background above the box, or
-// inside it at the top of the frame. It allocates nothing.
+// inside it at the top of the frame. It draws into every PixelFormat: into a
+// YUV image as described in drawyuv.go (the same luma pixels as in RGB, the
+// chroma of each 2x2 block the shapes touch). It allocates nothing.
 func Draw(img Image, dets []Detection) { DrawTracked(img, dets, nil) }
 
 // DrawTracked is Draw with track ids: the text of dets[i] becomes
@@ -50,7 +52,7 @@ func DrawTracked(img Image, dets []Detection, trackIDs []uint64) {
 	face := basicfont.Face7x13
 	for i := range dets {
 		det := &dets[i]
-		col := classColour(det.ClassID)
+		col := newPaint(img, classColour(det.ClassID))
 		x0, y0 := roundPix(det.Box.X), roundPix(det.Box.Y)
 		x1, y1 := roundPix(det.Box.X+det.Box.W), roundPix(det.Box.Y+det.Box.H)
 		if x1 <= x0 || y1 <= y0 {
@@ -123,17 +125,18 @@ func labelSize(n int) (w, h int) {
 
 // fillLabel fills a text background of w x h pixels at (x, y) with col and
 // returns the ink that reads on it: black on light colours, white on dark.
-func fillLabel(img Image, x, y, w, h int, col RGB) RGB {
+func fillLabel(img Image, x, y, w, h int, col paint) paint {
 	fillRect(img, x, y, x+w, y+h, col)
-	if 299*int(col.R)+587*int(col.G)+114*int(col.B) > 150_000 {
-		return RGB{}
+	c := col.rgb
+	if 299*int(c.R)+587*int(c.G)+114*int(c.B) > 150_000 {
+		return newPaint(img, RGB{})
 	}
-	return RGB{255, 255, 255}
+	return newPaint(img, RGB{255, 255, 255})
 }
 
 // drawText draws the first maxLabelRune runes of s with the baseline origin
 // at (x, y) and returns the x after them.
-func drawText(img Image, face *basicfont.Face, x, y int, s string, c RGB) int {
+func drawText(img Image, face *basicfont.Face, x, y int, s string, c paint) int {
 	n := 0
 	for _, r := range s {
 		if n == maxLabelRune {
@@ -156,12 +159,17 @@ func roundPix(v float32) int {
 }
 
 // fillRect paints [x0,x1) x [y0,y1), clipped to the image.
-func fillRect(img Image, x0, y0, x1, y1 int, c RGB) {
+func fillRect(img Image, x0, y0, x1, y1 int, p paint) {
 	x0, y0 = max(x0, 0), max(y0, 0)
 	x1, y1 = min(x1, img.Width), min(y1, img.Height)
 	if x1 <= x0 || y1 <= y0 {
 		return
 	}
+	if img.Format != FormatRGB {
+		fillRectYUV(img, x0, y0, x1, y1, p)
+		return
+	}
+	c := p.rgb
 	for y := y0; y < y1; y++ {
 		row := img.Pix[y*img.Stride+3*x0 : y*img.Stride+3*x1]
 		for i := 0; i+2 < len(row); i += 3 {
@@ -171,31 +179,45 @@ func fillRect(img Image, x0, y0, x1, y1 int, c RGB) {
 }
 
 // drawGlyph blends rune r of face onto img with its baseline origin at (x, y)
-// and returns the x of the next glyph.
-func drawGlyph(img Image, face *basicfont.Face, x, y int, r rune, c RGB) int {
+// and returns the x of the next glyph. Into a YUV image it blends luma only:
+// the glyphs' strokes are a pixel wide, finer than chroma, which keeps the
+// colour of the background the text sits on.
+func drawGlyph(img Image, face *basicfont.Face, x, y int, r rune, p paint) int {
 	dr, mask, mp, adv, _ := face.Glyph(fixed.P(x, y), r)
 	next := x + adv.Round()
 	alpha, ok := mask.(*image.Alpha)
 	if !ok {
 		return next
 	}
-	for gy := dr.Min.Y; gy < dr.Max.Y; gy++ {
-		if gy < 0 || gy >= img.Height {
+	// The glyph's pixels within the image, and where they start in the mask.
+	x0, x1 := max(dr.Min.X, 0), min(dr.Max.X, img.Width)
+	y0, y1 := max(dr.Min.Y, 0), min(dr.Max.Y, img.Height)
+	if x0 >= x1 || y0 >= y1 {
+		return next
+	}
+	mx := mp.X + x0 - dr.Min.X
+	for gy := y0; gy < y1; gy++ {
+		m := alpha.Pix[alpha.PixOffset(mx, mp.Y+gy-dr.Min.Y):][:x1-x0]
+		if img.Format != FormatRGB {
+			row := img.Pix[gy*img.Stride+x0:][:len(m)]
+			for i, a := range m {
+				if a != 0 {
+					row[i] = byte((int(p.y)*int(a) + int(row[i])*(255-int(a))) / 255)
+				}
+			}
 			continue
 		}
-		my := mp.Y + gy - dr.Min.Y
-		for gx := dr.Min.X; gx < dr.Max.X; gx++ {
-			if gx < 0 || gx >= img.Width {
-				continue
-			}
-			a := int(alpha.Pix[alpha.PixOffset(mp.X+gx-dr.Min.X, my)])
+		c := p.rgb
+		row := img.Pix[gy*img.Stride+3*x0:][:3*len(m)]
+		for i, a := range m {
 			if a == 0 {
 				continue
 			}
-			p := img.Pix[gy*img.Stride+3*gx : gy*img.Stride+3*gx+3]
-			p[0] = byte((int(c.R)*a + int(p[0])*(255-a)) / 255)
-			p[1] = byte((int(c.G)*a + int(p[1])*(255-a)) / 255)
-			p[2] = byte((int(c.B)*a + int(p[2])*(255-a)) / 255)
+			a := int(a)
+			q := row[3*i : 3*i+3]
+			q[0] = byte((int(c.R)*a + int(q[0])*(255-a)) / 255)
+			q[1] = byte((int(c.G)*a + int(q[1])*(255-a)) / 255)
+			q[2] = byte((int(c.B)*a + int(q[2])*(255-a)) / 255)
 		}
 	}
 	return next

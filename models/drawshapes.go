@@ -35,7 +35,8 @@ const (
 // side of the polygon's vertices, kept inside the frame. The outline is
 // clipped to the image; an edge along the frame's border (0 or 1) is drawn
 // just inside it. Fewer than 2 points, or any coordinate that is NaN,
-// infinite or beyond ±1e6, draws nothing. It allocates nothing.
+// infinite or beyond ±1e6, draws nothing. It draws into every
+// PixelFormat, as Draw does. It allocates nothing.
 func DrawPolygon(img Image, pts []Point, name string, c RGB) {
 	if !img.valid() || len(pts) < 2 {
 		return
@@ -48,6 +49,7 @@ func DrawPolygon(img Image, pts []Point, name string, c RGB) {
 		mx += p.X / float64(len(pts))
 		my += p.Y / float64(len(pts))
 	}
+	p := newPaint(img, c)
 	edges := len(pts)
 	if edges == 2 { // a segment: its closing edge is itself
 		edges = 1
@@ -55,7 +57,7 @@ func DrawPolygon(img Image, pts []Point, name string, c RGB) {
 	for i := range edges {
 		ax, ay, _ := toPix(img, pts[i])
 		bx, by, _ := toPix(img, pts[(i+1)%len(pts)])
-		segment(img, ax, ay, bx, by, c)
+		segment(img, ax, ay, bx, by, p)
 	}
 	if name == "" {
 		return
@@ -75,7 +77,7 @@ func DrawPolygon(img Image, pts []Point, name string, c RGB) {
 	} else {
 		y += nameGap
 	}
-	drawName(img, x, y, name, c)
+	drawName(img, x, y, name, p)
 }
 
 // DrawLine draws the segment from→to onto img in place, 2 pixels thick in
@@ -92,7 +94,8 @@ func DrawPolygon(img Image, pts []Point, name string, c RGB) {
 // The middle is that of the part inside the frame; a line wholly outside it
 // draws nothing. A line whose ends coincide (within 1e-9 of the frame) has
 // no direction, and a NaN or infinite coordinate (or one beyond ±1e6) no
-// position: neither draws anything. It allocates nothing.
+// position: neither draws anything. It draws into every PixelFormat, as
+// Draw does. It allocates nothing.
 func DrawLine(img Image, from, to Point, name string, c RGB) {
 	if !img.valid() {
 		return
@@ -104,7 +107,8 @@ func DrawLine(img Image, from, to Point, name string, c RGB) {
 	}
 	dx, dy := bx-ax, by-ay
 	l := math.Hypot(dx, dy)
-	segment(img, ax, ay, bx, by, c)
+	p := newPaint(img, c)
+	segment(img, ax, ay, bx, by, p)
 
 	// The arrow starts in the middle of the visible part and points along
 	// n = (-uy, ux), u the unit vector from→to in pixels: the cross product
@@ -123,10 +127,10 @@ func DrawLine(img Image, from, to Point, name string, c RGB) {
 	arrow := float64(max(minArrow, min(img.Width, img.Height)/30))
 	head := arrow / 2
 	tx, ty := mx+nx*arrow, my+ny*arrow
-	segment(img, mx, my, tx, ty, c)
+	segment(img, mx, my, tx, ty, p)
 	hx, hy := tx-nx*head, ty-ny*head // the middle of the head's base
-	segment(img, tx, ty, hx+ux*head*0.6, hy+uy*head*0.6, c)
-	segment(img, tx, ty, hx-ux*head*0.6, hy-uy*head*0.6, c)
+	segment(img, tx, ty, hx+ux*head*0.6, hy+uy*head*0.6, p)
+	segment(img, tx, ty, hx-ux*head*0.6, hy-uy*head*0.6, p)
 
 	if name == "" {
 		return
@@ -135,7 +139,7 @@ func DrawLine(img Image, from, to Point, name string, c RGB) {
 	// its background stays clear of the line.
 	tw, th := labelSize(textRunes(name))
 	back := nameGap + math.Abs(nx)*float64(tw)/2 + math.Abs(ny)*float64(th)/2
-	drawName(img, mx-nx*back-float64(tw)/2, my-ny*back-float64(th)/2, name, c)
+	drawName(img, mx-nx*back-float64(tw)/2, my-ny*back-float64(th)/2, name, p)
 }
 
 // toPix scales p to pixel edges of img (x = 0 is the frame's left edge,
@@ -148,7 +152,7 @@ func toPix(img Image, p Point) (x, y float64, ok bool) {
 
 // drawName writes name on a background of colour c with its top-left corner
 // near (x, y), moved as little as needed to keep it inside the frame.
-func drawName(img Image, x, y float64, name string, c RGB) {
+func drawName(img Image, x, y float64, name string, c paint) {
 	tw, th := labelSize(textRunes(name))
 	// Clamp in floats first: x and y may be far outside any int.
 	x = min(max(x, 0), float64(img.Width-tw))
@@ -163,7 +167,7 @@ func drawName(img Image, x, y float64, name string, c RGB) {
 // a 2 x 2 brush along an integer Bresenham line, clipped to the image. The
 // segment is first cut to the frame plus a margin, so its ends fit an int
 // and the loop is never longer than the frame.
-func segment(img Image, ax, ay, bx, by float64, c RGB) {
+func segment(img Image, ax, ay, bx, by float64, c paint) {
 	ax, ay, bx, by, ok := clipSegment(ax, ay, bx, by,
 		-clipMargin, -clipMargin, float64(img.Width+clipMargin), float64(img.Height+clipMargin))
 	if !ok {
@@ -201,7 +205,7 @@ func segment(img Image, ax, ay, bx, by float64, c RGB) {
 // x-1 and x of rows y-1 and y. On the frame's border (x = 0 or Width, y = 0
 // or Height) it moves one pixel in, so that an outline along the border
 // shows both of its pixels.
-func plot(img Image, x, y int, c RGB) {
+func plot(img Image, x, y int, p paint) {
 	if x == 0 {
 		x = 1
 	} else if x == img.Width {
@@ -212,6 +216,11 @@ func plot(img Image, x, y int, c RGB) {
 	} else if y == img.Height {
 		y = img.Height - 1
 	}
+	if img.Format != FormatRGB {
+		plotYUV(img, x, y, p)
+		return
+	}
+	c := p.rgb
 	for py := y - 1; py <= y; py++ {
 		if uint(py) >= uint(img.Height) {
 			continue

@@ -34,6 +34,8 @@ type letterbox struct {
 	wx     []int32 // per scaled column: weight of x1, 0..weightOne
 	y0, y1 []int32 // per scaled row: the two source rows
 	wy     []int32 // per scaled row: weight of y1
+
+	yuvTables // the YUV 4:2:0 sampling tables, built by the first YUV frame
 }
 
 // newLetterbox returns a letterbox into a dstW x dstH input. Its tables are
@@ -50,6 +52,7 @@ func (lb *letterbox) resize(srcW, srcH int) {
 	}
 	lb.srcW, lb.srcH = srcW, srcH
 	lb.padded = nil
+	lb.chroma = 0
 	scale := math.Min(float64(lb.dstW)/float64(srcW), float64(lb.dstH)/float64(srcH))
 	lb.newW = min(max(int(math.Round(float64(srcW)*scale)), 1), lb.dstW)
 	lb.newH = min(max(int(math.Round(float64(srcH)*scale)), 1), lb.dstH)
@@ -95,10 +98,16 @@ func grow[T any](s []T, n int) []T {
 }
 
 // run letterboxes img into dst, a planar 3 x dstH x dstW tensor. img must be
-// valid. The padding is written only when the geometry or the tensor
-// changes: nothing else may write to dst.
+// valid; it may be packed RGB or YUV 4:2:0 (see runYUV). The padding is
+// written only when the geometry or the tensor changes: nothing else may
+// write to dst.
 func (lb *letterbox) run(img Image, dst []float32) {
 	lb.resize(img.Width, img.Height)
+	var cv yuvConv
+	if img.Format != FormatRGB {
+		lb.chromaTables(img.Format, img.Width, img.Height)
+		cv = newYUVConv(img.Matrix, lb.norm)
+	}
 	plane := lb.dstW * lb.dstH
 	dst = dst[:3*plane]
 	// Tensor planes for the source's R, G and B.
@@ -132,25 +141,39 @@ func (lb *letterbox) run(img Image, dst []float32) {
 			fill(rb[lb.padX+lb.newW:], pad)
 		}
 		or, og, ob := rr[lb.padX:lb.padX+lb.newW], rg[lb.padX:lb.padX+lb.newW], rb[lb.padX:lb.padX+lb.newW]
-		s0 := img.Pix[int(lb.y0[iy])*img.Stride:]
-		s1 := img.Pix[int(lb.y1[iy])*img.Stride:]
-		s0, s1 = s0[:3*img.Width], s1[:3*img.Width]
-		wb := lb.wy[iy]
-		wt := weightOne - wb
-		x0, x1, wx := lb.x0[:len(or)], lb.x1[:len(or)], lb.wx[:len(or)]
-		og, ob = og[:len(or)], ob[:len(or)]
-		for x := range or {
-			a, b := int(x0[x]), int(x1[x])
-			w1 := wx[x]
-			w0 := weightOne - w1
-			_, _, _, _ = s0[a+2], s0[b+2], s1[a+2], s1[b+2]
-			r := (int32(s0[a])*w0+int32(s0[b])*w1)*wt + (int32(s1[a])*w0+int32(s1[b])*w1)*wb
-			g := (int32(s0[a+1])*w0+int32(s0[b+1])*w1)*wt + (int32(s1[a+1])*w0+int32(s1[b+1])*w1)*wb
-			bl := (int32(s0[a+2])*w0+int32(s0[b+2])*w1)*wt + (int32(s1[a+2])*w0+int32(s1[b+2])*w1)*wb
-			or[x] = float32(r) * k
-			og[x] = float32(g) * k
-			ob[x] = float32(bl) * k
+		switch img.Format {
+		case FormatRGB:
+			lb.rgbRow(img, iy, or, og, ob, k)
+		case FormatI420:
+			lb.i420Row(img, iy, or, og, ob, &cv)
+		case FormatNV12:
+			lb.nv12Row(img, iy, or, og, ob, &cv)
 		}
+	}
+}
+
+// rgbRow writes scaled row iy of a packed RGB image into the tensor rows
+// or, og, ob (newW values each), k being the tensor value of one unit of
+// the bilinear sum.
+func (lb *letterbox) rgbRow(img Image, iy int, or, og, ob []float32, k float32) {
+	s0 := img.Pix[int(lb.y0[iy])*img.Stride:]
+	s1 := img.Pix[int(lb.y1[iy])*img.Stride:]
+	s0, s1 = s0[:3*img.Width], s1[:3*img.Width]
+	wb := lb.wy[iy]
+	wt := weightOne - wb
+	x0, x1, wx := lb.x0[:len(or)], lb.x1[:len(or)], lb.wx[:len(or)]
+	og, ob = og[:len(or)], ob[:len(or)]
+	for x := range or {
+		a, b := int(x0[x]), int(x1[x])
+		w1 := wx[x]
+		w0 := weightOne - w1
+		_, _, _, _ = s0[a+2], s0[b+2], s1[a+2], s1[b+2]
+		r := (int32(s0[a])*w0+int32(s0[b])*w1)*wt + (int32(s1[a])*w0+int32(s1[b])*w1)*wb
+		g := (int32(s0[a+1])*w0+int32(s0[b+1])*w1)*wt + (int32(s1[a+1])*w0+int32(s1[b+1])*w1)*wb
+		bl := (int32(s0[a+2])*w0+int32(s0[b+2])*w1)*wt + (int32(s1[a+2])*w0+int32(s1[b+2])*w1)*wb
+		or[x] = float32(r) * k
+		og[x] = float32(g) * k
+		ob[x] = float32(bl) * k
 	}
 }
 

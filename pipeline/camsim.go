@@ -36,7 +36,9 @@ type PublisherConfig struct {
 	Codec       string // "h264" (default) or "h265"
 	Encoder     string // force an encoder element
 	// Stamp, if set, marks each frame just before it is published (the
-	// simulator draws a time code with it).
+	// simulator draws a time code with it). With Stamp the source made from Source
+	// hands out packed RGB (what the time code is drawn on); without, I420, published
+	// with no colour conversion at all.
 	Stamp func(f *Frame)
 	// SourceName names NewPublisher's src in Describe and the start-up log,
 	// e.g. "synthetic crossing scene" (default "custom source"); only with
@@ -115,7 +117,10 @@ func NewPublisher(cfg PublisherConfig, src FrameSource, log *slog.Logger) (*Publ
 	}
 	p := &Publisher{cfg: cfg, log: log, src: src}
 	if src == nil {
-		icfg := IngestConfig{URL: cfg.Source, Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS}
+		icfg := IngestConfig{URL: cfg.Source, Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Format: FormatI420}
+		if cfg.Stamp != nil {
+			icfg.Format = FormatRGB
+		}
 		if kind, _, err := classifySource(cfg.Source); err == nil && kind == sourceFile {
 			icfg.Loop, icfg.Paced = true, true
 		} else if err == nil && kind == sourceRTSP {
@@ -235,7 +240,7 @@ func (p *Publisher) loop(ctx context.Context, outDone <-chan error) error {
 		if p.cfg.Stamp != nil {
 			p.cfg.Stamp(out)
 		}
-		p.out.Push(out.Pix, out.Width, out.Height, out.Stride)
+		p.out.Push(out)
 	}
 }
 
@@ -247,24 +252,61 @@ func switchPeriod(every time.Duration, fps int) int {
 	return max(1, int(math.Round(every.Seconds()*float64(fps))))
 }
 
-// resample scales src to w x h into dst (nearest neighbour, packed RGB, stride w*3),
-// reusing dst.Pix's capacity.
+// resample scales src to w x h into dst (nearest neighbour), reusing dst.Pix's
+// capacity. It keeps src's format (Format "" is RGB) with tight strides: RGB w*3; I420
+// and NV12 a Y stride of w, then the chroma planes scaled the same way from src's.
 func resample(dst, src *Frame, w, h int) {
-	stride := w * 3
-	if cap(dst.Pix) < stride*h {
-		dst.Pix = make([]byte, stride*h)
+	format := src.Format
+	if format == "" {
+		format = FormatRGB
 	}
-	dst.Pix = dst.Pix[:stride*h]
-	for y := range h {
-		srow := src.Pix[(y*src.Height/h)*src.Stride:]
-		drow := dst.Pix[y*stride : (y+1)*stride]
-		for x := range w {
-			sx := (x * src.Width / w) * 3
-			copy(drow[x*3:x*3+3], srow[sx:sx+3])
+	luma, chroma := rowBytes(format, w)
+	cw, ch := ChromaWidth(w), ChromaHeight(h)
+	var uOff, vOff, size int
+	switch format {
+	case FormatI420:
+		uOff = luma * h
+		vOff = uOff + chroma*ch
+		size = vOff + chroma*ch
+	case FormatNV12:
+		uOff = luma * h
+		size = uOff + chroma*ch
+	default:
+		size = luma * h
+	}
+	if cap(dst.Pix) < size {
+		dst.Pix = make([]byte, size)
+	}
+	pix := dst.Pix[:size]
+	if format == FormatRGB {
+		scalePlane(pix, luma, w, h, src.Pix, src.Stride, src.Width, src.Height, 3)
+	} else {
+		scw, sch := ChromaWidth(src.Width), ChromaHeight(src.Height)
+		scalePlane(pix, luma, w, h, src.Pix, src.Stride, src.Width, src.Height, 1)
+		if format == FormatI420 {
+			scalePlane(pix[uOff:], chroma, cw, ch, src.Pix[src.UOffset:], src.UVStride, scw, sch, 1)
+			scalePlane(pix[vOff:], chroma, cw, ch, src.Pix[src.VOffset:], src.UVStride, scw, sch, 1)
+		} else {
+			scalePlane(pix[uOff:], chroma, cw, ch, src.Pix[src.UOffset:], src.UVStride, scw, sch, 2)
 		}
 	}
 	meta := *src
-	meta.Pix = dst.Pix
-	meta.Width, meta.Height, meta.Stride = w, h, stride
+	meta.Pix = pix
+	meta.Format = format
+	meta.Width, meta.Height, meta.Stride = w, h, luma
+	meta.UOffset, meta.VOffset, meta.UVStride = uOff, vOff, chroma
 	*dst = meta
+}
+
+// scalePlane scales a plane of sw x sh samples of bpp bytes (stride sstride) to one of
+// w x h (stride stride), nearest neighbour.
+func scalePlane(dst []byte, stride, w, h int, src []byte, sstride, sw, sh, bpp int) {
+	for y := range h {
+		srow := src[(y*sh/h)*sstride:]
+		drow := dst[y*stride : y*stride+w*bpp]
+		for x := range w {
+			sx := (x * sw / w) * bpp
+			copy(drow[x*bpp:x*bpp+bpp], srow[sx:sx+bpp])
+		}
+	}
 }

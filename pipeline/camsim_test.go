@@ -146,3 +146,41 @@ func TestResample(t *testing.T) {
 		t.Errorf("up: %v, want %v", got, want)
 	}
 }
+
+func TestResampleYUV(t *testing.T) {
+	// 4x2 I420 with padded strides: Y(x, y) = 10y+x (stride 6), U = {100, 101}, V = {200,
+	// 201} (stride 3), U at 12, V at 15.
+	src := Frame{Format: FormatI420, Width: 4, Height: 2, Stride: 6, UOffset: 12, VOffset: 15, UVStride: 3,
+		Pix: make([]byte, 18), Colorimetry: Colorimetry{BT709: true}}
+	for y := range 2 {
+		for x := range 4 {
+			src.Pix[y*6+x] = byte(10*y + x)
+		}
+	}
+	src.Pix[12], src.Pix[13], src.Pix[15], src.Pix[16] = 100, 101, 200, 201
+	var dst Frame
+	// Up to 8x3: luma columns twice each, rows 0, 0, 1 (y*2/3); chroma 4x2 from 2x1.
+	resample(&dst, &src, 8, 3)
+	want := Frame{Format: FormatI420, Width: 8, Height: 3, Stride: 8, UOffset: 24, VOffset: 32, UVStride: 4, Colorimetry: Colorimetry{BT709: true}}
+	if dst.Format != want.Format || dst.Width != 8 || dst.Height != 3 || dst.Stride != 8 || dst.UOffset != 24 || dst.VOffset != 32 ||
+		dst.UVStride != 4 || len(dst.Pix) != 40 || dst.Colorimetry != want.Colorimetry {
+		t.Fatalf("I420 up: %+v", dst)
+	}
+	wantPix := []byte{
+		0, 0, 1, 1, 2, 2, 3, 3,
+		0, 0, 1, 1, 2, 2, 3, 3,
+		10, 10, 11, 11, 12, 12, 13, 13,
+		100, 100, 101, 101, 100, 100, 101, 101,
+		200, 200, 201, 201, 200, 200, 201, 201,
+	}
+	if string(dst.Pix) != string(wantPix) {
+		t.Errorf("I420 up:\n%v\nwant\n%v", dst.Pix, wantPix)
+	}
+	// NV12 3x3 down to 1x1: Y(0, 0); the UV pair of chroma (0, 0).
+	nv := Frame{Format: FormatNV12, Width: 3, Height: 3, Stride: 3, UOffset: 9, UVStride: 4,
+		Pix: []byte{7, 1, 2, 3, 4, 5, 6, 7, 8, 50, 60, 51, 61, 52, 62, 53, 63}}
+	resample(&dst, &nv, 1, 1)
+	if dst.Format != FormatNV12 || dst.Stride != 1 || dst.UOffset != 1 || dst.UVStride != 2 || string(dst.Pix) != string([]byte{7, 50, 60}) {
+		t.Errorf("NV12 down: %+v", dst)
+	}
+}

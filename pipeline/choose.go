@@ -28,7 +28,7 @@ func NormalizeCodec(s string) (string, error) {
 type DecoderChoice struct {
 	Element  string // factory name, e.g. "avdec_h264"
 	Props    string // properties in gst-launch syntax, e.g. "output-corrupt=false"; may be ""
-	Convert  string // gst-launch fragment after the decoder, e.g. "nvvidconv ! video/x-raw,format=BGRx"; may be ""
+	Convert  string // gst-launch fragment after the decoder, e.g. "nvvidconv ! video/x-raw,format=NV12"; may be ""
 	Hardware bool
 }
 
@@ -38,16 +38,21 @@ type decoderCandidate struct {
 	requires []string // other elements the chain needs
 }
 
-// decoderCandidates lists, per codec, the decoders in order of preference. The
-// hardware rows are written against the vendors' documentation (there is no GPU on
-// the development machines):
-//   - nvv4l2decoder (Jetson) outputs NVMM memory only; nvvidconv copies it to system
-//     memory. nvvidconv cannot output packed RGB, so it outputs BGRx and the shared
-//     videoconvert makes RGB.
-//   - nvh264dec/nvh265dec (desktop NVDEC) can output CUDA, GL or system memory; the
-//     caps filter pins system memory.
+// decoderCandidates lists, per codec, the decoders in order of preference. Each row
+// ends in system memory in a format the ingest's default caps (I420 or NV12) take as
+// it is, so the shared videoconvert passes the frames through; only the RGB path
+// (IngestConfig.Format) converts there. The hardware rows are written against the
+// vendors' documentation (there is no GPU on the development machines; untested):
+//   - nvv4l2decoder (Jetson) outputs NV12 in NVMM memory only (NVIDIA's
+//     Gst-nvvideo4linux2 page); nvvidconv copies it to system memory, NV12 pinned so
+//     that it only copies. The converter stays a separate fragment so that a later
+//     NVMM path (inference reading NVMM buffers) can drop it without touching the
+//     decoder row.
+//   - nvh264dec/nvh265dec (desktop NVDEC) output NV12 in CUDA, GL or system memory;
+//     the caps filter pins system memory.
 //   - vah264dec/vah265dec output VA surfaces or system memory; vapostproc (same
-//     plugin) downloads and the caps filter pins system memory.
+//     plugin) downloads, converting on the GPU to what the caps downstream ask for,
+//     and the caps filter pins system memory.
 //   - avdec_* runs on the CPU. output-corrupt=false makes libav drop frames whose
 //     references are missing, so a stream joined mid-GOP yields clean frames from the
 //     next keyframe on instead of grey smears (checked here: with the default
@@ -56,13 +61,13 @@ type decoderCandidate struct {
 // No row skips frames in the decoder (no skip-frame, no QoS: the appsink has qos=false).
 var decoderCandidates = map[string][]decoderCandidate{
 	CodecH264: {
-		{DecoderChoice{Element: "nvv4l2decoder", Convert: "nvvidconv ! video/x-raw,format=BGRx", Hardware: true}, []string{"nvvidconv"}},
+		{DecoderChoice{Element: "nvv4l2decoder", Convert: "nvvidconv ! video/x-raw,format=NV12", Hardware: true}, []string{"nvvidconv"}},
 		{DecoderChoice{Element: "nvh264dec", Convert: "video/x-raw", Hardware: true}, nil},
 		{DecoderChoice{Element: "vah264dec", Convert: "vapostproc ! video/x-raw", Hardware: true}, []string{"vapostproc"}},
 		{DecoderChoice{Element: "avdec_h264", Props: "output-corrupt=false"}, nil},
 	},
 	CodecH265: {
-		{DecoderChoice{Element: "nvv4l2decoder", Convert: "nvvidconv ! video/x-raw,format=BGRx", Hardware: true}, []string{"nvvidconv"}},
+		{DecoderChoice{Element: "nvv4l2decoder", Convert: "nvvidconv ! video/x-raw,format=NV12", Hardware: true}, []string{"nvvidconv"}},
 		{DecoderChoice{Element: "nvh265dec", Convert: "video/x-raw", Hardware: true}, nil},
 		{DecoderChoice{Element: "vah265dec", Convert: "vapostproc ! video/x-raw", Hardware: true}, []string{"vapostproc"}},
 		{DecoderChoice{Element: "avdec_h265", Props: "output-corrupt=false"}, nil},

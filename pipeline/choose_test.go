@@ -35,9 +35,9 @@ func TestChooseDecoder(t *testing.T) {
 	}{
 		{"bare h264", "h264", bare, "", DecoderChoice{Element: "avdec_h264", Props: "output-corrupt=false"}, ""},
 		{"bare h265", "H265", bare, "", DecoderChoice{Element: "avdec_h265", Props: "output-corrupt=false"}, ""},
-		// Jetson: NVMM out of the decoder, nvvidconv back to system memory (BGRx).
-		{"jetson h264", "h264", jetson, "", DecoderChoice{Element: "nvv4l2decoder", Convert: "nvvidconv ! video/x-raw,format=BGRx", Hardware: true}, ""},
-		{"jetson h265", "h265", jetson, "", DecoderChoice{Element: "nvv4l2decoder", Convert: "nvvidconv ! video/x-raw,format=BGRx", Hardware: true}, ""},
+		// Jetson: NVMM out of the decoder, nvvidconv back to system memory (NV12, its own format).
+		{"jetson h264", "h264", jetson, "", DecoderChoice{Element: "nvv4l2decoder", Convert: "nvvidconv ! video/x-raw,format=NV12", Hardware: true}, ""},
+		{"jetson h265", "h265", jetson, "", DecoderChoice{Element: "nvv4l2decoder", Convert: "nvvidconv ! video/x-raw,format=NV12", Hardware: true}, ""},
 		// nvv4l2decoder without nvvidconv is useless: fall through to software.
 		{"jetson without nvvidconv", "h264", registry("nvv4l2decoder", "avdec_h264"), "", DecoderChoice{Element: "avdec_h264", Props: "output-corrupt=false"}, ""},
 		{"va h264", "h264", vaapi, "", DecoderChoice{Element: "vah264dec", Convert: "vapostproc ! video/x-raw", Hardware: true}, ""},

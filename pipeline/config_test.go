@@ -114,27 +114,6 @@ func TestNTPToTime(t *testing.T) {
 	}
 }
 
-func TestPlausibleNTP(t *testing.T) {
-	arrival := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name    string
-		capture time.Time
-		want    bool
-	}{
-		{"40 ms latency", arrival.Add(-40 * time.Millisecond), true},
-		{"same instant", arrival, true},
-		{"20 ms ahead: small clock offset", arrival.Add(20 * time.Millisecond), true},
-		{"1.36 s ahead: MediaMTX useAbsoluteTimestamp misreading the SR", arrival.Add(1360 * time.Millisecond), false},
-		{"9 s old", arrival.Add(-9 * time.Second), true},
-		{"an hour old: unsynchronised camera clock", arrival.Add(-time.Hour), false},
-	}
-	for _, tt := range tests {
-		if got := plausibleNTP(tt.capture, arrival); got != tt.want {
-			t.Errorf("%s: plausibleNTP = %v, want %v", tt.name, got, tt.want)
-		}
-	}
-}
-
 func TestRestartDelay(t *testing.T) {
 	b := &backoff.Backoff{Min: 500 * time.Millisecond, Max: 10 * time.Second} // no jitter: exact delays
 	// Quick failures double the delay up to the cap; a run as long as the cap resets it.

@@ -6,13 +6,16 @@ import "time"
 type CaptureClock string
 
 const (
-	// ClockNTP means the capture time is the sender's NTP time for the frame's RTP
+	// ClockNTP means the capture time is the camera's NTP time for the frame's RTP
 	// timestamp, mapped through the RTCP sender reports (GstReferenceTimestampMeta with
-	// caps timestamp/x-ntp, added by rtspsrc add-reference-timestamp-meta=true).
+	// caps timestamp/x-ntp, added by rtspsrc add-reference-timestamp-meta=true). An
+	// ingest uses it only while it trusts the camera's clock; Ingest.ClockStatus says
+	// why it does not.
 	ClockNTP CaptureClock = "ntp"
-	// ClockArrival means the capture time is the wall clock when the decoded frame
-	// reached the appsink: no sender report had arrived yet (the first seconds of an
-	// RTSP stream), or the source is not RTSP.
+	// ClockArrival means the capture time is Frame.Decoded, the wall clock when the
+	// decoded frame reached the appsink: the frames carry no NTP time (the first
+	// seconds of an RTSP stream, a source that is not RTSP), the ingest does not trust
+	// the camera's NTP clock, or IngestConfig.CaptureClock forces it.
 	ClockArrival CaptureClock = "arrival"
 )
 
@@ -35,17 +38,77 @@ type Colorimetry struct {
 	FullRange bool // 0..255; false: limited (Y 16..235)
 }
 
+// ChromaWidth and ChromaHeight are the size of a 4:2:0 frame's chroma planes in samples:
+// half the luma size, rounded up (an odd width or height has a last chroma sample that
+// covers one luma column or row).
+func ChromaWidth(width int) int   { return (width + 1) / 2 }
+func ChromaHeight(height int) int { return (height + 1) / 2 }
+
+// rowBytes is the number of bytes of pixels in one row of plane 0 (RGB, Y) and, for
+// YUV, of the chroma planes: I420 has one byte a chroma sample, NV12 two (U, V).
+func rowBytes(format PixelFormat, width int) (luma, chroma int) {
+	switch format {
+	case FormatI420:
+		return width, ChromaWidth(width)
+	case FormatNV12:
+		return width, 2 * ChromaWidth(width)
+	}
+	return width * 3, 0
+}
+
+// Planes returns f's planes as slices of Pix, each exactly its rows times its stride
+// long: y (RGB: the pixels) is Height*Stride bytes; for I420 u and v are
+// ChromaHeight(Height)*UVStride bytes from UOffset and VOffset; for NV12 u is the
+// interleaved U, V plane of that length and v is nil. It returns nils when Pix is too
+// short for that layout (a Frame that Ingest filled never is).
+func (f *Frame) Planes() (y, u, v []byte) {
+	n := f.Stride * f.Height
+	if f.Stride < 0 || f.Height < 0 || n > len(f.Pix) {
+		return nil, nil, nil
+	}
+	y = f.Pix[:n:n]
+	plane := func(off int) []byte {
+		m := f.UVStride * ChromaHeight(f.Height)
+		if off < 0 || f.UVStride < 0 || off > len(f.Pix) || m > len(f.Pix)-off {
+			return nil
+		}
+		return f.Pix[off : off+m : off+m]
+	}
+	switch f.Format {
+	case FormatI420:
+		if u, v = plane(f.UOffset), plane(f.VOffset); u == nil || v == nil {
+			return nil, nil, nil
+		}
+	case FormatNV12:
+		if u = plane(f.UOffset); u == nil {
+			return nil, nil, nil
+		}
+	}
+	return y, u, v
+}
+
 // Frame is one decoded frame: packed RGB, or the decoder's own planar YUV 4:2:0.
 type Frame struct {
-	// Format says how Pix is laid out.
+	// Format says how Pix is laid out. Frames from Ingest always set it; a Frame made
+	// elsewhere with Format "" is taken as FormatRGB (Output.Push).
 	Format PixelFormat
-	// Pix holds the frame as the decoder's buffer laid it out. RGB: Height rows of
-	// Stride bytes, the first Width*3 bytes of a row pixels. YUV: the Y plane (Height
-	// rows of Stride bytes) from offset 0, the chroma planes from UOffset and VOffset
-	// ((Height+1)/2 rows of UVStride bytes; NV12 has one interleaved plane at UOffset).
+	// Pix holds the frame's planes with the strides the decoder's buffer had (no
+	// repacking), every row complete (padding included):
+	//   - RGB: Height rows of Stride bytes, the first Width*3 bytes of a row pixels;
+	//     len(Pix) == Stride*Height.
+	//   - I420: the Y plane, Height rows of Stride bytes (Width used), from offset 0;
+	//     then U at UOffset and V at VOffset, each ChromaHeight(Height) rows of UVStride
+	//     bytes (ChromaWidth(Width) used). Ingest puts U at Stride*Height and V right
+	//     after U: len(Pix) == Stride*Height + 2*UVStride*ChromaHeight(Height).
+	//   - NV12: the Y plane as for I420, then one interleaved plane of U, V pairs at
+	//     UOffset (VOffset unused, 0), ChromaHeight(Height) rows of UVStride bytes
+	//     (2*ChromaWidth(Width) used): len(Pix) == Stride*Height + UVStride*ChromaHeight(Height).
+	//
+	// Planes slices them out.
 	Pix []byte
 	// YUV only: where the chroma planes start in Pix, their stride, and the
-	// colorimetry the colours are coded with.
+	// colorimetry the colours are coded with (from the caps; a matrix other than BT.709,
+	// e.g. BT.2020 or SMPTE 240M, is reported as BT.601). Zero for RGB.
 	UOffset, VOffset, UVStride int
 	Colorimetry                Colorimetry
 	// Width and Height may change from one frame to the next within one ingest: a
@@ -58,9 +121,13 @@ type Frame struct {
 	// Dropped is the number of decoded frames dropped (replaced by newer ones) since
 	// the previous frame Next returned.
 	Dropped uint64
+	// Decoded is the wall clock when the decoded frame reached the appsink (before it
+	// waited there for Next); with the arrival clock Capture is this time.
+	Decoded time.Time
 	// Pulled is the wall clock when Next got the frame.
 	Pulled time.Time
-	// Capture is the camera's capture time; see Clock for where it came from.
+	// Capture is the camera's capture time; see Clock for where it came from. With
+	// ClockArrival it equals Decoded.
 	Capture time.Time
 	Clock   CaptureClock
 }
@@ -68,30 +135,6 @@ type Frame struct {
 // ntpEpochOffset is the number of seconds from the NTP epoch (1900-01-01) to the Unix
 // epoch (1970-01-01).
 const ntpEpochOffset = 2208988800
-
-// NTP capture times further from the arrival time than this are not believed.
-const (
-	ntpMaxAhead = 50 * time.Millisecond // capture after arrival: clock offset at most
-	ntpMaxAge   = 10 * time.Second      // capture before arrival: latency at most
-)
-
-// plausibleNTP reports whether a sender's NTP capture time fits the frame's arrival
-// time: not after it (beyond a small clock offset) and not absurdly long before it.
-//
-// Measured here (GStreamer 1.22, MediaMTX v1.14.0 with gortsplib v4.16.2): the
-// reference timestamp meta does survive depayloader, decoder and videoconvert, but the
-// first one arrives only with the first RTCP sender report, 7-8 s into the stream, and
-// its value is wrong. gortsplib writes the NTP fraction in nanoseconds instead of
-// 1/2^32 s (bluenviron/gortsplib#869), so a stream relayed by MediaMTX carries capture
-// times 0-767 ms too early, changing at every sender report; with
-// useAbsoluteTimestamp MediaMTX misreads the publisher's reports the same way and the
-// times come out 0-3.3 s late. The arrival time was within 4 ms of the true capture
-// time on loopback. This check rejects the late case; the early case looks like
-// latency and cannot be told apart, which is why IngestConfig.CaptureClock can force
-// the arrival clock.
-func plausibleNTP(capture, arrival time.Time) bool {
-	return !capture.After(arrival.Add(ntpMaxAhead)) && !capture.Before(arrival.Add(-ntpMaxAge))
-}
 
 // ntpToTime converts nanoseconds since the NTP epoch to a time.Time.
 func ntpToTime(ntpNS uint64) time.Time {

@@ -172,8 +172,7 @@ func (s *markedSource) Next(ctx context.Context, f *Frame) error {
 func (s *markedSource) sentAt(f *Frame) (time.Time, bool) {
 	var n uint16
 	for bit := range 16 {
-		o := (markBlock/2)*f.Stride + (bit*markBlock+markBlock/2)*3
-		if f.Pix[o] > 128 {
+		if lumaAt(f, bit*markBlock+markBlock/2, markBlock/2) > 128 {
 			n |= 1 << bit
 		}
 	}

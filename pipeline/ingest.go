@@ -38,10 +38,19 @@ type IngestConfig struct {
 	// with its connection open, or sends data that never decodes, is caught by it
 	// (TestIngestHostileCamera).
 	StallTimeout time.Duration
-	// CaptureClock picks Frame.Capture: "" or ClockNTP uses the sender's NTP time when
-	// the stream carries a plausible one (see plausibleNTP), else the arrival time;
-	// ClockArrival always uses the arrival time.
+	// CaptureClock picks Frame.Capture: "" or ClockNTP uses the camera's NTP time
+	// while the ingest trusts it (see ClockStatus for the rules) and the arrival time
+	// otherwise; ClockArrival always uses the arrival time.
 	CaptureClock CaptureClock
+	// MaxTransport is the most the minimum of (arrival − NTP capture) over 10 s may
+	// be for the NTP clock to be trusted: above it the camera's clock is taken to be
+	// behind the agent's (default DefaultMaxTransport, 500 ms).
+	MaxTransport time.Duration
+	// Format picks Frame.Format. "" hands out the decoder's own planar YUV 4:2:0, I420
+	// or NV12 as it comes, with its strides: no colour conversion in GStreamer.
+	// FormatI420 or FormatNV12 force that one (converted when the decoder gives the
+	// other); FormatRGB converts to packed RGB (the path before YUV, kept to compare).
+	Format PixelFormat
 
 	// Camsim/development only (files and testsrc): 0 keeps the source's size/rate
 	// (testsrc: 1280x720 at 15 fps).
@@ -64,6 +73,9 @@ func (c IngestConfig) withDefaults() IngestConfig {
 	if c.StallTimeout == 0 {
 		c.StallTimeout = DefaultStallTimeout
 	}
+	if c.MaxTransport == 0 {
+		c.MaxTransport = DefaultMaxTransport
+	}
 	return c
 }
 
@@ -84,6 +96,11 @@ func (c IngestConfig) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("CaptureClock: unknown clock %q (want %q or %q)", c.CaptureClock, ClockNTP, ClockArrival))
 	}
+	switch c.Format {
+	case "", FormatRGB, FormatI420, FormatNV12:
+	default:
+		errs = append(errs, fmt.Errorf("Format: unknown format %q (want \"\" for the decoder's own, %q, %q or %q)", c.Format, FormatI420, FormatNV12, FormatRGB))
+	}
 	if _, err := ParsePolicy(string(c.Policy)); err != nil {
 		errs = append(errs, fmt.Errorf("Policy: %w", err))
 	}
@@ -92,6 +109,9 @@ func (c IngestConfig) validate() error {
 	}
 	if c.StallTimeout < 0 {
 		errs = append(errs, fmt.Errorf("StallTimeout: %v is negative", c.StallTimeout))
+	}
+	if c.MaxTransport < 0 {
+		errs = append(errs, fmt.Errorf("MaxTransport: %v is negative", c.MaxTransport))
 	}
 	if c.Width < 0 || c.Height < 0 || (c.Width == 0) != (c.Height == 0) {
 		errs = append(errs, fmt.Errorf("Width, Height: %dx%d: set both or neither", c.Width, c.Height))
@@ -116,7 +136,7 @@ type IngestStats struct {
 }
 
 // Ingest reads one camera and hands out its newest decoded frame. Next is meant to be
-// called from one goroutine; Stats, Describe and Close from any.
+// called from one goroutine; Stats, ClockStatus, Describe and Close from any.
 //
 // The appsink itself is the one-slot mailbox (max-buffers=1 drop=true): a new frame
 // replaces an unconsumed one inside GStreamer, and Next pulls whatever is there. This
@@ -142,6 +162,7 @@ type Ingest struct {
 	linkPad  string // name of the rtspsrc pad linked to linked
 	decoded  uint64 // final tap count, kept at Close
 	tap      *tap
+	srw      *srWatch // RTSP only
 	stopBus  chan struct{}
 	busDone  chan struct{}
 
@@ -155,9 +176,19 @@ type Ingest struct {
 	lastSeq   uint64
 	startedAt time.Time
 
-	delivered   atomic.Uint64
-	dropped     atomic.Uint64
-	ntpRejected atomic.Uint64
+	delivered atomic.Uint64
+	dropped   atomic.Uint64
+
+	// The capture clock: judge is used by Next only; what it decided is published in
+	// the atomics below for ClockStatus.
+	judge      clockJudge
+	clkReason  atomic.Uint32 // clockReason
+	clkOffset  atomic.Int64  // ns, min(arrival − capture); valid when clkHasOff
+	clkHasOff  atomic.Bool
+	clkReports atomic.Uint64
+	clkJumps   atomic.Uint64
+	ntpFrames  atomic.Uint64 // frames delivered with the NTP clock
+	clockTrust bool          // the NTP clock was trusted at the last change
 }
 
 // NewIngest validates cfg and prepares an ingest; it builds nothing until Start. log
@@ -177,6 +208,8 @@ func NewIngest(cfg IngestConfig, log *slog.Logger) (*Ingest, error) {
 		loc:  loc,
 		log:  log.With("url", Redact(cfg.URL)),
 	}
+	in.judge = newClockJudge(cfg.CaptureClock == ClockArrival, cfg.MaxTransport)
+	in.clkReason.Store(uint32(in.judge.reason))
 	switch kind {
 	case sourceFile:
 		in.describe = "file via decodebin"
@@ -273,6 +306,9 @@ func (in *Ingest) build() error {
 		in.mu.Unlock()
 		return fmt.Errorf("build ingest pipeline: %w", err)
 	}
+	in.mu.Lock()
+	in.srw = newSRWatch(src)
+	in.mu.Unlock()
 	return nil
 }
 
@@ -545,7 +581,7 @@ func (in *Ingest) Next(ctx context.Context, dst *Frame) error {
 			in.deliver(dst, f)
 			return nil
 		case pullBad:
-			return &StreamError{Element: nameSink, Message: "appsink delivered a sample without usable RGB video caps"}
+			return &StreamError{Element: nameSink, Message: "appsink delivered a sample without usable video caps (RGB, I420 or NV12)"}
 		case pullEOS:
 			if err := in.failed(); err != nil {
 				return err
@@ -585,17 +621,82 @@ func (in *Ingest) deliver(dst *Frame, f pulled) {
 	in.lastSeq = seq
 	dst.Seq, dst.Dropped = seq, dropped
 	dst.Pulled = now
+	dst.Decoded = f.arrival
 	dst.Capture, dst.Clock = f.arrival, ClockArrival
-	if f.hasNTP && in.cfg.CaptureClock != ClockArrival {
-		if c := ntpToTime(f.ntp); plausibleNTP(c, f.arrival) {
-			dst.Capture, dst.Clock = c, ClockNTP
-		} else if in.ntpRejected.Add(1) == 1 {
-			in.log.Warn("sender NTP time is implausible, using arrival times (further ones are only counted)",
-				"ntp_minus_arrival", c.Sub(f.arrival))
-		}
-	}
+	in.judgeClock(dst, f)
 	in.delivered.Add(1)
 	in.dropped.Add(dropped)
+}
+
+// judgeClock runs the clock judge on a delivered frame, switches dst to the NTP clock
+// when it is trusted, publishes the judge's state for ClockStatus and logs when the
+// state changes (never per frame: the reasons change a handful of times an ingest).
+func (in *Ingest) judgeClock(dst *Frame, f pulled) {
+	var sr srInfo
+	if in.srw != nil { // set in build, before Next can run; freed after Next has stopped
+		sr = in.srw.read()
+	}
+	var capture time.Time
+	if f.hasNTP {
+		capture = ntpToTime(f.ntp)
+	}
+	j := &in.judge
+	useNTP, changed := j.judge(f.arrival, capture, f.hasNTP, sr)
+	if useNTP {
+		dst.Capture, dst.Clock = capture, ClockNTP
+		in.ntpFrames.Add(1)
+	}
+	in.clkOffset.Store(j.offset)
+	in.clkHasOff.Store(j.hasOffset)
+	in.clkReports.Store(sr.reports)
+	in.clkJumps.Store(sr.jumps)
+	in.clkReason.Store(uint32(j.reason))
+	if changed {
+		in.logClock(useNTP, sr)
+	}
+}
+
+// logClock logs a change of the clock state: Info when the NTP clock becomes trusted,
+// Warn when it stops being trusted or is found wrong, Debug for the expected steps of a
+// stream's first seconds (no sender reports yet, probation) and the forced clock.
+func (in *Ingest) logClock(trusted bool, sr srInfo) {
+	j := &in.judge
+	args := []any{"reason", j.reason.String(), "sender_reports", sr.reports, "jumps", sr.jumps}
+	if j.hasOffset {
+		args = append(args, "camera_minus_agent", -time.Duration(j.offset))
+	}
+	wasTrusted := in.clockTrust
+	in.clockTrust = trusted
+	switch {
+	case trusted:
+		in.log.Info("capture clock: using the camera's NTP time", args...)
+	case wasTrusted:
+		in.log.Warn("capture clock: no longer trusting the camera's NTP time, using arrival times", args...)
+	case j.reason == reasonNoSR || j.reason == reasonProbation || j.reason == reasonForced:
+		in.log.Debug("capture clock: using arrival times", args...)
+	default:
+		in.log.Warn("capture clock: not trusting the camera's NTP time, using arrival times", args...)
+	}
+}
+
+// ClockStatus says which clock frames take their capture time from now and why. It
+// reflects the last frame Next delivered and never blocks Next.
+func (in *Ingest) ClockStatus() ClockStatus {
+	r := clockReason(in.clkReason.Load())
+	st := ClockStatus{
+		Clock:         ClockArrival,
+		Reason:        r.String(),
+		HasOffset:     in.clkHasOff.Load(),
+		SenderReports: in.clkReports.Load(),
+		Jumps:         in.clkJumps.Load(),
+	}
+	if r == reasonTrusted {
+		st.Clock = ClockNTP
+	}
+	if st.HasOffset {
+		st.OffsetMS = -float64(in.clkOffset.Load()) / float64(time.Millisecond)
+	}
+	return st
 }
 
 // Stats returns the running totals.
@@ -650,7 +751,7 @@ func (in *Ingest) Close() error {
 	defer in.mu.Unlock()
 	in.teardownLocked()
 	in.log.Info("ingest closed", "decoded", in.decoded, "delivered", in.delivered.Load(), "dropped", in.dropped.Load(),
-		"ntp_rejected", in.ntpRejected.Load())
+		"ntp_frames", in.ntpFrames.Load(), "capture_clock_reason", clockReason(in.clkReason.Load()).String())
 	return err
 }
 
@@ -665,6 +766,10 @@ func (in *Ingest) teardownLocked() {
 	if in.puller != nil {
 		in.puller.free()
 		in.puller = nil
+	}
+	if in.srw != nil {
+		in.srw.free()
+		in.srw = nil
 	}
 	in.linked = nil
 	in.pipeline, in.sink, in.conv = nil, nil, nil

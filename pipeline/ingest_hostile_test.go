@@ -43,7 +43,7 @@ func readSizes(t *testing.T, in *Ingest, sizes [][2]int, changes int, tail, time
 		if err := in.Next(ctx, &f); err != nil {
 			t.Fatalf("Next after %d size changes: %v (segments so far %+v)", max(len(segs)-1, 0), err, segs)
 		}
-		if !slices.Contains(sizes, [2]int{f.Width, f.Height}) || f.Stride < f.Width*3 || len(f.Pix) != f.Stride*f.Height {
+		if !slices.Contains(sizes, [2]int{f.Width, f.Height}) || frameLayoutErr(&f) != nil {
 			t.Fatalf("frame %d: %dx%d stride %d len %d, want one of %v", f.Seq, f.Width, f.Height, f.Stride, len(f.Pix), sizes)
 		}
 		if lastSeq != 0 && f.Seq != lastSeq+1+f.Dropped {

@@ -88,19 +88,38 @@ func quote(s string) string {
 	return `"` + r.Replace(s) + `"`
 }
 
+// yuvCaps is the ingest's caps filter for IngestConfig.Format "": the two 4:2:0 formats
+// decoders give. videoconvert is in passthrough (basetransform "set passthrough 1",
+// "reusing input buffer" at GST_DEBUG=basetransform:6; checked with avdec_h264 and
+// videotestsrc) when its input is one of them, and converts anything else (a 4:2:2 or
+// 10-bit stream) to the first, I420.
+const yuvCaps = "video/x-raw,format={ (string)I420, (string)NV12 }"
+
+// ingestCaps is the caps filter in front of the appsink for an IngestConfig.Format.
+func ingestCaps(f PixelFormat) string {
+	if f == "" {
+		return yuvCaps
+	}
+	return "video/x-raw,format=" + string(f)
+}
+
 // IngestPipeline returns the gst-launch description of an ingest's static part. For
 // RTSP it holds rtspsrc (named "src", no links: its pads appear at run time and get a
 // DecodeBranch each) and the tail from videoconvert (named "conv") to the appsink
 // (named "sink"). For files and the test pattern it is the whole pipeline. cfg must
 // have passed NewIngest's validation; zero values take their defaults.
+//
+// The tail's caps follow cfg.Format: by default I420 or NV12, whichever the decoder
+// gives (videoconvert then passes the decoder's buffers through untouched); FormatRGB
+// converts to packed RGB; FormatI420 and FormatNV12 force one.
 func IngestPipeline(cfg IngestConfig) string {
 	cfg = cfg.withDefaults()
 	kind, loc, err := classifySource(cfg.URL)
 	if err != nil {
 		return ""
 	}
-	tail := fmt.Sprintf("videoconvert name=%s ! video/x-raw,format=RGB ! appsink name=%s %s",
-		nameConvert, nameSink, appsinkProps(kind, cfg.Policy, cfg.Paced))
+	tail := fmt.Sprintf("videoconvert name=%s ! %s ! appsink name=%s %s",
+		nameConvert, ingestCaps(cfg.Format), nameSink, appsinkProps(kind, cfg.Policy, cfg.Paced))
 	switch kind {
 	case sourceRTSP:
 		var b strings.Builder
@@ -123,9 +142,14 @@ func IngestPipeline(cfg IngestConfig) string {
 		if fps == 0 {
 			fps = testDefaultFPS
 		}
-		// A white ball moving on black, generated directly as RGB.
-		return fmt.Sprintf("videotestsrc is-live=true pattern=ball ! video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1 ! %s",
-			w, h, fps, tail)
+		// A white ball moving on black, generated directly in the format asked for (I420
+		// by default): videoconvert passes it through.
+		format := cfg.Format
+		if format == "" {
+			format = FormatI420
+		}
+		return fmt.Sprintf("videotestsrc is-live=true pattern=ball ! video/x-raw,format=%s,width=%d,height=%d,framerate=%d/1 ! %s",
+			format, w, h, fps, tail)
 	default: // sourceFile
 		var b strings.Builder
 		// Decoded in software (files are a development aid); an audio stream's pad finds
@@ -193,11 +217,43 @@ func DecodeBranch(codec string, choice DecoderChoice) (string, error) {
 	return s, nil
 }
 
+// VideoCaps is what an output's appsrc caps say about the frames pushed into it.
+type VideoCaps struct {
+	Format        PixelFormat // FormatRGB, FormatI420 or FormatNV12
+	Width, Height int
+	Colorimetry   Colorimetry // YUV only
+}
+
+// String renders c as caps at fps frames a second. YUV caps carry the colorimetry
+// (GStreamer's names: bt709 and bt601 limited range; full range as
+// range:matrix:transfer:primaries: 1:3:5:1 for BT.709 and 1:4:16:4 for BT.601, as
+// bt709 and bt601 but with range 1, 0..255; "jpeg" is no name GStreamer 1.22 parses),
+// so the encoder signals it in the stream's VUI.
+func (c VideoCaps) String(fps int) string {
+	s := fmt.Sprintf("video/x-raw,format=%s,width=%d,height=%d,framerate=%d/1", c.Format, c.Width, c.Height, fps)
+	if c.Format == FormatRGB {
+		return s
+	}
+	var col string
+	switch c.Colorimetry {
+	case Colorimetry{BT709: true}:
+		col = "bt709"
+	case Colorimetry{}:
+		col = "bt601"
+	case Colorimetry{BT709: true, FullRange: true}:
+		col = "1:3:5:1"
+	default:
+		col = "1:4:16:4"
+	}
+	return s + ",colorimetry=" + col
+}
+
 // OutputPipeline returns the gst-launch description of an output: appsrc (named "src")
-// with RGB caps of the given size, conversion, the encoder (named "enc"), the parser
+// with caps for the frames pushed, videoconvert (passthrough when the encoder takes
+// the pushed format, e.g. I420 for x264enc), the encoder (named "enc"), the parser
 // (named "parse") and rtspclientsink (named "sink"). cfg must have passed NewOutput's
 // validation; zero values take their defaults.
-func OutputPipeline(cfg OutputConfig, choice EncoderChoice, width, height int) string {
+func OutputPipeline(cfg OutputConfig, choice EncoderChoice, caps VideoCaps) string {
 	cfg = cfg.withDefaults()
 	parse := "h264parse"
 	if choice.Codec == CodecH265 {
@@ -209,27 +265,26 @@ func OutputPipeline(cfg OutputConfig, choice EncoderChoice, width, height int) s
 	return fmt.Sprintf("appsrc name=%s is-live=true format=time do-timestamp=true leaky-type=downstream max-buffers=2 max-bytes=0"+
 		" caps=%s ! videoconvert ! %s ! %s name=%s config-interval=-1 ! rtspclientsink name=%s location=%s protocols=tcp",
 		nameSource,
-		quote(rgbCaps(width, height, cfg.FPS)),
+		quote(caps.String(cfg.FPS)),
 		encoderFragment(choice, cfg.FPS, cfg.BitrateKbps),
 		parse, nameParse, nameSink, quote(cfg.URL))
 }
 
-// rgbCaps are the caps of an output's appsrc: packed RGB of the given size and rate.
-func rgbCaps(width, height, fps int) string {
-	return fmt.Sprintf("video/x-raw,format=RGB,width=%d,height=%d,framerate=%d/1", width, height, fps)
-}
-
-// encoderFragment renders the encoder and its input conversion, with a keyframe every
-// fps frames (one a second) and the bitrate in kbit/s. The hardware rows follow the
-// vendors' documentation; they are untested here (no GPU), and Output falls back to
-// the software encoder if one fails to start.
+// encoderFragment renders the encoder and the caps it takes from the videoconvert in
+// front of it, with a keyframe every fps frames (one a second) and the bitrate in
+// kbit/s. Pushed frames in that format pass videoconvert untouched; others are
+// converted (NV12 to I420 for x264enc: a chroma de-interleave, no colour maths). The
+// hardware rows follow the vendors' documentation; they are untested here (no GPU),
+// and Output falls back to the software encoder if one fails to start.
 func encoderFragment(c EncoderChoice, fps, kbps int) string {
 	enc := "name=" + nameEncoder
 	switch c.Element {
 	case "nvv4l2h264enc", "nvv4l2h265enc":
-		// Jetson: nvvidconv uploads to NVMM; bitrate is in bit/s.
-		return fmt.Sprintf("video/x-raw,format=I420 ! nvvidconv ! video/x-raw(memory:NVMM),format=I420 ! %s %s bitrate=%d iframeinterval=%d idrinterval=%d insert-sps-pps=true",
-			c.Element, enc, kbps*1000, fps, fps)
+		// Jetson: nvvidconv uploads to NVMM and converts in hardware (it takes I420 and
+		// NV12 from system memory), so neither pushed format is converted on the CPU;
+		// bitrate is in bit/s.
+		return fmt.Sprintf("%s ! nvvidconv ! video/x-raw(memory:NVMM),format=I420 ! %s %s bitrate=%d iframeinterval=%d idrinterval=%d insert-sps-pps=true",
+			yuvCaps, c.Element, enc, kbps*1000, fps, fps)
 	case "nvh264enc", "nvh265enc":
 		return fmt.Sprintf("video/x-raw,format=NV12 ! %s %s bitrate=%d gop-size=%d zerolatency=true", c.Element, enc, kbps, fps)
 	case "vah264enc", "vah265enc":

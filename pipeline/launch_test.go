@@ -6,8 +6,10 @@ import (
 )
 
 const (
-	tailLatest   = "videoconvert name=conv ! video/x-raw,format=RGB ! appsink name=sink sync=false drop=true max-buffers=1 enable-last-sample=false"
-	tailBuffered = "videoconvert name=conv ! video/x-raw,format=RGB ! appsink name=sink sync=false drop=false max-buffers=0 enable-last-sample=false"
+	tailLatest   = "videoconvert name=conv ! video/x-raw,format={ (string)I420, (string)NV12 } ! appsink name=sink sync=false drop=true max-buffers=1 enable-last-sample=false"
+	tailBuffered = "videoconvert name=conv ! video/x-raw,format={ (string)I420, (string)NV12 } ! appsink name=sink sync=false drop=false max-buffers=0 enable-last-sample=false"
+	tailRGB      = "videoconvert name=conv ! video/x-raw,format=RGB ! appsink name=sink sync=false drop=true max-buffers=1 enable-last-sample=false"
+	tailNV12     = "videoconvert name=conv ! video/x-raw,format=NV12 ! appsink name=sink sync=false drop=true max-buffers=1 enable-last-sample=false"
 )
 
 func TestIngestPipelineRTSP(t *testing.T) {
@@ -32,6 +34,11 @@ func TestIngestPipelineRTSP(t *testing.T) {
 			`rtspsrc name=src location="rtsp://10.0.0.7:554/stream1" protocols=udp add-reference-timestamp-meta=true ` + tailBuffered},
 		{"rtsps with credentials", IngestConfig{URL: `rtsps://admin:pw@cam/x`},
 			`rtspsrc name=src location="rtsps://admin:pw@cam/x" latency=0 add-reference-timestamp-meta=true ` + tailLatest},
+		// The old path, converted to packed RGB; and NV12 forced.
+		{"RGB", IngestConfig{URL: cam, Format: FormatRGB},
+			`rtspsrc name=src location="rtsp://10.0.0.7:554/stream1" latency=0 add-reference-timestamp-meta=true ` + tailRGB},
+		{"NV12 forced", IngestConfig{URL: cam, Format: FormatNV12},
+			`rtspsrc name=src location="rtsp://10.0.0.7:554/stream1" latency=0 add-reference-timestamp-meta=true ` + tailNV12},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,10 +55,15 @@ func TestIngestPipelineTestsrc(t *testing.T) {
 		cfg  IngestConfig
 		want string
 	}{
+		// YUV: the pattern is generated as I420 and passes videoconvert untouched.
 		{"defaults: 1280x720 at 15", IngestConfig{URL: "testsrc"},
-			"videotestsrc is-live=true pattern=ball ! video/x-raw,format=RGB,width=1280,height=720,framerate=15/1 ! " + tailLatest},
+			"videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=1280,height=720,framerate=15/1 ! " + tailLatest},
 		{"640x360 at 30, buffered", IngestConfig{URL: "testsrc", Width: 640, Height: 360, FPS: 30, Policy: PolicyBuffered},
-			"videotestsrc is-live=true pattern=ball ! video/x-raw,format=RGB,width=640,height=360,framerate=30/1 ! " + tailBuffered},
+			"videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! " + tailBuffered},
+		{"RGB", IngestConfig{URL: "testsrc", Format: FormatRGB},
+			"videotestsrc is-live=true pattern=ball ! video/x-raw,format=RGB,width=1280,height=720,framerate=15/1 ! " + tailRGB},
+		{"NV12", IngestConfig{URL: "testsrc", Format: FormatNV12},
+			"videotestsrc is-live=true pattern=ball ! video/x-raw,format=NV12,width=1280,height=720,framerate=15/1 ! " + tailNV12},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,17 +84,17 @@ func TestIngestPipelineFile(t *testing.T) {
 		// Unpaced files play at their own rate: appsink sync=true.
 		{"latest, own size and rate, quotes in the name", IngestConfig{URL: `/media/a "b".avi`},
 			`filesrc location="/media/a \"b\".avi" ! ` + dec +
-				"videoconvert name=conv ! video/x-raw,format=RGB ! appsink name=sink sync=true drop=true max-buffers=1 enable-last-sample=false"},
-		{"buffered", IngestConfig{URL: "clip.mkv", Policy: PolicyBuffered},
+				"videoconvert name=conv ! video/x-raw,format={ (string)I420, (string)NV12 } ! appsink name=sink sync=true drop=true max-buffers=1 enable-last-sample=false"},
+		{"buffered, RGB", IngestConfig{URL: "clip.mkv", Policy: PolicyBuffered, Format: FormatRGB},
 			`filesrc location="clip.mkv" ! ` + dec +
 				"videoconvert name=conv ! video/x-raw,format=RGB ! appsink name=sink sync=true drop=false max-buffers=0 enable-last-sample=false"},
 		// Paced: back-pressure through a two-frame queue, no clock.
-		{"file URL, paced, scaled and re-timed", IngestConfig{URL: "file:///media/vtest.avi", Paced: true, Loop: true, Width: 1280, Height: 720, FPS: 15},
+		{"file URL, paced, scaled and re-timed, I420", IngestConfig{URL: "file:///media/vtest.avi", Paced: true, Loop: true, Width: 1280, Height: 720, FPS: 15, Format: FormatI420},
 			`filesrc location="/media/vtest.avi" ! ` + dec + "videoscale ! videorate ! video/x-raw,width=1280,height=720,framerate=15/1 ! " +
-				"videoconvert name=conv ! video/x-raw,format=RGB ! appsink name=sink sync=false drop=false max-buffers=2 enable-last-sample=false"},
+				"videoconvert name=conv ! video/x-raw,format=I420 ! appsink name=sink sync=false drop=false max-buffers=2 enable-last-sample=false"},
 		{"only re-timed", IngestConfig{URL: "/m.mp4", FPS: 10},
 			`filesrc location="/m.mp4" ! ` + dec + "videorate ! video/x-raw,framerate=10/1 ! " +
-				"videoconvert name=conv ! video/x-raw,format=RGB ! appsink name=sink sync=true drop=true max-buffers=1 enable-last-sample=false"},
+				"videoconvert name=conv ! video/x-raw,format={ (string)I420, (string)NV12 } ! appsink name=sink sync=true drop=true max-buffers=1 enable-last-sample=false"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,7 +108,7 @@ func TestIngestPipelineFile(t *testing.T) {
 func TestDecodeBranch(t *testing.T) {
 	soft264 := DecoderChoice{Element: "avdec_h264", Props: "output-corrupt=false"}
 	soft265 := DecoderChoice{Element: "avdec_h265", Props: "output-corrupt=false"}
-	nvmm := DecoderChoice{Element: "nvv4l2decoder", Convert: "nvvidconv ! video/x-raw,format=BGRx", Hardware: true}
+	nvmm := DecoderChoice{Element: "nvv4l2decoder", Convert: "nvvidconv ! video/x-raw,format=NV12", Hardware: true}
 	va265 := DecoderChoice{Element: "vah265dec", Convert: "vapostproc ! video/x-raw", Hardware: true}
 	tests := []struct {
 		codec  string
@@ -105,8 +117,8 @@ func TestDecodeBranch(t *testing.T) {
 	}{
 		{"h264", soft264, "rtph264depay ! h264parse ! avdec_h264 output-corrupt=false"},
 		{"H265", soft265, "rtph265depay ! h265parse ! avdec_h265 output-corrupt=false"},
-		{"h264", nvmm, "rtph264depay ! h264parse ! nvv4l2decoder ! nvvidconv ! video/x-raw,format=BGRx"},
-		{"h265", nvmm, "rtph265depay ! h265parse ! nvv4l2decoder ! nvvidconv ! video/x-raw,format=BGRx"},
+		{"h264", nvmm, "rtph264depay ! h264parse ! nvv4l2decoder ! nvvidconv ! video/x-raw,format=NV12"},
+		{"h265", nvmm, "rtph265depay ! h265parse ! nvv4l2decoder ! nvvidconv ! video/x-raw,format=NV12"},
 		{"h265", va265, "rtph265depay ! h265parse ! vah265dec ! vapostproc ! video/x-raw"},
 	}
 	for _, tt := range tests {
@@ -121,7 +133,7 @@ func TestDecodeBranch(t *testing.T) {
 }
 
 func TestOutputPipeline(t *testing.T) {
-	const head = `appsrc name=src is-live=true format=time do-timestamp=true leaky-type=downstream max-buffers=2 max-bytes=0 caps="video/x-raw,format=RGB,width=1280,height=720,framerate=15/1" ! videoconvert ! `
+	const head = `appsrc name=src is-live=true format=time do-timestamp=true leaky-type=downstream max-buffers=2 max-bytes=0 caps="video/x-raw,format=I420,width=1280,height=720,framerate=15/1,colorimetry=bt709" ! videoconvert ! `
 	const tail = ` ! h264parse name=parse config-interval=-1 ! rtspclientsink name=sink location="rtsp://127.0.0.1:8554/out" protocols=tcp`
 	cfg := OutputConfig{URL: "rtsp://127.0.0.1:8554/out"} // defaults: 15 fps, 2000 kbit/s
 	tests := []struct {
@@ -133,7 +145,7 @@ func TestOutputPipeline(t *testing.T) {
 			head + "video/x-raw,format=I420 ! x264enc name=enc tune=zerolatency speed-preset=ultrafast key-int-max=15 bitrate=2000" + tail},
 		// Jetson: bitrate in bit/s, an IDR every second, NVMM upload.
 		{"jetson", EncoderChoice{Element: "nvv4l2h264enc", Codec: "h264", Hardware: true},
-			head + "video/x-raw,format=I420 ! nvvidconv ! video/x-raw(memory:NVMM),format=I420 ! nvv4l2h264enc name=enc bitrate=2000000 iframeinterval=15 idrinterval=15 insert-sps-pps=true" + tail},
+			head + "video/x-raw,format={ (string)I420, (string)NV12 } ! nvvidconv ! video/x-raw(memory:NVMM),format=I420 ! nvv4l2h264enc name=enc bitrate=2000000 iframeinterval=15 idrinterval=15 insert-sps-pps=true" + tail},
 		{"nvenc", EncoderChoice{Element: "nvh264enc", Codec: "h264", Hardware: true},
 			head + "video/x-raw,format=NV12 ! nvh264enc name=enc bitrate=2000 gop-size=15 zerolatency=true" + tail},
 		{"va", EncoderChoice{Element: "vah264enc", Codec: "h264", Hardware: true},
@@ -146,16 +158,44 @@ func TestOutputPipeline(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := OutputPipeline(cfg, tt.choice, 1280, 720); got != tt.want {
+			if got := OutputPipeline(cfg, tt.choice, VideoCaps{Format: FormatI420, Width: 1280, Height: 720, Colorimetry: Colorimetry{BT709: true}}); got != tt.want {
 				t.Fatalf("got\n%s\nwant\n%s", got, tt.want)
 			}
 		})
 	}
 	// Rate and bitrate flow into the encoder and the caps.
-	got := OutputPipeline(OutputConfig{URL: "rtsp://h/p", FPS: 10, BitrateKbps: 800}, EncoderChoice{Element: "x264enc", Codec: "h264"}, 640, 360)
-	for _, want := range []string{"width=640,height=360,framerate=10/1", "key-int-max=10 bitrate=800"} {
+	got := OutputPipeline(OutputConfig{URL: "rtsp://h/p", FPS: 10, BitrateKbps: 800}, EncoderChoice{Element: "x264enc", Codec: "h264"},
+		VideoCaps{Format: FormatRGB, Width: 640, Height: 360})
+	for _, want := range []string{`caps="video/x-raw,format=RGB,width=640,height=360,framerate=10/1"`, "key-int-max=10 bitrate=800"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("OutputPipeline lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestVideoCapsString(t *testing.T) {
+	tests := []struct {
+		caps VideoCaps
+		want string
+	}{
+		// RGB caps carry no colorimetry (GStreamer assumes sRGB), whatever the field says.
+		{VideoCaps{Format: FormatRGB, Width: 640, Height: 360, Colorimetry: Colorimetry{BT709: true}},
+			"video/x-raw,format=RGB,width=640,height=360,framerate=15/1"},
+		{VideoCaps{Format: FormatI420, Width: 1281, Height: 721, Colorimetry: Colorimetry{BT709: true}},
+			"video/x-raw,format=I420,width=1281,height=721,framerate=15/1,colorimetry=bt709"},
+		{VideoCaps{Format: FormatNV12, Width: 640, Height: 480},
+			"video/x-raw,format=NV12,width=640,height=480,framerate=15/1,colorimetry=bt601"},
+		// Full range: range:matrix:transfer:primaries, 1 = 0..255, 3 = BT.709 matrix,
+		// 5 = BT.709 transfer, 1 = BT.709 primaries; 4 = BT.601 matrix, 16 = BT.601
+		// transfer, 4 = SMPTE 170M primaries.
+		{VideoCaps{Format: FormatI420, Width: 2, Height: 2, Colorimetry: Colorimetry{BT709: true, FullRange: true}},
+			"video/x-raw,format=I420,width=2,height=2,framerate=15/1,colorimetry=1:3:5:1"},
+		{VideoCaps{Format: FormatI420, Width: 2, Height: 2, Colorimetry: Colorimetry{FullRange: true}},
+			"video/x-raw,format=I420,width=2,height=2,framerate=15/1,colorimetry=1:4:16:4"},
+	}
+	for _, tt := range tests {
+		if got := tt.caps.String(15); got != tt.want {
+			t.Errorf("%+v: got %s, want %s", tt.caps, got, tt.want)
 		}
 	}
 }

@@ -34,11 +34,13 @@ type OutputConfig struct {
 	Encoder      string        // force an encoder element; "" chooses from the registry
 	Codec        string        // "h264" (default) or "h265"
 	RestartDelay time.Duration // first restart delay, doubling up to MaxRestartDelay, less up to 20% jitter (default 500 ms)
-	// LiveResize applies a change of frame size to the running pipeline: the appsrc's
-	// caps change, the encoder restarts in place with a keyframe, and the new SPS/PPS
-	// go in-band over the same RTSP session, so readers stay connected. Otherwise a new
-	// size rebuilds the pipeline and publishes the stream anew, cutting readers off.
-	// Proved with x264enc only (TestIngestResolutionChange).
+	// LiveResize applies a change of frame size, format or colorimetry to the running
+	// pipeline: the appsrc's caps change, the encoder restarts in place with a keyframe
+	// (a size change; a format change only renegotiates the videoconvert in front of
+	// it), and the new SPS/PPS go in-band over the same RTSP session, so readers stay
+	// connected. Otherwise such a change rebuilds the pipeline and publishes the stream
+	// anew, cutting readers off. Proved with x264enc only (TestIngestResolutionChange,
+	// TestOutputFormatChange).
 	LiveResize bool
 }
 
@@ -81,14 +83,14 @@ func (c OutputConfig) validate() error {
 // OutputStats are an output's running totals.
 type OutputStats struct {
 	Pushed   uint64 // frames handed to the encoder pipeline
-	Dropped  uint64 // frames discarded: no pipeline playing, a size change, a bad frame
+	Dropped  uint64 // frames discarded: no pipeline playing, a size or format change, a bad frame
 	Restarts uint64 // pipelines rebuilt after a failure
 	Playing  bool   // a pipeline is up and playing
 }
 
-// Output encodes RGB frames and publishes them to an RTSP server. Run supervises the
-// GStreamer pipeline; Push hands it frames from any goroutine and never blocks beyond
-// copying the frame.
+// Output encodes frames (packed RGB, or I420 or NV12 taken as they are) and publishes
+// them to an RTSP server. Run supervises the GStreamer pipeline; Push hands it frames
+// from any goroutine and never blocks beyond copying the frame.
 type Output struct {
 	cfg OutputConfig
 	log *slog.Logger
@@ -97,11 +99,14 @@ type Output struct {
 	choice  EncoderChoice
 	src     *gst.Element // the appsrc while a pipeline is up
 	playing bool
-	width   int // size the current pipeline was built for
-	height  int
-	wantW   int // size of the last pushed frame
-	wantH   int
-	sizeCh  chan struct{} // one slot: the pushed size changed
+	caps    VideoCaps // what the appsrc's caps say now
+	want    VideoCaps // what the last pushed frame was
+	// The pushed frame's layout and GStreamer's for caps (the buffer's), and the
+	// buffer's size: kept here, in heap memory, so that passing them to C costs no
+	// allocation.
+	srcLayout, gstLayout planeLayout
+	gstSize              int
+	sizeCh               chan struct{} // one slot: the pushed caps changed
 
 	running  atomic.Bool
 	pushed   atomic.Uint64
@@ -133,43 +138,97 @@ func NewOutput(cfg OutputConfig, log *slog.Logger) (*Output, error) {
 	}, nil
 }
 
-// Push copies one frame of packed RGB (height rows of stride bytes) towards the
-// encoder. It never blocks beyond the copy: while no pipeline is playing (the server is
-// down, a restart is pending, the size just changed) the frame is dropped and counted,
-// and a full queue drops its oldest frame (appsrc leaky-type=downstream). With
-// LiveResize a playing pipeline takes a frame of a new size at once.
-func (o *Output) Push(pix []byte, width, height, stride int) {
-	if width <= 0 || height <= 0 || stride < width*3 || len(pix) < stride*(height-1)+width*3 {
+// Push copies one frame towards the encoder: packed RGB (Format "" or FormatRGB), or
+// I420 or NV12 with the planes, strides and colorimetry the Frame says (see Frame.Pix;
+// only the rows' pixels are read, so the last row of a plane may lack its padding). It
+// copies the planes into a buffer with GStreamer's default strides for the format;
+// the encoder gets I420 or NV12 as it is, RGB converted. It never blocks beyond the
+// copy: while no pipeline is playing (the server is down, a restart is pending, the
+// size or format just changed) the frame is dropped and counted, and a full queue
+// drops its oldest frame (appsrc leaky-type=downstream). With LiveResize a playing
+// pipeline takes a frame of a new size or format at once. f is not kept.
+func (o *Output) Push(f *Frame) {
+	caps, ok := pushCaps(f)
+	if !ok {
 		o.dropped.Add(1)
 		return
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if width != o.wantW || height != o.wantH {
-		o.wantW, o.wantH = width, height
+	if caps != o.want {
+		o.want = caps
 		select {
 		case o.sizeCh <- struct{}{}:
 		default:
 		}
 	}
-	if o.cfg.LiveResize && o.src != nil && o.playing && (width != o.width || height != o.height) {
+	if o.cfg.LiveResize && o.src != nil && o.playing && caps != o.caps {
 		// The caps go downstream ahead of the next buffer (appsrc queues them in order).
-		if err := o.src.SetProperty("caps", gst.NewCapsFromString(rgbCaps(width, height, o.cfg.FPS))); err != nil {
+		if err := o.src.SetProperty("caps", gst.NewCapsFromString(caps.String(o.cfg.FPS))); err != nil {
 			o.dropped.Add(1)
 			return
 		}
-		o.log.Info("output frame size changed, renegotiating live", "size", fmt.Sprintf("%dx%d", width, height))
-		o.width, o.height = width, height
+		o.log.Info("output frames changed, renegotiating live", "format", caps.Format, "size", fmt.Sprintf("%dx%d", caps.Width, caps.Height))
+		o.setCapsLocked(caps)
 	}
-	if o.src == nil || !o.playing || width != o.width || height != o.height {
+	if o.src == nil || !o.playing || caps != o.caps {
 		o.dropped.Add(1)
 		return
 	}
-	if pushRGB(o.src, pix, width, height, stride) {
+	setFrameLayout(&o.srcLayout, f, caps.Format)
+	if pushFrame(o.src, f.Pix, &o.srcLayout, &o.gstLayout, o.gstSize) {
 		o.pushed.Add(1)
 	} else {
 		o.dropped.Add(1)
 	}
+}
+
+// setCapsLocked records the caps the appsrc has now and the buffer layout they imply.
+func (o *Output) setCapsLocked(c VideoCaps) {
+	o.caps = c
+	o.gstLayout, o.gstSize = gstLayout(c.Format, c.Width, c.Height)
+}
+
+// maxDimension is the largest width or height Push takes (GStreamer's caps limit).
+const maxDimension = 32767
+
+// pushCaps checks that f's planes lie within f.Pix and returns the caps it needs; ok
+// is false for a frame Push must drop. Colorimetry counts for YUV only.
+func pushCaps(f *Frame) (c VideoCaps, ok bool) {
+	format := f.Format
+	if format == "" {
+		format = FormatRGB
+	}
+	w, h := f.Width, f.Height
+	if w <= 0 || h <= 0 || w > maxDimension || h > maxDimension {
+		return VideoCaps{}, false
+	}
+	luma, chroma := rowBytes(format, w)
+	switch format {
+	case FormatRGB:
+		if !planeFits(len(f.Pix), 0, f.Stride, luma, h) {
+			return VideoCaps{}, false
+		}
+		return VideoCaps{Format: format, Width: w, Height: h}, true
+	case FormatI420, FormatNV12:
+		ch := ChromaHeight(h)
+		if !planeFits(len(f.Pix), 0, f.Stride, luma, h) || !planeFits(len(f.Pix), f.UOffset, f.UVStride, chroma, ch) ||
+			(format == FormatI420 && !planeFits(len(f.Pix), f.VOffset, f.UVStride, chroma, ch)) {
+			return VideoCaps{}, false
+		}
+		return VideoCaps{Format: format, Width: w, Height: h, Colorimetry: f.Colorimetry}, true
+	}
+	return VideoCaps{}, false
+}
+
+// planeFits reports whether rows rows of row bytes, stride apart from off, lie within
+// n bytes (the last row without its padding). rows is at least 1.
+func planeFits(n, off, stride, row, rows int) bool {
+	if off < 0 || off > n || stride < row || stride > n || row <= 0 {
+		return false
+	}
+	// stride <= n and rows <= maxDimension+1: no overflow.
+	return stride*(rows-1)+row <= n-off
 }
 
 // Stats returns the running totals.
@@ -192,8 +251,9 @@ func (o *Output) Describe() string {
 	return o.choice.Element + " → " + Redact(o.cfg.URL)
 }
 
-// errResize ends a session whose frames changed size; the next one is built at once.
-var errResize = errors.New("frame size changed")
+// errResize ends a session whose frames changed size, format or colorimetry; the next
+// one is built at once.
+var errResize = errors.New("frames changed size or format")
 
 // permanentError is a failure a restart cannot fix (the software encoder's pipeline
 // does not even parse).
@@ -203,9 +263,9 @@ func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
 // Run supervises the output until ctx ends: it builds the pipeline once the first
-// frame's size is known, and rebuilds it after an error, an EOS or a size change (one
-// LiveResize did not apply), after a capped exponential backoff with jitter (logged
-// once per restart; see restartDelay).
+// frame's size and format are known, and rebuilds it after an error, an EOS or a change
+// of either (one LiveResize did not apply), after a capped exponential backoff with
+// jitter (logged once per restart; see restartDelay).
 // It returns nil when ctx ends, after the pipeline stopped, or an error when no pipeline
 // can be built at all.
 func (o *Output) Run(ctx context.Context) error {
@@ -216,19 +276,19 @@ func (o *Output) Run(ctx context.Context) error {
 	ensureInit()
 	bo := backoff.Backoff{Min: o.cfg.RestartDelay, Max: MaxRestartDelay, Jitter: restartJitter}
 	for {
-		w, h, ok := o.waitSize(ctx)
+		caps, ok := o.waitCaps(ctx)
 		if !ok {
 			return nil
 		}
 		began := time.Now()
-		err := o.session(ctx, w, h)
+		err := o.session(ctx, caps)
 		if ctx.Err() != nil {
 			return nil
 		}
 		var perm *permanentError
 		switch {
 		case errors.Is(err, errResize):
-			o.log.Info("output frame size changed, rebuilding")
+			o.log.Info("output frames changed size or format, rebuilding")
 			continue
 		case errors.As(err, &perm):
 			o.log.Error("output gave up", "err", err)
@@ -265,34 +325,34 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// waitSize blocks until a frame size is known.
-func (o *Output) waitSize(ctx context.Context) (w, h int, ok bool) {
+// waitCaps blocks until a frame has been pushed, and returns its caps.
+func (o *Output) waitCaps(ctx context.Context) (VideoCaps, bool) {
 	for {
 		o.mu.Lock()
-		w, h = o.wantW, o.wantH
+		c := o.want
 		o.mu.Unlock()
-		if w > 0 {
-			return w, h, true
+		if c.Width > 0 {
+			return c, true
 		}
 		select {
 		case <-o.sizeCh:
 		case <-ctx.Done():
-			return 0, 0, false
+			return VideoCaps{}, false
 		}
 	}
 }
 
 // session runs one pipeline until ctx ends (nil) or it fails (the reason).
-func (o *Output) session(ctx context.Context, w, h int) error {
+func (o *Output) session(ctx context.Context, caps VideoCaps) error {
 	o.mu.Lock()
 	choice := o.choice
 	o.mu.Unlock()
-	p, err := gst.NewPipelineFromString(OutputPipeline(o.cfg, choice, w, h))
+	p, err := gst.NewPipelineFromString(OutputPipeline(o.cfg, choice, caps))
 	if err != nil {
 		err = fmt.Errorf("build output pipeline with %s: %w", choice.Element, err)
 		if choice.Hardware {
 			o.fallBack(choice, err)
-			return o.session(ctx, w, h)
+			return o.session(ctx, caps)
 		}
 		return &permanentError{err}
 	}
@@ -307,7 +367,8 @@ func (o *Output) session(ctx context.Context, w, h int) error {
 		return &permanentError{fmt.Errorf("build output pipeline: %w", err)}
 	}
 	o.mu.Lock()
-	o.src, o.width, o.height = src, w, h
+	o.src = src
+	o.setCapsLocked(caps)
 	o.mu.Unlock()
 	defer func() {
 		o.mu.Lock()
@@ -335,8 +396,8 @@ func (o *Output) session(ctx context.Context, w, h int) error {
 			return nil
 		case <-o.sizeCh:
 			o.mu.Lock()
-			// o.width, not w: Push may have changed the size live.
-			resized := o.wantW != o.width || o.wantH != o.height
+			// o.caps, not caps: Push may have changed them live.
+			resized := o.want != o.caps
 			o.mu.Unlock()
 			if resized {
 				return errResize
@@ -356,7 +417,7 @@ func (o *Output) session(ctx context.Context, w, h int) error {
 				o.mu.Lock()
 				o.playing = true
 				o.mu.Unlock()
-				o.log.Info("output playing", "encoder", choice.Element, "size", fmt.Sprintf("%dx%d", w, h))
+				o.log.Info("output playing", "encoder", choice.Element, "format", caps.Format, "size", fmt.Sprintf("%dx%d", caps.Width, caps.Height))
 			}
 		case gst.MessageError:
 			serr := streamError(msg)

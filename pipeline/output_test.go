@@ -24,7 +24,8 @@ func startPusher(t *testing.T, out *Output, w, h, fps int) *pusher {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pusher{stop: cancel, done: make(chan struct{})}
-	pix := make([]byte, w*3*h)
+	f := &Frame{Format: FormatRGB, Pix: make([]byte, w*3*h), Width: w, Height: h, Stride: w * 3}
+	pix := f.Pix
 	go func() {
 		defer close(p.done)
 		tick := time.NewTicker(time.Second / time.Duration(fps))
@@ -37,7 +38,7 @@ func startPusher(t *testing.T, out *Output, w, h, fps int) *pusher {
 			}
 			pix[(i*3)%len(pix)]++ // not a still image
 			start := time.Now()
-			out.Push(pix, w, h, w*3)
+			out.Push(f)
 			if d := int64(time.Since(start)); d > p.slowest.Load() {
 				p.slowest.Store(d)
 			}
@@ -163,12 +164,66 @@ func TestOutputPushValidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	pix := make([]byte, 10*3*10)
-	out.Push(pix, 10, 10, 10*3) // not running: dropped
-	out.Push(pix, 10, 11, 10*3) // too short for 11 rows
-	out.Push(pix, 10, 10, 20)   // stride shorter than a row
-	out.Push(nil, 0, 0, 0)
+	out.Push(&Frame{Pix: pix, Width: 10, Height: 10, Stride: 30}) // valid, but not running: dropped
+	out.Push(&Frame{Pix: pix, Width: 10, Height: 11, Stride: 30}) // too short for 11 rows
+	out.Push(&Frame{Pix: pix, Width: 10, Height: 10, Stride: 20}) // stride shorter than a row
+	out.Push(&Frame{})
 	if st := out.Stats(); st.Dropped != 4 || st.Pushed != 0 {
 		t.Fatalf("stats %+v, want 4 dropped", st)
+	}
+}
+
+// TestPushCaps checks Push's validation of each format's planes against len(Pix), with
+// sizes worked out by hand.
+func TestPushCaps(t *testing.T) {
+	// 5x3 I420: Y 3 rows of 5 (stride 8: 8*2+5 = 21 bytes needed), chroma 3x2 (stride 4:
+	// 4+3 = 7 bytes each); U at 24, V at 35: 42 bytes in all.
+	i420 := func(n, stride, uOff, vOff, uvStride int) *Frame {
+		return &Frame{Format: FormatI420, Pix: make([]byte, n), Width: 5, Height: 3, Stride: stride, UOffset: uOff, VOffset: vOff, UVStride: uvStride}
+	}
+	// 5x3 NV12: chroma row 2*3 = 6 bytes, 2 rows.
+	nv12 := func(n, uOff, uvStride int) *Frame {
+		return &Frame{Format: FormatNV12, Pix: make([]byte, n), Width: 5, Height: 3, Stride: 5, UOffset: uOff, UVStride: uvStride}
+	}
+	bt709 := Colorimetry{BT709: true}
+	tests := []struct {
+		name string
+		f    *Frame
+		want VideoCaps // zero: dropped
+	}{
+		{"RGB, Format empty", &Frame{Pix: make([]byte, 3*4*2), Width: 4, Height: 2, Stride: 12}, VideoCaps{Format: FormatRGB, Width: 4, Height: 2}},
+		{"RGB, last row without padding", &Frame{Format: FormatRGB, Pix: make([]byte, 16+12), Width: 4, Height: 2, Stride: 16}, VideoCaps{Format: FormatRGB, Width: 4, Height: 2}},
+		{"RGB, one byte short", &Frame{Format: FormatRGB, Pix: make([]byte, 16+11), Width: 4, Height: 2, Stride: 16}, VideoCaps{}},
+		{"I420 tight, tails short", i420(21+3+7+4+7, 8, 24, 35, 4), VideoCaps{Format: FormatI420, Width: 5, Height: 3}},
+		{"I420, V one byte short", i420(21+3+7+4+7, 8, 24, 36, 4), VideoCaps{}},
+		{"I420, U stride below 3", i420(100, 8, 24, 35, 2), VideoCaps{}},
+		{"I420, Y stride below 5", i420(100, 4, 24, 35, 4), VideoCaps{}},
+		{"I420, negative offset", i420(100, 8, -1, 35, 4), VideoCaps{}},
+		{"I420, offset past the end", i420(100, 8, 24, 101, 4), VideoCaps{}},
+		{"I420, huge stride", i420(100, 1<<40, 24, 35, 4), VideoCaps{}},
+		{"NV12 tight", nv12(15+12, 15, 6), VideoCaps{Format: FormatNV12, Width: 5, Height: 3}},
+		{"NV12, chroma row of 5 (odd width rounds up)", nv12(100, 15, 5), VideoCaps{}},
+		{"NV12, one byte short", nv12(15+11, 15, 6), VideoCaps{}},
+		{"unknown format", &Frame{Format: "YUY2", Pix: make([]byte, 100), Width: 2, Height: 2, Stride: 4}, VideoCaps{}},
+		{"too wide", &Frame{Format: FormatRGB, Pix: make([]byte, 3*32768), Width: 32768, Height: 1, Stride: 3 * 32768}, VideoCaps{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := pushCaps(tt.f)
+			if ok != (tt.want != VideoCaps{}) || got != tt.want {
+				t.Fatalf("pushCaps = %+v, %v; want %+v", got, ok, tt.want)
+			}
+		})
+	}
+	// Colorimetry is part of a YUV frame's caps, not of an RGB one's.
+	f := i420(100, 8, 24, 35, 4)
+	f.Colorimetry = bt709
+	if got, _ := pushCaps(f); got.Colorimetry != bt709 {
+		t.Errorf("I420 caps %+v lost the colorimetry", got)
+	}
+	g := &Frame{Pix: make([]byte, 24), Width: 4, Height: 2, Stride: 12, Colorimetry: bt709}
+	if got, _ := pushCaps(g); got.Colorimetry != (Colorimetry{}) {
+		t.Errorf("RGB caps %+v carry a colorimetry", got)
 	}
 }
 
@@ -190,15 +245,15 @@ func TestOutputPushAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	runOutput(t, out)
-	pix := make([]byte, 320*3*240)
+	f := &Frame{Format: FormatRGB, Pix: make([]byte, 320*3*240), Width: 320, Height: 240, Stride: 320 * 3}
 	testenv.WaitFor(t, 10*time.Second, "the output to play", func() bool {
-		out.Push(pix, 320, 240, 320*3)
+		out.Push(f)
 		return out.Stats().Playing
 	})
 	var mu sync.Mutex // AllocsPerRun's function must not race with nothing; keep it simple
 	allocs := testing.AllocsPerRun(50, func() {
 		mu.Lock()
-		out.Push(pix, 320, 240, 320*3)
+		out.Push(f)
 		mu.Unlock()
 	})
 	if allocs > 0.1 {

@@ -9,6 +9,7 @@ bin="$root/bin"
 shared="$root/../shared"
 rtsp_port=${DEMO_RTSP_PORT:-8554}
 hls_port=${DEMO_HLS_PORT:-8888}
+api_port=${DEMO_API_PORT:-9997}
 camera=${EDGE_CAMERA_NAME:-cam1}
 state=$(mktemp -d)
 pids=()
@@ -41,7 +42,8 @@ webrtc: no
 hls: yes
 hlsAddress: 127.0.0.1:$hls_port
 hlsVariant: lowLatency
-api: no
+api: yes
+apiAddress: 127.0.0.1:$api_port
 metrics: no
 pprof: no
 playback: no
@@ -83,11 +85,11 @@ say "events: NATS nats://127.0.0.1:4222, subject edge.<device>.$camera.detection
 say "        MQTT too when EDGE_MQTT_URL is set (e.g. tcp://127.0.0.1:1883: mosquitto_sub -t 'edge-agent/#' -v)"
 say "the agent's log summarises detections and latency every 2 s; Ctrl-C stops everything."
 
-# Behind MediaMTX the camera's NTP times are wrong (see EDGE_CAPTURE_CLOCK in
-# the README), so the simulated setup measures from arrival.
+# The annotated stream is encoded while MediaMTX's API (loopback, no login in
+# this demo's MediaMTX) lists a reader of it, one frame a second otherwise.
 EDGE_CAMERA_URL="$camera_url" EDGE_MODEL_PATH="$model" EDGE_CAMERA_NAME="$camera" \
   EDGE_OUTPUT_URL="${EDGE_OUTPUT_URL:-$out}" EDGE_REPORT_INTERVAL="${EDGE_REPORT_INTERVAL:-2s}" \
-  EDGE_CAPTURE_CLOCK="${EDGE_CAPTURE_CLOCK:-arrival}" EDGE_STATE_DIR="${EDGE_STATE_DIR:-$state/agent}" \
+  EDGE_MEDIAMTX_API="${EDGE_MEDIAMTX_API:-http://127.0.0.1:$api_port}" EDGE_STATE_DIR="${EDGE_STATE_DIR:-$state/agent}" \
   "$bin/edge-agent" &
 agent=$!
 pids+=($agent)

@@ -4,7 +4,9 @@
 // retained MQTT snapshot topics of the bus.
 //
 // The video loop must never wait, so encoding happens off it: the loop
-// hands a frame to [Encoder.Offer], which copies it into a free buffer and
+// hands a frame to [Encoder.OfferFrame] (packed RGB, or YUV 4:2:0 as the
+// decoder gives it: I420 or NV12, BT.601 or BT.709, either range) or
+// [Encoder.Offer] (packed RGB), which copies it into a free buffer and
 // queues it without blocking, and the worker [Encoder.Run] encodes the
 // queue's frames one at a time and hands each [Snapshot] to the deliver
 // function. Memory is bounded: Config.Queue+1 frame buffers, allocated

@@ -64,15 +64,18 @@ type Encoder struct {
 	sc         scaler
 	full, crop rgbImage
 	ycc        *image.YCbCr
+	conv       converter
 	out        bytes.Buffer
 }
 
-// frame is a copy of an offered frame, packed (3 bytes a pixel, no
-// padding), with its request.
+// frame is a copy of an offered frame, packed (no padding: see
+// frameSize), with its request.
 type frame struct {
-	pix  []byte
-	w, h int
-	req  Request
+	pix    []byte
+	format Format
+	matrix Matrix
+	w, h   int
+	req    Request
 }
 
 // NewEncoder validates cfg and returns an Encoder that hands each
@@ -100,21 +103,28 @@ func NewEncoder(cfg Config, deliver func(*Snapshot)) (*Encoder, error) {
 	return e, nil
 }
 
-// Offer asks for a snapshot of r.Box in a frame of width×height pixels,
-// packed RGB (3 bytes a pixel, stride bytes a row) in pix. It copies the
-// frame and queues the request without blocking and returns true, or
-// returns false at once: over the rate (counted in Stats.Skipped), the
-// queue full (Stats.Dropped), or a frame that is not one (Stats.Failed).
-// Its rate limit takes the time from the clock (monotonic), not from
-// r.Capture, which a camera's clock may move. It allocates nothing once
-// its buffers have grown to the frame size. pix is not kept. Safe for
-// concurrent use.
+// Offer is OfferFrame for a frame of width×height pixels, packed RGB (3
+// bytes a pixel, stride bytes a row) in pix.
 func (e *Encoder) Offer(pix []byte, width, height, stride int, r Request) bool {
+	return e.OfferFrame(Frame{Pix: pix, Width: width, Height: height, Stride: stride}, r)
+}
+
+// OfferFrame asks for a snapshot of r.Box in f, of any Format. It copies
+// the frame (3 bytes a pixel for RGB, 1.5 for YUV 4:2:0) and queues the
+// request without blocking and returns true, or returns false at once:
+// over the rate (counted in Stats.Skipped), the queue full
+// (Stats.Dropped), or a frame that is not one (Stats.Failed). Its rate
+// limit takes the time from the clock (monotonic), not from r.Capture,
+// which a camera's clock may move. It allocates nothing once its buffers
+// have grown to the frame size. f's slices are not kept. Safe for
+// concurrent use.
+func (e *Encoder) OfferFrame(fr Frame, r Request) bool {
 	e.offered.Add(1)
-	if width <= 0 || height <= 0 || stride < 3*width || len(pix) < (height-1)*stride+3*width {
+	if !fr.valid() {
 		e.fail(errBadFrame)
 		return false
 	}
+	width, height := fr.Width, fr.Height
 	now := time.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -133,18 +143,25 @@ func (e *Encoder) Offer(pix []byte, width, height, stride int, r Request) bool {
 		e.dropped.Add(1)
 		return false
 	}
-	n := 3 * width * height
+	n := frameSize(fr.Format, width, height)
 	if cap(f.pix) < n {
 		f.pix = make([]byte, n)
 	}
 	f.pix = f.pix[:n]
-	if stride == 3*width {
-		copy(f.pix, pix[:n])
+	if fr.Format == FormatRGB {
+		copyPlane(f.pix, fr.Pix, height, 3*width, fr.Stride)
 	} else {
-		for y := range height {
-			copy(f.pix[y*3*width:(y+1)*3*width], pix[y*stride:])
+		cw, ch := (width+1)/2, (height+1)/2
+		c := f.pix[width*height:]
+		copyPlane(f.pix, fr.Pix, height, width, fr.Stride)
+		if fr.Format == FormatNV12 {
+			copyPlane(c, fr.U, ch, 2*cw, fr.UVStride)
+		} else {
+			copyPlane(c, fr.U, ch, cw, fr.UVStride)
+			copyPlane(c[cw*ch:], fr.V, ch, cw, fr.UVStride)
 		}
 	}
+	f.format, f.matrix = fr.Format, fr.Matrix
 	f.w, f.h, f.req = width, height, r
 	e.times[e.next] = now
 	e.next = (e.next + 1) % len(e.times)
@@ -197,6 +214,9 @@ func (e *Encoder) encode(f *frame) (*Snapshot, error) {
 	if box.Empty() {
 		return s, errors.New("box outside the frame")
 	}
+	if f.format != FormatRGB {
+		return s, e.encodeYUV(f, s, box)
+	}
 	stride := 3 * f.w
 
 	cr := f.req.Box.rect(e.cfg.CropPad, f.w, f.h)
@@ -221,6 +241,11 @@ func (e *Encoder) encode(f *frame) (*Snapshot, error) {
 // jpeg encodes img into a new slice.
 func (e *Encoder) jpeg(img *rgbImage) ([]byte, error) {
 	e.ycc = toYCbCr(e.ycc, img)
+	return e.encodeYCC()
+}
+
+// encodeYCC encodes e.ycc into a new slice.
+func (e *Encoder) encodeYCC() ([]byte, error) {
 	e.out.Reset()
 	if err := jpeg.Encode(&e.out, e.ycc, &jpeg.Options{Quality: e.cfg.Quality}); err != nil {
 		return nil, err

@@ -123,12 +123,7 @@ func (s *scaler) scale(dst *rgbImage, pix []byte, stride int, r image.Rectangle)
 func toYCbCr(dst *image.YCbCr, src *rgbImage) *image.YCbCr {
 	w, h := src.w, src.h
 	cw, ch := (w+1)/2, (h+1)/2
-	if dst == nil || cap(dst.Y) < w*h || cap(dst.Cb) < cw*ch {
-		dst = image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
-	}
-	dst.Y, dst.Cb, dst.Cr = dst.Y[:w*h], dst.Cb[:cw*ch], dst.Cr[:cw*ch]
-	dst.YStride, dst.CStride, dst.Rect = w, cw, image.Rect(0, 0, w, h)
-	dst.SubsampleRatio = image.YCbCrSubsampleRatio420
+	dst = sizeYCbCr(dst, w, h)
 	for cy := range ch {
 		y0 := 2 * cy
 		y1 := min(y0+2, h)
@@ -151,6 +146,19 @@ func toYCbCr(dst *image.YCbCr, src *rgbImage) *image.YCbCr {
 			dst.Cr[i] = chroma(32768*r - 27440*g - 5328*b + 257<<15)
 		}
 	}
+	return dst
+}
+
+// sizeYCbCr makes dst a w×h 4:2:0 image with rows as wide as it, reusing
+// its planes when they are big enough.
+func sizeYCbCr(dst *image.YCbCr, w, h int) *image.YCbCr {
+	cw, ch := (w+1)/2, (h+1)/2
+	if dst == nil || cap(dst.Y) < w*h || cap(dst.Cb) < cw*ch || cap(dst.Cr) < cw*ch {
+		dst = image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	}
+	dst.Y, dst.Cb, dst.Cr = dst.Y[:w*h], dst.Cb[:cw*ch], dst.Cr[:cw*ch]
+	dst.YStride, dst.CStride, dst.Rect = w, cw, image.Rect(0, 0, w, h)
+	dst.SubsampleRatio = image.YCbCrSubsampleRatio420
 	return dst
 }
 

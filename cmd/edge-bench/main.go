@@ -1,13 +1,15 @@
 // Command edge-bench measures edge-agent's latency on this machine, end to end
 // and per stage, under the newest-frame policy and the naive buffered one, and
 // what running many cameras in one agent costs against one agent per camera,
-// and writes docs/BENCHMARKS.md with the raw JSON and a plot beside it. `make
-// bench` runs it after `make build`.
+// and one camera's CPU with the loop on YUV or RGB frames and the annotated
+// stream off, on or on demand, and writes docs/BENCHMARKS.md with the raw
+// JSON and a plot beside it. `make bench` runs it after `make build`.
 //
 //	edge-bench                                   # every scenario, 60 s each after a 10 s warm-up
 //	edge-bench --short                           # 10 s each: a smoke run
 //	edge-bench --scenarios yolov8-latest,yolov8-buffered --micro=false
 //	edge-bench --only multicam --short           # the multi-camera section alone, kept with the rest
+//	edge-bench --only cpu --cpu rgb-on,yuv-on    # some runs of the CPU section, kept with the rest
 //	edge-bench --from docs/bench/results.json    # re-render the document and plot only
 //
 // `edge-bench frame-probe --url <rtsp url>` is the probe it starts in each
@@ -60,9 +62,10 @@ func run(args []string) error {
 	micro := fs.Bool("micro", true, "also run the Go micro-benchmarks of the hot path")
 	benchtime := fs.String("benchtime", bench.DefaultBenchTime, "go test -benchtime of the micro-benchmarks")
 	from := fs.String("from", "", "run nothing: make the document and the plot again from this raw results file")
-	only := fs.String("only", "", "run one section and keep the others' results from --raw: latency (the scenarios and micro-benchmarks) or multicam")
+	only := fs.String("only", "", "run one section and keep the others' results from --raw: latency (the scenarios and micro-benchmarks), multicam or cpu")
 	multicam := fs.String("multicam", "1,2,4", "camera counts of the multi-camera section, each run as one agent and as separate agents; none skips it, as does --scenarios without --multicam")
 	mcThreads := fs.Int("multicam-ort-threads", bench.DefaultMulticamORTThreads, "EDGE_ORT_THREADS for every agent of the multi-camera section")
+	cpuRuns := fs.String("cpu", "all", "runs of the CPU section (one camera, yolox_nano, 1 ORT thread): all, none, or a comma-separated list of: "+cpuRunNames()+"; --scenarios without --cpu skips it")
 	mcSources := fs.String("multicam-sources", bench.SourcesRelay, "cameras of the multi-camera section: relay (one simulator, MediaMTX relays it to every camera) or camsim (one simulator per camera)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -101,17 +104,26 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--multicam: %w", err)
 	}
+	cpu, err := bench.SelectCPURuns(*cpuRuns)
+	if err != nil {
+		return fmt.Errorf("--cpu: %w", err)
+	}
 	switch *only {
 	case "":
 		if set["scenarios"] && !set["multicam"] {
 			counts = nil // a subset of the latency scenarios, as before the section existed
 		}
+		if set["scenarios"] && !set["cpu"] {
+			cpu = nil
+		}
 	case "latency":
-		counts = nil
+		counts, cpu = nil, nil
 	case "multicam":
-		selected = nil
+		selected, cpu = nil, nil
+	case "cpu":
+		selected, counts = nil, nil
 	default:
-		return fmt.Errorf("--only: %q (want latency or multicam)", *only)
+		return fmt.Errorf("--only: %q (want latency, multicam or cpu)", *only)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -123,6 +135,7 @@ func run(args []string) error {
 	r, err := bench.New(bench.Config{
 		Repo: root, Shared: filepath.Clean(*shared), Scenarios: selected,
 		Multicam: bench.MulticamCatalog(counts), MulticamORTThreads: *mcThreads, MulticamSources: *mcSources,
+		CPURuns:  cpu,
 		Merge:    *only != "",
 		Duration: *duration, Warmup: *warmup, Out: *out, Raw: *raw, Plot: *plot,
 		ORTThreads: *threads, Micro: *micro, BenchTime: *benchtime,
@@ -152,6 +165,14 @@ func runFrameProbe(args []string) error {
 		return err
 	}
 	return p.Run(ctx, os.Stdout)
+}
+
+func cpuRunNames() string {
+	var n []string
+	for _, r := range bench.CPUCatalog() {
+		n = append(n, r.Name)
+	}
+	return strings.Join(n, ",")
 }
 
 func scenarioNames() string {

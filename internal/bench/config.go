@@ -43,11 +43,14 @@ type Config struct {
 	MulticamORTThreads int
 	// MulticamSources is SourcesRelay or SourcesCamsim.
 	MulticamSources string
-	Duration        time.Duration // measured window of each scenario (the probe's run)
-	Warmup          time.Duration // from the agent's first event to the start of the measurement
-	Out             string        // the Markdown document
-	Raw             string        // the raw results, JSON
-	Plot            string        // the latency-over-time plot, PNG
+	// CPURuns is the CPU section's runs (per-camera CPU and latency by frame
+	// format and annotated-stream mode), in order; none skips it.
+	CPURuns  []CPURun
+	Duration time.Duration // measured window of each scenario (the probe's run)
+	Warmup   time.Duration // from the agent's first event to the start of the measurement
+	Out      string        // the Markdown document
+	Raw      string        // the raw results, JSON
+	Plot     string        // the latency-over-time plot, PNG
 	// ORTThreads is EDGE_ORT_THREADS, the same in every scenario.
 	ORTThreads int
 	// Micro runs the Go micro-benchmarks with -benchtime BenchTime.
@@ -74,7 +77,7 @@ func (c Config) Validate() error {
 	} else if _, err := os.Stat(filepath.Join(c.Repo, "bin", "edge-agent")); err != nil {
 		errs = append(errs, fmt.Errorf("--repo: %s has no bin/edge-agent: run `make build` first", c.Repo))
 	}
-	if len(c.Scenarios) == 0 && len(c.Multicam) == 0 {
+	if len(c.Scenarios) == 0 && len(c.Multicam) == 0 && len(c.CPURuns) == 0 {
 		errs = append(errs, errors.New("--scenarios, --multicam: nothing selected"))
 	}
 	for _, m := range c.Multicam {

@@ -29,8 +29,8 @@ type event struct {
 }
 
 // age is the age of the frame when the agent started processing it: from its
-// capture (with EDGE_CAPTURE_CLOCK=arrival, when the decoded frame reached the
-// agent's appsink) to the start of pre-processing. It is the total minus the
+// capture (the camera relayed by MediaMTX is timed on arrival: when the decoded
+// frame reached the agent's appsink) to the start of pre-processing. It is the total minus the
 // stages that follow the pull (pre-processing, inference, post-processing,
 // output), so it holds the time the frame sat in the ingest queue and excludes
 // the loop's own wait for a frame.

@@ -303,9 +303,10 @@ func batchCompare(m Micro) *BatchCompare {
 
 // merge keeps what this run did not measure from the results of an earlier
 // run (the raw file), so that one section can be rerun alone: the latency
-// scenarios with their command, machine, settings and micro-benchmarks, or
-// the multi-camera section. Without earlier scenarios, the machine and
-// command stay this run's.
+// scenarios with their command, machine, settings and micro-benchmarks, the
+// multi-camera section, or the CPU section (kept whenever this run has none:
+// it carries its own command and machine). Without earlier scenarios, the
+// machine and command stay this run's.
 func merge(prev, cur Results, ranLatency, ranMulticam bool) Results {
 	out := cur
 	if !ranLatency && len(prev.Scenarios) > 0 {
@@ -313,6 +314,9 @@ func merge(prev, cur Results, ranLatency, ranMulticam bool) Results {
 	}
 	if !ranMulticam {
 		out.Multicam = prev.Multicam
+	}
+	if cur.CPUPerCamera == nil {
+		out.CPUPerCamera = prev.CPUPerCamera
 	}
 	return out
 }

@@ -19,7 +19,7 @@ import (
 // apart from what differs per agent (the cameras, ports, state directory).
 func (r *Runner) multicamEnv() []string {
 	return []string{
-		"EDGE_CAPTURE_CLOCK=arrival", "EDGE_PUBLISH=all", "EDGE_ORT_THREADS=" + strconv.Itoa(r.cfg.MulticamORTThreads),
+		"EDGE_PUBLISH=all", "EDGE_OUTPUT_ON_DEMAND=false", "EDGE_ORT_THREADS=" + strconv.Itoa(r.cfg.MulticamORTThreads),
 		"EDGE_INGEST_POLICY=latest", "EDGE_REPORT_INTERVAL=" + reportPeriod, "EDGE_LOG_FORMAT=json", "EDGE_MQTT_URL=",
 		"EDGE_HTTP_LISTEN=none", "EDGE_DEVICE_ID=" + benchDevice,
 	}

@@ -47,6 +47,7 @@ type reportView struct {
 	Analysis      []string
 	Micro         *microView
 	Multicam      *multicamView // nil when the section never ran
+	CPUPerCamera  *cpuView      // nil when the section never ran
 }
 
 type scenarioLine struct{ Name, About, Note string }
@@ -139,6 +140,9 @@ func newReportView(res Results, links reportLinks) reportView {
 	v.Analysis = analyse(res)
 	if res.Multicam != nil {
 		v.Multicam = newMulticamView(res.Multicam)
+	}
+	if res.CPUPerCamera != nil {
+		v.CPUPerCamera = newCPUView(res.CPUPerCamera)
 	}
 	if res.Micro != nil {
 		m := &microView{Command: res.Micro.Command, CPU: res.Micro.CPU, Problems: res.Micro.Problems}

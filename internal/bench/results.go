@@ -14,6 +14,8 @@ type Results struct {
 	Micro     *Micro           `json:"micro,omitempty"`
 	// Multicam is the multi-camera section; nil when it did not run.
 	Multicam *MulticamResults `json:"multicam,omitempty"`
+	// CPUPerCamera is the CPU section; nil when it did not run.
+	CPUPerCamera *CPUResults `json:"cpu_per_camera,omitempty"`
 }
 
 // Settings are the parameters common to every scenario.

@@ -86,6 +86,14 @@ func (r *Runner) Run(ctx context.Context) error {
 		failed = append(failed, errs...)
 		res.Multicam = mc
 	}
+	if len(r.cfg.CPURuns) > 0 {
+		cr, errs := r.runCPU(ctx, len(res.Scenarios) > 0 || res.Multicam != nil)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		failed = append(failed, errs...)
+		res.CPUPerCamera = cr
+	}
 	res.Machine.LoadEnd = loadAverage()
 	for _, s := range res.Scenarios {
 		if res.Machine.ONNXRuntime == "" && s.ok() {
@@ -95,7 +103,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	if res.Machine.ONNXRuntime == "" && res.Multicam != nil {
 		res.Machine.ONNXRuntime = res.Multicam.ONNXRuntime
 	}
-	if r.cfg.Micro {
+	if res.Machine.ONNXRuntime == "" && res.CPUPerCamera != nil {
+		res.Machine.ONNXRuntime = res.CPUPerCamera.Machine.ONNXRuntime
+	}
+	// The CPU section alone needs no micro-benchmark.
+	if r.cfg.Micro && (len(r.cfg.Scenarios) > 0 || len(r.cfg.Multicam) > 0) {
 		// Every micro-benchmark with the latency section; only the batched
 		// pair for the multi-camera section alone.
 		pattern, pkgs := ".", microPackages
@@ -161,7 +173,7 @@ func (r *Runner) settings() Settings {
 		CameraFPS: cameraFPS, CameraSize: fmt.Sprintf("%dx%d", cameraWidth, cameraHeight),
 		ORTThreads: r.cfg.ORTThreads,
 		AgentEnv: []string{
-			"EDGE_CAPTURE_CLOCK=arrival", "EDGE_PUBLISH=all", "EDGE_ORT_THREADS=" + strconv.Itoa(r.cfg.ORTThreads),
+			"EDGE_PUBLISH=all", "EDGE_OUTPUT_ON_DEMAND=false", "EDGE_ORT_THREADS=" + strconv.Itoa(r.cfg.ORTThreads),
 			"EDGE_REPORT_INTERVAL=" + reportPeriod, "EDGE_LOG_FORMAT=json", "EDGE_MQTT_URL=",
 			"EDGE_DEVICE_ID=" + benchDevice, "EDGE_CAMERA_NAME=" + benchCamera,
 		},

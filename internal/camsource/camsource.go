@@ -48,7 +48,7 @@ func (s *Synthetic) Next(ctx context.Context, dst *pipeline.Frame) error {
 	now := s.now()
 	s.scene.Render(s.seq, now, dst.Pix, dst.Stride)
 	dst.Seq, dst.Dropped = s.seq, 0
-	dst.Pulled, dst.Capture, dst.Clock = now, now, pipeline.ClockArrival
+	dst.Decoded, dst.Pulled, dst.Capture, dst.Clock = now, now, now, pipeline.ClockArrival
 	s.seq++
 	return nil
 }

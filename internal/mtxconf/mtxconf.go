@@ -16,12 +16,20 @@ type Options struct {
 	// AbsoluteTimestamps relays the publisher's own timestamps
 	// (useAbsoluteTimestamp) instead of MediaMTX's receive times.
 	AbsoluteTimestamps bool
+	// APIPort, when not 0, turns the control API on at 127.0.0.1:APIPort
+	// (MediaMTX's default users let anonymous clients use it from
+	// loopback only).
+	APIPort int
 }
 
 // Config binds RTSP (TCP and UDP) to 127.0.0.1 on the given ports and turns
 // every other listener off. Keys left out keep MediaMTX's defaults, which let
 // anyone publish and read any path.
 func Config(o Options) string {
+	api := "api: no"
+	if o.APIPort != 0 {
+		api = fmt.Sprintf("api: yes\napiAddress: 127.0.0.1:%d", o.APIPort)
+	}
 	return fmt.Sprintf(`logLevel: info
 logDestinations: [stdout]
 rtsp: yes
@@ -34,7 +42,7 @@ rtmp: no
 hls: no
 webrtc: no
 srt: no
-api: no
+%s
 metrics: no
 pprof: no
 playback: no
@@ -42,7 +50,7 @@ pathDefaults:
   useAbsoluteTimestamp: %t
 paths:
   all_others:
-`, o.RTSPPort, o.RTPPort, o.RTPPort+1, o.AbsoluteTimestamps)
+`, o.RTSPPort, o.RTPPort, o.RTPPort+1, api, o.AbsoluteTimestamps)
 }
 
 // FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.

@@ -122,7 +122,7 @@ func (m *measurement) read(ctx context.Context, log *slog.Logger) error {
 		if m.first.IsZero() {
 			m.first = f.Pulled
 		}
-		seq, rendered, derr := timecode.Decode(f.Pix, f.Width, f.Height, f.Stride)
+		seq, rendered, derr := decodeStrip(&f)
 		if m.cfg.OnFrame != nil {
 			s := Sample{Pulled: f.Pulled, Dropped: f.Dropped, Err: derr}
 			if derr == nil {
@@ -231,4 +231,13 @@ func msOf(d time.Duration) float64 { return round(float64(d)/float64(time.Millis
 func round(f float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(f*p) / p
+}
+
+// decodeStrip reads the time-code strip of a frame: from its luma plane
+// when it is YUV (the ingest's default), else from its RGB pixels.
+func decodeStrip(f *pipeline.Frame) (uint64, time.Time, error) {
+	if f.Format == pipeline.FormatI420 || f.Format == pipeline.FormatNV12 {
+		return timecode.DecodeLuma(f.Pix, f.Width, f.Height, f.Stride)
+	}
+	return timecode.Decode(f.Pix, f.Width, f.Height, f.Stride)
 }

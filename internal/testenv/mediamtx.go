@@ -27,6 +27,8 @@ type MediaMTXOptions struct {
 	// the publisher's NTP timestamps (from its RTCP sender reports) to readers instead
 	// of stamping frames with its own receive time.
 	AbsoluteTimestamps bool
+	// API turns on the control API on a loopback port of its own (MediaMTX.API).
+	API bool
 }
 
 // StartMediaMTX starts <repo>/bin/mediamtx on 127.0.0.1 with every path open for
@@ -41,6 +43,7 @@ func StartMediaMTX(t testing.TB) string {
 type MediaMTX struct {
 	URL  string // rtsp://127.0.0.1:<port>
 	Port int
+	API  string // http://127.0.0.1:<port> of the control API, with MediaMTXOptions.API
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
@@ -69,7 +72,11 @@ func RunMediaMTX(t testing.TB, opts MediaMTXOptions) *MediaMTX {
 	rtp := freeUDPPair(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "mediamtx.yml")
-	if err := os.WriteFile(conf, []byte(mtxconf.Config(mtxconf.Options{RTSPPort: port, RTPPort: rtp, AbsoluteTimestamps: opts.AbsoluteTimestamps})), 0o600); err != nil {
+	mo := mtxconf.Options{RTSPPort: port, RTPPort: rtp, AbsoluteTimestamps: opts.AbsoluteTimestamps}
+	if opts.API {
+		mo.APIPort = FreePort(t)
+	}
+	if err := os.WriteFile(conf, []byte(mtxconf.Config(mo)), 0o600); err != nil {
 		t.Fatalf("testenv: write MediaMTX config: %v", err)
 	}
 
@@ -77,6 +84,7 @@ func RunMediaMTX(t testing.TB, opts MediaMTXOptions) *MediaMTX {
 	m := &MediaMTX{
 		URL:  fmt.Sprintf("rtsp://127.0.0.1:%d", port),
 		Port: port,
+		API:  apiURL(mo.APIPort),
 		cmd:  exec.Command(bin, conf),
 		done: make(chan struct{}),
 	}
@@ -138,4 +146,11 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func apiURL(port int) string {
+	if port == 0 {
+		return ""
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }

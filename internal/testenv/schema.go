@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -73,4 +75,33 @@ func compileSchemas(dir string) (map[string]*jsonschema.Schema, error) {
 		out[name] = s
 	}
 	return out, nil
+}
+
+// CheckLatencySum fails the test unless the latency_ms of an event
+// (edge.detection.v1 or edge.object.v1) adds up: transport + queue +
+// preprocess + inference + postprocess + output = total within 0.1 ms,
+// with transport present exactly when capture_clock is ntp.
+func CheckLatencySum(t testing.TB, payload []byte) {
+	t.Helper()
+	var ev struct {
+		Clock   string `json:"capture_clock"`
+		Latency struct {
+			Total, Queue, Preprocess, Inference, Postprocess, Output float64
+			Transport                                                *float64
+		} `json:"latency_ms"`
+	}
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		t.Fatalf("event does not decode: %v\n%s", err, payload)
+	}
+	l := ev.Latency
+	if (l.Transport != nil) != (ev.Clock == "ntp") {
+		t.Fatalf("capture_clock %q with transport %v: want transport exactly with ntp\n%s", ev.Clock, l.Transport != nil, payload)
+	}
+	sum := l.Queue + l.Preprocess + l.Inference + l.Postprocess + l.Output
+	if l.Transport != nil {
+		sum += *l.Transport
+	}
+	if math.Abs(sum-l.Total) > 0.1 {
+		t.Fatalf("latency stages add up to %.3f ms, total is %.3f ms\n%s", sum, l.Total, payload)
+	}
 }

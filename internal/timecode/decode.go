@@ -12,9 +12,24 @@ import "time"
 // the strip is damaged, ErrInvalidFrame if the dimensions do not fit pix.
 // Decode allocates nothing.
 func Decode(pix []byte, width, height, stride int) (seq uint64, t time.Time, err error) {
-	if !validFrame(len(pix), width, height, stride) {
+	if !validFrame(len(pix), width, height, stride, 3) {
 		return 0, time.Time{}, ErrInvalidFrame
 	}
+	return decode(pix, width, height, stride, 3)
+}
+
+// DecodeLuma is Decode for the luma (Y) plane of a YUV frame: one byte a
+// pixel, rows stride bytes apart.
+func DecodeLuma(y []byte, width, height, stride int) (seq uint64, t time.Time, err error) {
+	if !validFrame(len(y), width, height, stride, 1) {
+		return 0, time.Time{}, ErrInvalidFrame
+	}
+	return decode(y, width, height, stride, 1)
+}
+
+// decode reads the strip of a valid frame of bpp bytes a pixel: 3 (RGB) or
+// 1 (luma).
+func decode(pix []byte, width, height, stride, bpp int) (seq uint64, t time.Time, err error) {
 	if StripHeight(width, height) == 0 {
 		return 0, time.Time{}, ErrNoStrip
 	}
@@ -28,7 +43,11 @@ func Decode(pix []byte, width, height, stride int) (seq uint64, t time.Time, err
 		cy := (edge(r, width) + edge(r+1, width)) / 2
 		for c := range Columns {
 			cx := (edge(c, width) + edge(c+1, width)) / 2
-			level[r][c] = sample(pix, stride, cx, cy, half)
+			if bpp == 1 {
+				level[r][c] = sampleLuma(pix, stride, cx, cy, half)
+			} else {
+				level[r][c] = sample(pix, stride, cx, cy, half)
+			}
 		}
 	}
 
@@ -83,4 +102,17 @@ func sample(pix []byte, stride, cx, cy, half int) int {
 	}
 	n := (2*half + 1) * (2*half + 1)
 	return sum / n >> lumaShift
+}
+
+// sampleLuma returns the mean of the (2*half+1)-pixel square of a luma
+// plane centred on (cx, cy).
+func sampleLuma(y []byte, stride, cx, cy, half int) int {
+	sum := 0
+	for r := cy - half; r <= cy+half; r++ {
+		for _, v := range y[r*stride+cx-half : r*stride+cx+half+1] {
+			sum += int(v)
+		}
+	}
+	n := (2*half + 1) * (2*half + 1)
+	return sum / n
 }

@@ -320,3 +320,29 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// A strip read from the luma plane of a frame (what a YUV decoder gives)
+// decodes as from the RGB frame itself, with row padding, and a plane too
+// small for its size is refused.
+func TestDecodeLuma(t *testing.T) {
+	for _, size := range sizes {
+		f := newFrame(size.width, size.height, 0, rand.New(rand.NewPCG(3, uint64(size.width))))
+		Encode(f.pix, f.width, f.height, f.stride, stampSeq, stampTime)
+		stride := f.width + 5
+		y := make([]byte, stride*f.height)
+		for r := range f.height {
+			for c := range f.width {
+				p := f.pix[r*f.stride+3*c:]
+				// BT.601 limited range, as a decoder would give it.
+				y[r*stride+c] = byte(16 + (66*int(p[0])+129*int(p[1])+25*int(p[2])+128)>>8)
+			}
+		}
+		seq, ts, err := DecodeLuma(y, f.width, f.height, stride)
+		if err != nil || seq != stampSeq || !ts.Equal(stampTime) {
+			t.Fatalf("DecodeLuma %dx%d = %d, %v, %v; want %d, %v", f.width, f.height, seq, ts, err, uint64(stampSeq), stampTime)
+		}
+		if _, _, err := DecodeLuma(y[:len(y)-stride], f.width, f.height, stride); !errors.Is(err, ErrInvalidFrame) {
+			t.Fatalf("DecodeLuma of a short plane: %v, want ErrInvalidFrame", err)
+		}
+	}
+}

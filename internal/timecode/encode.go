@@ -8,7 +8,7 @@ import "time"
 // strip, and panics if the frame's dimensions do not fit pix, as slicing out
 // of range would.
 func Encode(pix []byte, width, height, stride int, seq uint64, t time.Time) {
-	if !validFrame(len(pix), width, height, stride) {
+	if !validFrame(len(pix), width, height, stride, 3) {
 		panic("timecode: Encode: frame dimensions do not fit pix")
 	}
 	if StripHeight(width, height) == 0 {

@@ -119,11 +119,11 @@ func (p *payload) crc() uint32 {
 	return ^crc
 }
 
-// validFrame reports whether a width x height frame with rows stride bytes
-// apart fits in n bytes, without overflowing.
-func validFrame(n, width, height, stride int) bool {
-	if width <= 0 || height <= 0 || width > n/3 || stride < 3*width {
+// validFrame reports whether a width x height frame of bpp bytes a pixel
+// with rows stride bytes apart fits in n bytes, without overflowing.
+func validFrame(n, width, height, stride, bpp int) bool {
+	if width <= 0 || height <= 0 || width > n/bpp || stride < bpp*width {
 		return false
 	}
-	return height-1 <= (n-3*width)/stride
+	return height-1 <= (n-bpp*width)/stride
 }

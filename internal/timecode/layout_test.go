@@ -60,7 +60,7 @@ func TestValidFrame(t *testing.T) {
 		{100, 4, 2, maxInt, false},
 	}
 	for _, tt := range tests {
-		if got := validFrame(tt.n, tt.width, tt.height, tt.stride); got != tt.want {
+		if got := validFrame(tt.n, tt.width, tt.height, tt.stride, 3); got != tt.want {
 			t.Errorf("validFrame(%d, %d, %d, %d) = %v, want %v", tt.n, tt.width, tt.height, tt.stride, got, tt.want)
 		}
 	}

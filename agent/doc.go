@@ -1,6 +1,6 @@
 // Package agent runs many cameras through shared models into their annotated
 // streams and the buses. It is the one package that imports pipeline,
-// models, bus, track, zones, objects, snapshot and metrics, and the one
+// models, bus, track, zones, objects, snapshot, demand and metrics, and the one
 // place that translates between their types.
 //
 // Read it top to bottom:
@@ -17,7 +17,11 @@
 //     round-robin order, each with only its newest frame, and a model with
 //     a dynamic batch dimension runs the waiting frames in one call.
 //   - camera.go: the per-frame loop (newest frame → detect → track →
-//     objects → draw → push → publish), with supervision and backoff. Each
+//     objects → draw → push → publish), with supervision and backoff. The
+//     frame stays in the ingest's format (YUV by default) throughout; its
+//     latency is split into stages that add up (result.go: stageTimings);
+//     the camera's on-demand gate (demand/) says which frames the annotated
+//     stream gets while nobody watches it. Each
 //     camera owns a track.Tracker: a reconnection or another model ends its
 //     tracks, and its IDs carry on across the camera's restarts
 //     (manager.go). With EDGE_OUTPUT_FRAMES=all a video goroutine pushes

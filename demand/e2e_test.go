@@ -191,7 +191,7 @@ func (s *onDemand) firstFrameOtherClient(t *testing.T) (time.Duration, func()) {
 }
 
 // TestOnDemandEndToEnd publishes a trickling stream through the gate and connects a
-// reader five times: each gets its first decoded frame soon (the target is 1.5 s at
+// reader three times: each gets its first decoded frame soon (the target is 1.5 s at
 // the median), and the gate goes back to the trickle Hold after the reader left.
 func TestOnDemandEndToEnd(t *testing.T) {
 	const (
@@ -201,7 +201,7 @@ func TestOnDemandEndToEnd(t *testing.T) {
 	s := startOnDemand(t, Config{Interval: interval, Hold: hold, Trickle: time.Second})
 
 	var ttff []time.Duration
-	for i := range 5 {
+	for i := range 3 {
 		s.waitIdle(t, 1500*time.Millisecond, 20*time.Second) // at least one trickle frame went out
 		before := s.g.State().Keyframes
 		connect := time.Now()
@@ -229,7 +229,7 @@ func TestOnDemandEndToEnd(t *testing.T) {
 	}
 	// The same with a reader that MediaMTX does not hold back for being GStreamer.
 	var other []time.Duration
-	for range 5 {
+	for range 3 {
 		s.waitIdle(t, 1500*time.Millisecond, hold+20*time.Second)
 		d, stop := s.firstFrameOtherClient(t)
 		other = append(other, d)
@@ -291,37 +291,6 @@ func TestLongTrickleKeepsPublisher(t *testing.T) {
 	d, stop := s.firstFrameOtherClient(t) // not GStreamer: see firstFrameOtherClient
 	stop()
 	t.Logf("after 40 s of trickle (%d frames pushed in all, %d skipped): first frame in %v", s.out.Stats().Pushed, s.loop.decisions[Skip].Load(), d)
-	if d > 1500*time.Millisecond {
-		t.Errorf("first frame after %v, want ≤ 1.5 s", d)
-	}
-}
-
-// TestLongSilentPublisherKept measures what the trickle guards against: a publisher
-// (pipeline.Output over TCP) that pushes nothing at all for 3 minutes after its first
-// second of frames. MediaMTX v1.14 keeps its session and the path (rtspclientsink's
-// RTCP keeps the TCP connection busy), and a reader then still gets a frame within
-// 1.5 s of connecting, the keyframe being asked for when the reader shows up.
-func TestLongSilentPublisherKept(t *testing.T) {
-	longTest(t, "keeps a publisher silent for 3 minutes")
-	s := startOnDemand(t, Config{Interval: 250 * time.Millisecond, Hold: time.Second, Trickle: time.Hour})
-	s.waitIdle(t, 0, 20*time.Second) // then no frame for an hour
-	id, _ := pathSource(t, s.m, s.path)
-	pushed := s.out.Stats().Pushed
-	silentFrom := time.Now()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for time.Since(silentFrom) < 3*time.Minute {
-		<-tick.C // a sampling period
-		if now, ready := pathSource(t, s.m, s.path); now != id || !ready {
-			t.Fatalf("%v into the silence: publisher %q ready %v, want %q ready", time.Since(silentFrom).Round(time.Second), now, ready, id)
-		}
-	}
-	if p := s.out.Stats().Pushed; p != pushed {
-		t.Fatalf("%d frames pushed during the silence", p-pushed)
-	}
-	d, stop := s.firstFrameOtherClient(t) // not GStreamer: see firstFrameOtherClient
-	stop()
-	t.Logf("after 3 min of silence: first frame in %v", d)
 	if d > 1500*time.Millisecond {
 		t.Errorf("first frame after %v, want ≤ 1.5 s", d)
 	}

@@ -1,6 +1,8 @@
-// Package models turns RGB frames into object detections with an ONNX Runtime
-// session running a YOLO model (YOLOv8/YOLO11, YOLOv5 or YOLOX output
-// layouts).
+// Package models turns frames (packed RGB, or the decoder's own YUV 4:2:0:
+// I420 or NV12, letterboxed, converted and normalised into the model's input
+// in one pass) into object detections with an ONNX Runtime session running
+// a YOLO model (YOLOv8/YOLO11, YOLOv5 or YOLOX output layouts), and draws
+// boxes, labels, zones and lines into frames of any of those formats.
 //
 // [Runtime.Load] treats a model file as untrusted input: it reads at most
 // [Options].MaxBytes from one open descriptor of a regular file (inside

@@ -151,16 +151,7 @@ func (r *Runner) measureCPU(ctx context.Context, run CPURun, res *CPURunResult) 
 	}
 
 	st := &stage{ctx: ctx, dir: dir, g: newGroup()}
-	stopped := false
-	stopAll := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		if err := st.g.stopAll(); err != nil {
-			r.log.Warn("a process did not stop cleanly", "run", run.Name, "err", err)
-		}
-	}
+	stopAll := func() { st.stop(r.log, "run", run.Name) }
 	defer stopAll()
 	var agent *child
 	defer func() {

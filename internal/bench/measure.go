@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,9 +101,23 @@ func baseEnv() []string {
 // stage is one scenario's processes: each is a child of the harness, with its
 // output in the scenario's folder, stopped together at the end.
 type stage struct {
-	ctx context.Context
-	dir string
-	g   *group
+	ctx     context.Context
+	dir     string
+	g       *group
+	stopped bool
+}
+
+// stop stops the stage's programs, last started first, the first time it
+// is called; a program that did not stop cleanly is logged with the
+// run's name.
+func (st *stage) stop(log *slog.Logger, key, name string) {
+	if st.stopped {
+		return
+	}
+	st.stopped = true
+	if err := st.g.stopAll(); err != nil {
+		log.Warn("a process did not stop cleanly", key, name, "err", err)
+	}
 }
 
 // start starts a program of the scenario; stdout and stderr, when set, also
@@ -169,16 +184,7 @@ func (r *Runner) measure(ctx context.Context, sc Scenario, res *ScenarioResult) 
 	}
 
 	st := &stage{ctx: ctx, dir: dir, g: newGroup()}
-	stopped := false
-	stopAll := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		if err := st.g.stopAll(); err != nil {
-			r.log.Warn("a process did not stop cleanly", "scenario", sc.Name, "err", err)
-		}
-	}
+	stopAll := func() { st.stop(r.log, "scenario", sc.Name) }
 	defer stopAll()
 	var agent *child
 	defer func() {

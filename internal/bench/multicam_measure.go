@@ -151,16 +151,7 @@ func (r *Runner) measureMulticam(ctx context.Context, run MulticamRun, res *Mult
 	}
 
 	st := &stage{ctx: ctx, dir: dir, g: newGroup()}
-	stopped := false
-	stopAll := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		if err := st.g.stopAll(); err != nil {
-			r.log.Warn("a process did not stop cleanly", "run", res.Name, "err", err)
-		}
-	}
+	stopAll := func() { st.stop(r.log, "run", res.Name) }
 	defer stopAll()
 	var agents []*child
 	defer func() {

@@ -190,10 +190,11 @@ func (s *onDemand) firstFrameOtherClient(t *testing.T) (time.Duration, func()) {
 	}
 }
 
-// TestOnDemandEndToEnd publishes a trickling stream through the gate and connects a
+// TestLongOnDemandEndToEnd publishes a trickling stream through the gate and connects a
 // reader three times: each gets its first decoded frame soon (the target is 1.5 s at
 // the median), and the gate goes back to the trickle Hold after the reader left.
-func TestOnDemandEndToEnd(t *testing.T) {
+func TestLongOnDemandEndToEnd(t *testing.T) {
+	longTest(t, "connects readers six times, each a Hold apart")
 	const (
 		interval = 250 * time.Millisecond
 		hold     = 2 * time.Second

@@ -72,6 +72,9 @@ func lbToNV12(img Image) Image {
 func constant(b byte) func(x, y int) byte { return func(int, int) byte { return b } }
 
 func TestLetterboxYUVUniform(t *testing.T) {
+	if raceEnabled {
+		t.Skip("arithmetic over whole frames: runs without -race")
+	}
 	// Expected R, G, B worked out from R = Y' + 2(1-Kr)V', G = Y' -
 	// 2Kb(1-Kb)/Kg U' - 2Kr(1-Kr)/Kg V', B = Y' + 2(1-Kb)U', clamped to
 	// 0..255. Limited range: Y' = (Y-16)*255/219, U' = (U-128)*255/224.
@@ -252,6 +255,9 @@ func TestLetterboxYUVLuma(t *testing.T) {
 // TestLetterboxNV12IsI420 checks that NV12 and I420 frames of the same
 // content give the same tensor, bit for bit.
 func TestLetterboxNV12IsI420(t *testing.T) {
+	if raceEnabled {
+		t.Skip("arithmetic over whole frames: runs without -race")
+	}
 	r := rand.New(rand.NewPCG(9, 10))
 	noise := func(int, int) byte { return byte(r.Uint32()) }
 	for _, sz := range [][2]int{{1280, 720}, {641, 479}, {7, 5}} {
@@ -606,6 +612,9 @@ func (lb *letterbox) runYUVRef(img Image, dst []float32) {
 // format, both layouts and every matrix: within half a level (it is
 // computed in the same integers, so it should be exact).
 func TestLetterboxYUVMatchesRef(t *testing.T) {
+	if raceEnabled {
+		t.Skip("arithmetic over whole frames: runs without -race")
+	}
 	r := rand.New(rand.NewPCG(11, 12))
 	noise := func(int, int) byte { return byte(r.Uint32()) }
 	for _, sz := range [][2]int{{1280, 720}, {641, 479}, {479, 641}, {7, 5}, {1, 1}} {

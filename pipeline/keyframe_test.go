@@ -59,6 +59,9 @@ func (r *h264Reader) next(timeout time.Duration) (key, ok bool) {
 // keyframes, but for at most one natural one of the interval in the window. It also
 // measures how long a requested keyframe takes from Push to the reader.
 func TestOutputRequestKeyframe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end through MediaMTX: not a unit test (-short)")
+	}
 	url := streamURL(t, testenv.StartMediaMTX(t), "kf")
 	const gop = 60 // OutputConfig.FPS: a keyframe every 60 frames at most
 	out, err := NewOutput(OutputConfig{URL: url, FPS: gop}, testLogger(t))

@@ -214,6 +214,9 @@ func nextAfter(t *testing.T, in *Ingest, n int) *Frame {
 // pattern (±3) — then ingests it as RGB and checks that the RGB frame's luma, converted
 // back with the stream's matrix, is the YUV frame's Y (within videoconvert's bias).
 func TestYUVRoundTrip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end through MediaMTX: not a unit test (-short)")
+	}
 	const w, h = 1280, 720
 	mtx := testenv.StartMediaMTX(t)
 	for _, tt := range []struct {
@@ -317,6 +320,9 @@ func TestIngestTestsrcYUV(t *testing.T) {
 // LiveResize output: the appsrc's caps change in place, the stream carries on without a
 // restart or a reconnection, and every frame read keeps the pattern.
 func TestOutputFormatChange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end through MediaMTX: not a unit test (-short)")
+	}
 	const w, h = 640, 360
 	mtx := testenv.StartMediaMTX(t)
 	url := mtx + "/formats"
@@ -374,6 +380,9 @@ func startFramePusher(t *testing.T, out *Output, src FrameSource, fps int) *push
 // TestOutputPushAllocsYUV: pushing I420 and NV12 into a playing output allocates
 // nothing.
 func TestOutputPushAllocsYUV(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end through MediaMTX: not a unit test (-short)")
+	}
 	mtx := testenv.StartMediaMTX(t)
 	for _, format := range []PixelFormat{FormatI420, FormatNV12} {
 		t.Run(string(format), func(t *testing.T) {

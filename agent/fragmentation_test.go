@@ -84,7 +84,7 @@ func TestLongTrackFragmentationPedestrians(t *testing.T) {
 		if err != nil {
 			t.Fatalf("frame %d: %v", frames, err)
 		}
-		img := models.Image{Pix: f.Pix, Width: f.Width, Height: f.Height, Stride: f.Stride}
+		img := frameImage(&f)
 		dets, _, err = det.Detect(img, th, dets[:0])
 		if err != nil {
 			t.Fatal(err)

@@ -50,7 +50,8 @@ test-short: setup
 # Latency and multi-camera benchmarks on this machine (about 20 minutes; run it
 # when nothing else does): writes docs/BENCHMARKS.md, docs/bench/results.json and
 # docs/bench/latency.png. BENCH_FLAGS=--short makes a smoke run,
-# BENCH_FLAGS="--only multicam" runs the multi-camera section alone.
+# BENCH_FLAGS="--only multicam" runs the multi-camera section alone,
+# BENCH_FLAGS="--only cpu" the CPU section (RGB against YUV, annotation on demand).
 bench: build
 	bin/edge-bench $(BENCH_FLAGS)
 

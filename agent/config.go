@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"edge-agent/demand"
 	"errors"
 	"fmt"
 	"io"
@@ -224,7 +225,7 @@ func (c Config) Validate() error {
 		bad("FRAME_FORMAT", "must be yuv or rgb, got %q", c.FrameFormat)
 	}
 	if c.OutputOnDemand {
-		if err := checkAPIURL(c.MediaMTXAPI); err != nil {
+		if err := demand.CheckAPI(c.MediaMTXAPI); err != nil {
 			bad("MEDIAMTX_API", "%v", err)
 		}
 	}
@@ -457,24 +458,6 @@ func defaultORTLibrary() string {
 		}
 	}
 	return ""
-}
-
-// checkAPIURL checks MediaMTX's API address: http or https, a host, nothing
-// after the path. The message never quotes the URL's password.
-func checkAPIURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("%q does not parse", redactURL(raw))
-	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("%q: want an http:// or https:// URL", redactURL(raw))
-	case u.Host == "":
-		return fmt.Errorf("%q has no host", redactURL(raw))
-	case u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/"):
-		return fmt.Errorf("%q: want the API's address alone, like http://127.0.0.1:9997", redactURL(raw))
-	}
-	return nil
 }
 
 // frameFormat is EDGE_FRAME_FORMAT as the ingest takes it: "" for the

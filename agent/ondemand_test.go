@@ -60,18 +60,13 @@ func TestOutputOnDemandEndToEnd(t *testing.T) {
 	startProcess(t, camsim, "--source", "synthetic", "--url", cameraURL, "--fps", "15", "--size", "1280x720")
 	startAgent(t, cfg, results)
 	results.waitFor(t, 15, 90*time.Second)
-	start := time.Now()
 
 	// Idle: within the hold (10 s from the first poll) and the trickle,
 	// the bytes MediaMTX receives for the annotated path fall to a trickle.
-	for ok := false; !ok; {
-		if _, _, ok = pathBytes(t, mtx.API, "cam1-annotated"); !ok {
-			if time.Since(start) > 30*time.Second {
-				t.Fatal("the agent has not published its annotated stream after 30 s")
-			}
-			time.Sleep(100 * time.Millisecond) // polling the API for the path
-		}
-	}
+	testenv.WaitFor(t, 30*time.Second, "the agent's annotated stream on MediaMTX", func() bool {
+		_, _, ok := pathBytes(t, mtx.API, "cam1-annotated")
+		return ok
+	})
 	rate := func(d time.Duration) (kbps float64, readers int) {
 		b0, _, _ := pathBytes(t, mtx.API, "cam1-annotated")
 		time.Sleep(d) // a measuring window, not a synchronisation
@@ -109,7 +104,7 @@ func TestOutputOnDemandEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	start = time.Now()
+	start := time.Now()
 	if err := in.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

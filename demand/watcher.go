@@ -97,6 +97,14 @@ func parseAPI(raw string) (list *url.URL, user *url.Userinfo, err error) {
 	return u, user, nil
 }
 
+// CheckAPI reports whether raw is a usable Config.API: an http:// or https://
+// URL with a host and no query or fragment. Its message never quotes the
+// password.
+func CheckAPI(raw string) error {
+	_, _, err := parseAPI(raw)
+	return err
+}
+
 func (c Config) validate() error {
 	var errs []error
 	if _, _, err := parseAPI(c.API); err != nil {

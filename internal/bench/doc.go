@@ -10,6 +10,12 @@
 // agents' per-camera log summaries and the agents' CPU and memory summed
 // over their processes.
 //
+// Its CPU section (cpu.go) runs one camera with yolox_nano on one ONNX
+// Runtime thread with the frames in RGB and in YUV (EDGE_FRAME_FORMAT), the
+// annotated stream off, on, and on demand with and without a reader, and
+// reads the agent's CPU from /proc, its stages from the events, the
+// annotated path's bit rate and readers from MediaMTX's API.
+//
 // It measures the programs in bin/ as a user runs them and never imports the
 // agent, the models or the buses; only its probe (FrameProbe, a viewer) reads
 // video through the pipeline package, as edge-probe does. It does not judge

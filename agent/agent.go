@@ -2,17 +2,19 @@ package agent
 
 import (
 	"context"
-	"edge-agent/demand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"edge-agent/bus"
+	"edge-agent/demand"
 	"edge-agent/metrics"
 	"edge-agent/models"
 	"edge-agent/objects"
@@ -52,10 +54,15 @@ type Agent struct {
 	beatC    chan struct{} // a heartbeat now: the settings changed
 	buses    busHealth     // the bus clients' failures, for the heartbeat
 	refusals refusalLog    // owned by the command goroutine
-	applied  atomic.Bool   // the first spec was applied: the cameras exist
-	started  time.Time
-	closeOne sync.Once
-	closeErr error
+	fleet    fleetTracker  // the fleet's documents: owned by the command goroutine
+	fleetC   <-chan bus.FleetSnapshot
+	// fleetStatus is what the heartbeat says of the fleet's documents; nil
+	// when the agent reads none.
+	fleetStatus atomic.Pointer[bus.FleetStatus]
+	applied     atomic.Bool // the first spec was applied: the cameras exist
+	started     time.Time
+	closeOne    sync.Once
+	closeErr    error
 }
 
 // New validates the configuration, builds the spec (environment, config
@@ -99,11 +106,16 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		a.Close()
 		return nil, err
 	}
-	// What commands saved never stops it: what no longer fits is dropped.
+	// The fleet's documents last applied, then what commands saved: neither
+	// ever stops it; what no longer fits is dropped.
+	a.fleet = fleetTracker{docs: map[string]*fleetDoc{}, refused: map[string]bus.FleetRefusal{}}
+	if cfg.NATS.URL != OutputDisabled && cfg.natsConfig().FleetActive() {
+		a.restoreFleet()
+	}
 	saved, dropped := a.restore()
 	a.saved = saved
 	a.dropped.Store(&dropped)
-	if spec, err = buildSpec(cfg, a.file, a.saved); err == nil {
+	if spec, err = a.build(a.file, a.saved); err == nil {
 		err = a.loadModels(spec)
 	}
 	if err != nil { // restore kept only what fits: a fault of the machine
@@ -128,6 +140,12 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		objPubs = append(objPubs, a.nats)
 		snapStores = append(snapStores, a.nats)
 		a.metrics.AddBus("nats", busStats(a.nats.Stats))
+		a.nats.SetServiceVersion(opts.Version)
+		a.nats.SetServiceCameras(spec.names())
+		if cfg.natsConfig().FleetActive() {
+			a.fleetC = a.nats.FleetConfig()
+			a.fleetStatus.Store(a.fleet.status())
+		}
 	}
 	a.mgr = &manager{
 		device: cfg.DeviceID, log: log, pool: a.pool, metrics: a.metrics, pubs: pubs, objPubs: objPubs, snapStores: snapStores,
@@ -247,7 +265,7 @@ func (a *Agent) restore() (*overlay, []droppedSetting) {
 	if saved == nil {
 		return nil, nil
 	}
-	if spec, err := buildSpec(a.cfg, a.file, saved); err == nil && a.fits(spec) == nil {
+	if spec, err := a.build(a.file, saved); err == nil && a.fits(spec) == nil {
 		a.log.Info("settings restored", "revision", saved.Revision, "file", filepath.Join(a.cfg.StateDir, stateFile))
 		return saved, nil
 	}
@@ -256,7 +274,7 @@ func (a *Agent) restore() (*overlay, []droppedSetting) {
 	for _, it := range saved.items() {
 		trial := kept.clone()
 		it.apply(trial)
-		spec, err := buildSpec(a.cfg, a.file, trial)
+		spec, err := a.build(a.file, trial)
 		if err == nil {
 			err = a.fits(spec)
 		}
@@ -366,7 +384,7 @@ func (a *Agent) reload() error {
 		}
 		file = f
 	}
-	spec, err := buildSpec(a.cfg, file, a.saved)
+	spec, err := a.build(file, a.saved)
 	if err != nil {
 		return err
 	}
@@ -434,9 +452,13 @@ func (a *Agent) beat(now, prev time.Time) {
 		Cameras: a.mgr.heartbeat(now),
 		Dropped: a.droppedSettings(),
 		Buses:   a.buses.snapshot(),
+		Fleet:   a.fleetStatus.Load(),
 	}
 	if a.nats != nil {
 		a.nats.PublishStatus(st)
+		// The service's metadata follows the cameras (a no-op when they
+		// did not change); every change of settings beats at once.
+		a.nats.SetServiceCameras(slices.Collect(maps.Keys(st.Cameras)))
 	}
 	if a.mqtt != nil {
 		a.mqtt.PublishStatus(st)

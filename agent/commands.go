@@ -48,6 +48,9 @@ func (a *Agent) commands(ctx context.Context) {
 			continue
 		case req = <-natsC:
 		case req = <-mqttC:
+		case snap := <-a.fleetC:
+			a.applyFleet(snap)
+			continue
 		}
 		a.handle(req, limit)
 	}
@@ -84,7 +87,7 @@ func (a *Agent) handle(req bus.Request, limit *rate.Limiter) {
 	// Parse first: a malformed command is refused at the cost of reading
 	// it, without taking a token, so garbage cannot lock the operator's
 	// commands out; the limit applies to the commands that would run.
-	cmd, err := bus.ParseCommand(req.Payload)
+	cmd, err := bus.ParseCommandAs(req.Payload, req.Op) // req.Op: the micro endpoint's op, else ""
 	if err != nil {
 		answer(cmd.ID, err, "", false)
 		return
@@ -183,7 +186,7 @@ func patchOf(c *bus.CameraArgs) cameraPatch {
 // anything fails, the saved state is put back and nothing changed.
 func (a *Agent) commit(next *overlay) error {
 	next.source = "command"
-	spec, err := buildSpec(a.cfg, a.file, next)
+	spec, err := a.build(a.file, next)
 	next.source = ""
 	if err != nil {
 		return err

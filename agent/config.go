@@ -83,6 +83,10 @@ type Config struct {
 	NATS bus.NATSConfig `envconfig:"NATS"`
 	MQTT bus.MQTTConfig `envconfig:"MQTT"`
 
+	// The fleet's desired state (docs/fleet.md).
+	Fleet       bool   `envconfig:"FLEET" default:"true" desc:"apply the fleet's desired state from the NATS KV bucket edge_config and write the heartbeat to edge_status (docs/fleet.md), when NATS reaches a hub (EDGE_NATS_LEAF_REMOTES) or a server of its own (EDGE_NATS_URL)"`
+	FleetDomain string `envconfig:"FLEET_DOMAIN" default:"hub" desc:"the JetStream domain of the hub that holds edge_config and edge_status, reached over the embedded server's leaf link (with EDGE_NATS_URL the buckets are on that server)"`
+
 	HADiscovery bool     `envconfig:"HA_DISCOVERY" default:"true" desc:"announce the device, its cameras and sensors to Home Assistant over MQTT"`
 	HAPrefix    string   `envconfig:"HA_PREFIX" default:"homeassistant" desc:"Home Assistant discovery prefix"`
 	HALabels    []string `envconfig:"HA_LABELS" default:"person" desc:"labels that get a count sensor and a detected binary sensor per camera"`
@@ -107,6 +111,11 @@ type Config struct {
 	ReportInterval time.Duration `envconfig:"REPORT_INTERVAL" default:"5s" desc:"how often the log summarises frames, drops, timings and detections"`
 	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat      string        `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
+
+	// envSet lists the per-camera variables set explicitly (Load): with
+	// fleet documents, only they sit above the fleet's; the others are
+	// defaults below it.
+	envSet map[string]bool
 }
 
 // Load reads the configuration from the environment and validates it. Every
@@ -123,6 +132,7 @@ func Load() (Config, error) {
 		return cfg, fmt.Errorf("read environment: %w", err)
 	}
 	cfg.applyDefaults()
+	cfg.envSet = explicitEnv(os.LookupEnv)
 	return cfg, cfg.Validate()
 }
 
@@ -339,6 +349,7 @@ func (c Config) trackConfig() track.Config {
 func (c Config) natsConfig() bus.NATSConfig {
 	n := c.NATS
 	n.Device, n.StateDir = c.DeviceID, filepath.Join(c.StateDir, "nats")
+	n.Fleet, n.FleetDomain = c.Fleet, c.FleetDomain
 	n.Overflow = c.OutboxOverflow
 	n.SnapshotTTL, n.SnapshotMaxBytes = c.SnapshotTTL, c.SnapshotMaxBytes
 	return n

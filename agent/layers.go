@@ -129,17 +129,58 @@ func defaultOutputURL(camera, user, password string) string {
 // spec, and validates it whole: the error names every problem, each with
 // where it was written.
 func buildSpec(cfg Config, file *configFile, saved *overlay) (Spec, error) {
+	return buildSpecFleet(cfg, nil, file, saved)
+}
+
+// buildSpecFleet is buildSpec with the fleet's desired-state documents in
+// force (fleet, then the device's groups, then the device's own: see
+// fleetLayers), which sit above the environment's defaults and below every
+// variable set explicitly, the config file and the commands. Within each
+// layer a camera's own keys beat the layer's defaults.
+func buildSpecFleet(cfg Config, fleet []*fleetDoc, file *configFile, saved *overlay) (Spec, error) {
 	env := specEnv{modelDir: cfg.ModelDir}
 	var errs problems
 
 	// The environment's defaults are checked on their own first, so a bad
-	// EDGE_CONFIDENCE is named once, not once per camera.
-	envDefaults := applyPatch(CameraSpec{}, envPatch(cfg), "", envKey, env, modelTrusted, &errs)
+	// EDGE_CONFIDENCE is named once, not once per camera. With fleet
+	// documents, only the variables set explicitly sit above them; the
+	// others are the bottom layer.
+	envBase, envExplicit := splitEnvPatch(envPatch(cfg), cfg.envSet, len(fleet) > 0)
+	envDefaults := applyPatch(CameraSpec{}, envBase, "", envKey, env, modelTrusted, &errs)
+	envDefaults = applyPatch(envDefaults, envExplicit, "", envKey, env, modelTrusted, &errs)
 	probe := envDefaults
 	probe.Name, probe.URL, probe.OutputURL = "probe", "testsrc", OutputDisabled
 	probe.validate("", envKey, &errs)
 	if len(errs.errs) > 0 {
 		return Spec{}, errs.err()
+	}
+	// Each fleet document is checked the same way: its defaults, and each
+	// of its camera entries, on their own.
+	base := applyPatch(CameraSpec{}, envBase, "", envKey, env, modelTrusted, &errs)
+	for _, d := range fleet {
+		checkFleetDoc(d, probe, env, &errs)
+	}
+	if len(errs.errs) > 0 {
+		return Spec{}, errs.err()
+	}
+	// start is a camera's spec from the layers below the config file: the
+	// environment's defaults, each fleet document (its defaults, then its
+	// entry for the camera), the variables set explicitly. outputSet says
+	// whether one of them set output_url.
+	start := func(name string) (c CameraSpec, outputSet bool) {
+		var ignore problems // reported above
+		c = base
+		for _, d := range fleet {
+			c = applyPatch(c, d.file.Defaults, "", yamlKey, env, modelConfined, &ignore)
+			outputSet = outputSet || d.file.Defaults.OutputURL != nil
+			if p := d.camera(name); p != nil {
+				c = applyPatch(c, *p, "", yamlKey, env, modelConfined, &ignore)
+				outputSet = outputSet || p.OutputURL != nil
+			}
+		}
+		c = applyPatch(c, envExplicit, "", envKey, env, modelTrusted, &ignore)
+		c.Name = name
+		return c, outputSet || envExplicit.OutputURL != nil
 	}
 
 	type entry struct {
@@ -150,16 +191,30 @@ func buildSpec(cfg Config, file *configFile, saved *overlay) (Spec, error) {
 		removed   bool // by a command: checked, not run
 	}
 	var entries []entry
+	// The cameras the device's fleet document defines (with a url).
+	if d := deviceDoc(fleet); d != nil {
+		for i, p := range d.file.Cameras {
+			if p.URL == nil {
+				continue // a change to a camera defined by a layer above
+			}
+			c, outputSet := start(*p.Name)
+			entries = append(entries, entry{spec: c, where: fmt.Sprintf("%scameras[%d] (%s).", d.where(), i, *p.Name), key: yamlKey, outputSet: outputSet})
+		}
+	}
 	if cfg.CameraURL != "" {
-		c := envDefaults
-		c.Name, c.URL = cfg.CameraName, cfg.CameraURL
+		c, outputSet := start(cfg.CameraName)
+		c.URL = cfg.CameraURL
 		if cfg.OutputURL != "" {
 			c.OutputURL = cfg.OutputURL
 		}
-		entries = append(entries, entry{spec: c, key: envKey, outputSet: cfg.OutputURL != ""})
+		// The environment's camera replaces a fleet camera of its name.
+		entries = slices.DeleteFunc(entries, func(e entry) bool { return e.spec.Name == c.Name })
+		entries = append(entries, entry{spec: c, key: envKey, outputSet: outputSet || cfg.OutputURL != ""})
 	}
 
-	defaults := envDefaults
+	// defaultsFor is a camera's spec from the layers below the file's own
+	// entry for it: start, then the file's defaults.
+	defaultsFor := func(name string) (CameraSpec, bool) { return start(name) }
 	fileDefaultsOutput := false
 	if file != nil {
 		if file.Defaults.Name != nil || file.Defaults.URL != nil {
@@ -169,22 +224,45 @@ func buildSpec(cfg Config, file *configFile, saved *overlay) (Spec, error) {
 			errs.add("config file: defaults.output_url", "may only be %q: each camera streams to its own URL", OutputDisabled)
 		}
 		fileDefaultsOutput = file.Defaults.OutputURL != nil
-		defaults = applyPatch(defaults, file.Defaults, "config file: defaults.", yamlKey, env, modelTrusted, &errs)
-		// The environment's camera gets the file's defaults too.
+		applyPatch(envDefaults, file.Defaults, "config file: defaults.", yamlKey, env, modelTrusted, &errs) // checked once
+		defaultsFor = func(name string) (CameraSpec, bool) {
+			var ignore problems // reported just above
+			c, outputSet := start(name)
+			return applyPatch(c, file.Defaults, "", yamlKey, env, modelTrusted, &ignore), outputSet || fileDefaultsOutput
+		}
+		// The cameras of the layers below get the file's defaults too.
 		for i := range entries {
 			var ignore problems // reported once, just above
 			entries[i].spec = applyPatch(entries[i].spec, file.Defaults, "", yamlKey, env, modelTrusted, &ignore)
-			entries[i].outputSet = entries[i].outputSet || file.Defaults.OutputURL != nil
+			entries[i].outputSet = entries[i].outputSet || fileDefaultsOutput
 		}
 		for i, p := range file.Cameras {
 			where := fmt.Sprintf("config file: cameras[%d].", i)
-			c := applyPatch(defaults, p, where, yamlKey, env, modelTrusted, &errs)
+			var name string
 			if p.Name != nil {
-				where = fmt.Sprintf("config file: cameras[%d] (%s).", i, *p.Name)
+				name = *p.Name
 			}
-			// A camera of the file named like the environment's replaces it.
-			entries = slices.DeleteFunc(entries, func(e entry) bool { return e.spec.Name == c.Name && e.where == "" })
-			entries = append(entries, entry{spec: c, where: where, key: yamlKey, outputSet: p.OutputURL != nil || fileDefaultsOutput})
+			c, outputSet := defaultsFor(name)
+			c = applyPatch(c, p, where, yamlKey, env, modelTrusted, &errs)
+			if p.Name != nil {
+				where = fmt.Sprintf("config file: cameras[%d] (%s).", i, name)
+			}
+			// A camera of the file named like the environment's or a fleet
+			// camera replaces it (a fleet camera's settings are below it).
+			entries = slices.DeleteFunc(entries, func(e entry) bool {
+				return e.spec.Name == c.Name && e.key != nil && !strings.HasPrefix(e.where, "config file")
+			})
+			entries = append(entries, entry{spec: c, where: where, key: yamlKey, outputSet: outputSet || p.OutputURL != nil})
+		}
+	}
+	// A device document's entry without a url changes a camera some layer
+	// defines; one that no layer defines is a mistake.
+	if d := deviceDoc(fleet); d != nil {
+		for i, p := range d.file.Cameras {
+			if p.URL == nil && !slices.ContainsFunc(entries, func(e entry) bool { return e.spec.Name == *p.Name }) &&
+				(saved == nil || saved.camera(*p.Name) == nil || saved.camera(*p.Name).URL == nil) {
+				errs.add(fmt.Sprintf("%scameras[%d] (%s)", d.where(), i, *p.Name), "no url, and no camera of that name runs on the device (its file, environment or commands)")
+			}
 		}
 	}
 
@@ -222,10 +300,11 @@ func buildSpec(cfg Config, file *configFile, saved *overlay) (Spec, error) {
 				continue // a change to a camera of the layers below, applied above
 			}
 			// A camera a command added: the defaults below, then its own.
-			c := applyPatch(defaults, saved.Defaults, saved.where()+": defaults.", yamlKey, env, modelConfined, &errs)
+			c, outputSet := defaultsFor(*p.Name)
+			c = applyPatch(c, saved.Defaults, saved.where()+": defaults.", yamlKey, env, modelConfined, &errs)
 			c = applyPatch(c, p, fmt.Sprintf("%s: camera %q: ", saved.where(), *p.Name), yamlKey, env, modelConfined, &errs)
 			entries = append(entries, entry{spec: c, where: fmt.Sprintf("camera %q: ", *p.Name), key: yamlKey,
-				outputSet: p.OutputURL != nil || saved.Defaults.OutputURL != nil || fileDefaultsOutput})
+				outputSet: outputSet || p.OutputURL != nil || saved.Defaults.OutputURL != nil})
 		}
 	}
 

@@ -143,7 +143,29 @@ var ErrCommand = errors.New("invalid command")
 // field at fault. It does not look at the clock: whether the command
 // Expired is for the caller to ask when it handles it. The id is returned whenever it could
 // be read, so that even a refusal can be matched to its request.
-func ParseCommand(payload []byte) (Command, error) {
+func ParseCommand(payload []byte) (Command, error) { return parseCommand(payload, "") }
+
+// ParseCommandAs reads a command that arrived where its operation is
+// implied, op (a micro service endpoint, edge.<device>.svc.<op>; see
+// Request.Op), as ParseCommand does with three differences: op may be left
+// out of the envelope, and is then op; an op in the envelope other than op
+// is refused; and id may be left out, the request's reply subject being
+// what matches the answer to it (Reply.ID is then empty). An empty
+// payload is read as {}, which is a whole get_config or list_cameras
+// command. An empty op is ParseCommand exactly.
+func ParseCommandAs(payload []byte, op string) (Command, error) {
+	if op == "" {
+		return ParseCommand(payload)
+	}
+	if len(payload) <= MaxCommandSize && len(bytes.TrimSpace(payload)) == 0 {
+		payload = []byte("{}")
+	}
+	return parseCommand(payload, op)
+}
+
+// parseCommand is ParseCommand, or ParseCommandAs where implied is not
+// empty.
+func parseCommand(payload []byte, implied string) (Command, error) {
 	var cmd Command
 	if len(payload) > MaxCommandSize {
 		return cmd, oversizeError(len(payload))
@@ -158,14 +180,26 @@ func ParseCommand(payload []byte) (Command, error) {
 		cmd.ID = peekCommandID(payload) // to answer the right request
 		return cmd, commandError("%v", err)
 	}
-	if env.ID == nil || !validCommandID(*env.ID) {
+	switch {
+	case env.ID == nil && implied != "": // the reply subject matches the answer
+	case env.ID == nil || !validCommandID(*env.ID):
+		if implied != "" {
+			return cmd, commandError("id: 1-64 printable characters without spaces, or left out")
+		}
 		return cmd, commandError("id: required, 1-64 printable characters without spaces")
+	default:
+		cmd.ID = *env.ID
 	}
-	cmd.ID = *env.ID
-	if env.Op == nil {
+	switch {
+	case env.Op == nil && implied != "":
+		cmd.Op = implied
+	case env.Op == nil:
 		return cmd, commandError("op: required, one of %s", strings.Join(ops(), ", "))
+	case implied != "" && *env.Op != implied:
+		return cmd, commandError("op: %q is not %q, the operation of the subject it was sent to (leave op out)", *env.Op, implied)
+	default:
+		cmd.Op = *env.Op
 	}
-	cmd.Op = *env.Op
 	if env.Expires != nil {
 		t, err := time.Parse(time.RFC3339, *env.Expires)
 		if err != nil {

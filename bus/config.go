@@ -25,6 +25,7 @@ type NATSConfig struct {
 	URL         string   `envconfig:"URL" desc:"NATS server or cluster, comma-separated nats:// or tls:// URLs; empty runs an embedded server; none turns NATS off"`
 	Listen      string   `envconfig:"LISTEN" default:"127.0.0.1:4222" desc:"embedded server: client listen address (port -1 picks a free port); an address other than loopback needs EDGE_NATS_SERVER_USERS"`
 	LeafRemotes []string `envconfig:"LEAF_REMOTES" desc:"embedded server: hub URLs to connect to as a leaf node (nats-leaf:// or tls://)"`
+	Domain      string   `envconfig:"DOMAIN" desc:"embedded server: its JetStream domain (default edge-<device>), which keeps the device's stream apart from the hub's across the leaf link"`
 
 	// The embedded server's own security: who may connect to it, and over
 	// what (the agent itself connects in-process, as its own user).
@@ -55,6 +56,10 @@ type NATSConfig struct {
 	StreamMaxAge    time.Duration `envconfig:"STREAM_MAX_AGE" default:"168h" desc:"events older than this leave the stream"`
 	StreamMaxBytes  int64         `envconfig:"STREAM_MAX_BYTES" default:"268435456" desc:"the stream keeps at most this many bytes, dropping the oldest"`
 	DuplicateWindow time.Duration `envconfig:"DUPLICATE_WINDOW" default:"10m" desc:"how long the stream remembers event ids to drop a resent event"`
+
+	// The fleet (bus/fleet.go), set by the agent from EDGE_FLEET_*.
+	FleetDomain string `ignored:"true"` // EDGE_FLEET_DOMAIN: the hub's JetStream domain, where the fleet's buckets are when the embedded server is a leaf node (default hub); unused with EDGE_NATS_URL, whose server holds them
+	Fleet       bool   `ignored:"true"` // EDGE_FLEET: read the desired state from edge_config and write the status into edge_status (FleetActive)
 
 	// The snapshot bucket (bus/snapshot.go), set by the agent.
 	SnapshotTTL      time.Duration `ignored:"true"` // EDGE_SNAPSHOT_TTL: how long the bucket keeps a snapshot (default 24h, 1m to 720h)
@@ -150,7 +155,30 @@ func (c NATSConfig) withDefaults() NATSConfig {
 	setDefault(&c.Sync, DefaultSync)
 	setDefault(&c.SnapshotTTL, DefaultSnapshotTTL)
 	setDefault(&c.SnapshotMaxBytes, DefaultSnapshotMaxBytes)
+	setDefault(&c.Domain, DefaultDomain(c.Device))
+	setDefault(&c.FleetDomain, DefaultFleetDomain)
 	return c
+}
+
+// FleetActive says whether the client reads the fleet's desired state and
+// writes its status (bus/fleet.go): Fleet is set and there is a server
+// beyond the device to hold the buckets, EDGE_NATS_URL's or a hub of
+// EDGE_NATS_LEAF_REMOTES. A standalone embedded server has no fleet.
+func (c NATSConfig) FleetActive() bool {
+	return c.Fleet && (!c.Embedded() || len(c.LeafRemotes) > 0)
+}
+
+// fleetDomain is the JetStream domain of the fleet's buckets: the hub's
+// (FleetDomain, default hub) through the embedded server's leaf link, or
+// none, the server's own, with EDGE_NATS_URL.
+func (c NATSConfig) fleetDomain() string {
+	if !c.Embedded() {
+		return ""
+	}
+	if c.FleetDomain == "" {
+		return DefaultFleetDomain
+	}
+	return c.FleetDomain
 }
 
 // SyncHold is how long an event JetStream acknowledged may still be only
@@ -200,6 +228,7 @@ func (c NATSConfig) Validate() error {
 		if c.MaxStore < c.StreamMaxBytes {
 			p.add(pre+"MAX_STORE", "%d must be at least EDGE_NATS_STREAM_MAX_BYTES (%d)", c.MaxStore, c.StreamMaxBytes)
 		}
+		c.checkDomains(&p)
 	} else {
 		for _, u := range strings.Split(c.URL, ",") {
 			if err := checkURL(strings.TrimSpace(u), "nats", "tls", "ws", "wss"); err != nil {
@@ -299,6 +328,23 @@ func (c NATSConfig) checkServerSecurity(p *problems) {
 		p.add(pre+"LISTEN", "%q is not a loopback address: anyone who reaches it could read the events and send commands; set EDGE_NATS_SERVER_USERS (and EDGE_NATS_SERVER_TLS_CERT and EDGE_NATS_SERVER_TLS_KEY), or listen on 127.0.0.1", c.Listen)
 	case passwords > 0 && !tlsOn:
 		p.add(pre+"SERVER_TLS_CERT", "required: EDGE_NATS_LISTEN %q is not a loopback address and %d users of EDGE_NATS_SERVER_USERS log in with a password, which would cross the network in clear; set EDGE_NATS_SERVER_TLS_CERT and EDGE_NATS_SERVER_TLS_KEY, or give those users nkeys", c.Listen, passwords)
+	}
+}
+
+// checkDomains checks the JetStream domains of the embedded server and of
+// the hub: NATS tokens (the default edge-<device> of a valid device always
+// is one, whatever its length), and different from each other when the
+// server is a leaf node (the same domain at both ends would extend the
+// hub's JetStream instead of linking two).
+func (c NATSConfig) checkDomains(p *problems) {
+	if c.Domain != DefaultDomain(c.Device) && !ValidToken(c.Domain) {
+		p.add("EDGE_NATS_DOMAIN", "%q must be 1-64 letters, digits, '-' or '_'", c.Domain)
+	}
+	if !ValidToken(c.FleetDomain) {
+		p.add("EDGE_FLEET_DOMAIN", "%q must be 1-64 letters, digits, '-' or '_'", c.FleetDomain)
+	}
+	if len(c.LeafRemotes) > 0 && c.Domain == c.FleetDomain {
+		p.add("EDGE_NATS_DOMAIN", "%q is also EDGE_FLEET_DOMAIN: the device's JetStream domain must differ from the hub's", c.Domain)
 	}
 }
 

@@ -172,6 +172,31 @@ type Status struct {
 	// while none failed. The heartbeat goes out on every bus, so a failed
 	// one is reported over the others.
 	Buses map[string]BusStatus `json:"buses,omitempty"`
+	// Fleet is the desired state the agent took from the fleet's KV
+	// bucket (edge_config): absent when the agent reads none.
+	Fleet *FleetStatus `json:"fleet,omitempty"`
+}
+
+// FleetStatus is what a heartbeat says of the fleet's desired state: the
+// documents in force, each at its KV revision, and the last refusal.
+type FleetStatus struct {
+	// Groups are the device's groups, as its device document lists them.
+	Groups []string `json:"groups,omitempty"`
+	// Applied maps each document in force (fleet, group.<name>,
+	// device.<id>) to its KV revision. A key absent from the bucket is
+	// absent here.
+	Applied map[string]uint64 `json:"applied"`
+	// Refused lists, per key, the newest revision refused, until a newer
+	// revision of that key is applied.
+	Refused []FleetRefusal `json:"refused,omitempty"`
+}
+
+// FleetRefusal is a desired-state document the agent refused whole.
+type FleetRefusal struct {
+	Key      string    `json:"key"`
+	Revision uint64    `json:"revision"`
+	Problems []string  `json:"problems"` // every problem, each with where it was written
+	At       Timestamp `json:"at"`
 }
 
 // BusStatus is a bus client's failures in a heartbeat.

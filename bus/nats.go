@@ -36,6 +36,8 @@ type NATS struct {
 	users   []serverUser // the embedded server's users (EDGE_NATS_SERVER_USERS), read once by NewNATS
 
 	snaps natsSnapshots // PutSnapshot's hand-off and counters (snapshot.go)
+	fleet natsFleet     // FleetConfig's and the status bucket's hand-offs (fleet.go)
+	svc   natsService   // the micro service: what it announces, the instance (service.go)
 }
 
 // NewNATS validates cfg and allocates a client; it starts nothing. A nil
@@ -91,9 +93,15 @@ func (n *NATS) Publish(ev *Event) { n.sp.publish(ev) }
 func (n *NATS) PublishObject(ev *ObjectEvent) { n.sp.publishObject(ev) }
 
 // PublishStatus hands a heartbeat over; it is sent on edge.<device>.status
-// when connected. A heartbeat not yet sent is replaced by a newer one.
-// st must not be modified afterwards.
-func (n *NATS) PublishStatus(st *Status) { n.sp.publishStatus(st) }
+// when connected and, with NATSConfig.FleetActive, put into StatusBucket at
+// DeviceKey(device) (fleet.go). A heartbeat not yet sent is replaced by a
+// newer one. st must not be modified afterwards.
+func (n *NATS) PublishStatus(st *Status) {
+	n.sp.publishStatus(st)
+	if n.cfg.FleetActive() {
+		n.fleet.offerStatus(st)
+	}
+}
 
 // Stats returns the client's counters.
 func (n *NATS) Stats() Stats {
@@ -200,6 +208,7 @@ func (n *NATS) run(ctx context.Context) error {
 		}
 		return fmt.Errorf("nats: %w", err)
 	}
+	stopService := n.startService(ctx, nc) // service.go
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(n.cfg.AckTimeout),
 		jetstream.WithPublishAsyncMaxPending(2*n.cfg.MaxInFlight))
 	if err != nil {
@@ -214,9 +223,12 @@ func (n *NATS) run(ctx context.Context) error {
 		"journal", journalDir != "")
 
 	waitSnapshots := n.startSnapshots(ctx, nc, js) // snapshot.go
+	waitFleet := n.startFleet(ctx, nc, local)      // fleet.go
 	n.sp.runLoops(ctx, j, n.cfg.DrainTimeout, nc.IsConnected, func(ctx context.Context) { n.send(ctx, nc, js) })
 	waitSnapshots()
+	waitFleet()
 
+	stopService() // before the drain: no command is taken any more
 	if err := nc.Drain(); err == nil {
 		t := time.NewTimer(5 * time.Second)
 		select {

@@ -74,6 +74,7 @@ func (n *NATS) startServer() (*embeddedServer, error) {
 		Host:              host,
 		Port:              port, // -1: a free port
 		JetStream:         true,
+		JetStreamDomain:   c.Domain, // a leaf node's JetStream stays its own: the hub reaches it as $JS.<domain>.API
 		StoreDir:          filepath.Join(c.StateDir, "jetstream"),
 		JetStreamMaxStore: c.MaxStore,
 		SyncAlways:        c.Sync == SyncAlways,
@@ -84,7 +85,7 @@ func (n *NATS) startServer() (*embeddedServer, error) {
 	es.jsConfig = func() *server.JetStreamConfig {
 		// What Server.Start gives EnableJetStream; a new one each time, as
 		// EnableJetStream changes it.
-		return &server.JetStreamConfig{StoreDir: opts.StoreDir, MaxStore: opts.JetStreamMaxStore,
+		return &server.JetStreamConfig{StoreDir: opts.StoreDir, MaxStore: opts.JetStreamMaxStore, Domain: opts.JetStreamDomain,
 			SyncAlways: opts.SyncAlways, SyncInterval: opts.SyncInterval, Strict: true, CompressOK: true}
 	}
 	auth := "none (loopback only)"
@@ -97,7 +98,11 @@ func (n *NATS) startServer() (*embeddedServer, error) {
 			return nil, err
 		}
 		agentPub, _ := es.agentKey.PublicKey()
-		opts.Nkeys = []*server.NkeyUser{{Nkey: agentPub, Permissions: withSnapshotAccess(agentPermissions(c.Device, c.Stream), true),
+		perms := withSnapshotAccess(agentPermissions(c.Device, c.Stream), true)
+		if c.FleetActive() {
+			perms = withFleetAccess(perms, c.Device, c.fleetDomain())
+		}
+		opts.Nkeys = []*server.NkeyUser{{Nkey: agentPub, Permissions: perms,
 			AllowedConnectionTypes: map[string]struct{}{"IN_PROCESS": {}}}}
 		for _, u := range users {
 			perms := withSnapshotAccess(u.role.permissions(u.name, c.Device, c.Stream), false)
@@ -153,7 +158,7 @@ func (n *NATS) startServer() (*embeddedServer, error) {
 	}
 	es.srv = srv
 	es.log.Info("embedded server listening", "url", srv.ClientURL(), "auth", auth, "tls", tlsConfig != nil,
-		"client_certificates", c.ServerTLSCA != "", "store", opts.StoreDir, "max_store", c.MaxStore, "sync", c.Sync.String(),
+		"client_certificates", c.ServerTLSCA != "", "store", opts.StoreDir, "max_store", c.MaxStore, "sync", c.Sync.String(), "domain", c.Domain,
 		"leaf_remotes", redactURL(strings.Join(c.LeafRemotes, ",")))
 	return es, nil
 }
@@ -235,9 +240,14 @@ func (r userRole) permissions(name, device, stream string) *server.Permissions {
 	sub := []string{userInbox(name) + ".>"}
 	switch r {
 	case roleOperator:
-		pub = append(pub, CommandSubject(device), FleetCommandSubject, jsAPI+"CONSUMER.DELETE."+stream+".*")
+		pub = append(pub, CommandSubject(device), FleetCommandSubject, jsAPI+"CONSUMER.DELETE."+stream+".*",
+			ServiceSubject(device, "*"), "$SRV.>")
 		sub = append(sub, "edge."+device+".>")
 	case roleReader:
+		// Discovery, read only: the service's PING, INFO and STATS.
+		for _, verb := range []string{"PING", "INFO", "STATS"} {
+			pub = append(pub, "$SRV."+verb, "$SRV."+verb+"."+ServiceName, "$SRV."+verb+"."+ServiceName+".*")
+		}
 		sub = append(append(sub, StreamSubjects(device)...), StatusSubject(device))
 	}
 	return &server.Permissions{
@@ -248,7 +258,8 @@ func (r userRole) permissions(name, device, stream string) *server.Permissions {
 
 // agentPermissions are the agent's own: publish its events (detection and
 // object events) and heartbeat, keep its stream (create, update, info),
-// take its commands and answer each once, on the reply subject it came
+// take its commands (and its micro service's requests: serviceSubjects)
+// and answer each once, on the reply subject it came
 // with (the response permission: no grant to publish on inboxes in
 // general).
 func agentPermissions(device, stream string) *server.Permissions {
@@ -257,9 +268,9 @@ func agentPermissions(device, stream string) *server.Permissions {
 			StatusSubject(device),
 			jsAPI+"STREAM.CREATE."+stream, jsAPI+"STREAM.UPDATE."+stream, jsAPI+"STREAM.INFO."+stream,
 		)},
-		Subscribe: &server.SubjectPermission{Allow: []string{
+		Subscribe: &server.SubjectPermission{Allow: append([]string{
 			CommandSubject(device), FleetCommandSubject, agentInboxPrefix + ".>",
-		}},
+		}, serviceSubjects(device)...)},
 		// A command may take a while (loading a model): its one answer
 		// is allowed for 10 minutes.
 		Response: &server.ResponsePermission{MaxMsgs: 1, Expires: 10 * time.Minute},

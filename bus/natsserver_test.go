@@ -296,9 +296,12 @@ func TestRolePermissions(t *testing.T) {
 		role     userRole
 		pub, sub []string
 	}{
-		{roleOperator, append(slices.Clone(read), "edge.d1.cmd", "edge.fleet.cmd", "$JS.API.CONSUMER.DELETE.EDGE_d1.*"),
+		{roleOperator, append(slices.Clone(read), "edge.d1.cmd", "edge.fleet.cmd", "$JS.API.CONSUMER.DELETE.EDGE_d1.*",
+			"edge.d1.svc.*", "$SRV.>"),
 			[]string{"_INBOX.u.>", "edge.d1.>"}},
-		{roleReader, read, []string{"_INBOX.u.>", "edge.d1.*.detections", "edge.d1.*.objects", "edge.d1.status"}},
+		{roleReader, append(slices.Clone(read), "$SRV.PING", "$SRV.PING.edge-agent", "$SRV.PING.edge-agent.*",
+			"$SRV.INFO", "$SRV.INFO.edge-agent", "$SRV.INFO.edge-agent.*", "$SRV.STATS", "$SRV.STATS.edge-agent", "$SRV.STATS.edge-agent.*"),
+			[]string{"_INBOX.u.>", "edge.d1.*.detections", "edge.d1.*.objects", "edge.d1.status"}},
 	} {
 		p := tc.role.permissions("u", "d1", "EDGE_d1")
 		if !slices.Equal(p.Publish.Allow, tc.pub) || !slices.Equal(p.Subscribe.Allow, tc.sub) || p.Response != nil ||
@@ -311,7 +314,9 @@ func TestRolePermissions(t *testing.T) {
 		"$JS.API.STREAM.UPDATE.EDGE_d1", "$JS.API.STREAM.INFO.EDGE_d1"}; !slices.Equal(a.Publish.Allow, want) {
 		t.Errorf("agent publishes %q", a.Publish.Allow)
 	}
-	if want := []string{"edge.d1.cmd", "edge.fleet.cmd", "_INBOX_edge_agent.>"}; !slices.Equal(a.Subscribe.Allow, want) {
+	if want := []string{"edge.d1.cmd", "edge.fleet.cmd", "_INBOX_edge_agent.>", "edge.d1.svc.*",
+		"$SRV.PING", "$SRV.PING.edge-agent", "$SRV.PING.edge-agent.*", "$SRV.INFO", "$SRV.INFO.edge-agent", "$SRV.INFO.edge-agent.*",
+		"$SRV.STATS", "$SRV.STATS.edge-agent", "$SRV.STATS.edge-agent.*"}; !slices.Equal(a.Subscribe.Allow, want) {
 		t.Errorf("agent subscribes %q", a.Subscribe.Allow)
 	}
 	if a.Response == nil || a.Response.MaxMsgs != 1 {

@@ -15,17 +15,29 @@ func CommandSubject(device string) string { return "edge." + device + ".cmd" }
 
 // Request is a command as received on a bus, with the means to answer it.
 // The bus only hands it over: parsing, checking and applying it is the
-// agent's (ParseCommand, then its own rules).
+// agent's (ParseCommandAs(Payload, Op), then its own rules).
 type Request struct {
 	Payload []byte
 	Via     string // the transport and subject or topic, for logs
-	answer  func(payload []byte) error
-	log     *slog.Logger
+	// Op is the operation the subject implies: the endpoint's on the micro
+	// service's edge.<device>.svc.<op>, empty where the envelope names it
+	// (edge.<device>.cmd, edge.fleet.cmd, MQTT).
+	Op     string
+	answer func(payload []byte) error
+	// reply, when set, takes the Reply itself instead of answer taking its
+	// JSON: a micro service endpoint sends it with the headers of a micro
+	// error when it is not OK.
+	reply func(rep Reply)
+	log   *slog.Logger
 }
 
 // Answer sends the reply where the request asked (the NATS reply subject,
 // the MQTT result topic). It does not wait for the broker.
 func (r Request) Answer(rep Reply) {
+	if r.reply != nil {
+		r.reply(rep)
+		return
+	}
 	if r.answer == nil {
 		return
 	}

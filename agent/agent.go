@@ -108,8 +108,8 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	}
 	// The fleet's documents last applied, then what commands saved: neither
 	// ever stops it; what no longer fits is dropped.
-	a.fleet = fleetTracker{docs: map[string]*fleetDoc{}, refused: map[string]bus.FleetRefusal{}}
-	if cfg.NATS.URL != OutputDisabled && cfg.natsConfig().FleetActive() {
+	a.fleet = newFleetTracker()
+	if cfg.inFleet() {
 		a.restoreFleet()
 	}
 	saved, dropped := a.restore()
@@ -397,6 +397,7 @@ func (a *Agent) reload() error {
 		a.saved.Revision = rev + 1
 	}
 	a.log.Info("config file reloaded", "file", a.cfg.ConfigFile, "cameras", len(spec.Cameras), "revision", rev+1)
+	a.retryFleet()
 	a.beatNow()
 	return nil
 }

@@ -49,7 +49,7 @@ func (a *Agent) commands(ctx context.Context) {
 		case req = <-natsC:
 		case req = <-mqttC:
 		case snap := <-a.fleetC:
-			a.applyFleet(snap)
+			a.applyFleet(snap, false)
 			continue
 		}
 		a.handle(req, limit)
@@ -114,6 +114,7 @@ func (a *Agent) handle(req bus.Request, limit *rate.Limiter) {
 		}
 		_, rev := a.mgr.current()
 		a.log.Info("settings changed", "via", req.Via, "id", cmd.ID, "op", cmd.Op, "camera", cmd.Camera, "revision", rev)
+		a.retryFleet()
 	}
 	answer(cmd.ID, nil, cmd.Camera, cmd.Op == bus.OpGetConfig)
 }

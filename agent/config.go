@@ -297,10 +297,17 @@ func (c Config) Spec() (Spec, error) {
 	if err != nil {
 		return Spec{}, err
 	}
-	if len(spec.Cameras) == 0 {
-		return Spec{}, fmt.Errorf("%s_CAMERA_URL: required: an rtsp:// URL, a video file or testsrc (or list cameras in %s_CONFIG_FILE)", EnvPrefix, EnvPrefix)
+	if len(spec.Cameras) == 0 && !c.inFleet() {
+		return Spec{}, fmt.Errorf("%s_CAMERA_URL: required: an rtsp:// URL, a video file or testsrc (or list cameras in %s_CONFIG_FILE, or take them from the fleet's edge_config: docs/fleet.md)", EnvPrefix, EnvPrefix)
 	}
 	return spec, nil
+}
+
+// inFleet says whether the agent takes desired state from the fleet's
+// edge_config (EDGE_FLEET, with a hub or a NATS server of its own): then it
+// may start with no camera of its own and wait for the fleet's.
+func (c Config) inFleet() bool {
+	return c.NATS.URL != OutputDisabled && c.natsConfig().FleetActive()
 }
 
 // PrintUsage writes every setting with its default and meaning, generated

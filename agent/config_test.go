@@ -59,6 +59,11 @@ func TestConfigValidate(t *testing.T) {
 			want: []string{"EDGE_MEDIAMTX_API: ", "has a query or fragment"}},
 		{name: "camera required", mutate: func(c *Config) { c.CameraURL = "" },
 			want: []string{"EDGE_CAMERA_URL: required"}},
+		{name: "camera required in a fleet without a hub", mutate: func(c *Config) { c.CameraURL, c.Fleet = "", true },
+			want: []string{"EDGE_CAMERA_URL: required"}},
+		{name: "no camera of its own in a fleet", mutate: func(c *Config) {
+			c.CameraURL, c.Fleet, c.NATS.LeafRemotes = "", true, []string{"nats-leaf://127.0.0.1:7422"}
+		}},
 		{name: "camera scheme", mutate: func(c *Config) { c.CameraURL = "http://cam/x" },
 			want: []string{`EDGE_CAMERA_URL: unsupported scheme "http"`}},
 		{name: "camera file missing", mutate: func(c *Config) { c.CameraURL = "/nonexistent/video.mp4" },

@@ -2,12 +2,12 @@ package agent
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -36,6 +36,7 @@ type fleetDoc struct {
 	Revision uint64 `json:"revision"`
 	Value    []byte `json:"value"` // as stored, for EDGE_STATE_DIR/fleet.json
 
+	sum    [sha256.Size]byte // of Value: a recreated bucket starts its revisions again
 	file   configFile
 	groups []string // the device document's groups list
 }
@@ -74,7 +75,7 @@ func (d *fleetDoc) isDevice() bool { return strings.HasPrefix(d.Key, "device.") 
 // fleet documents have: groups belong to a device document, and a camera's
 // url to its device's own.
 func parseFleetDoc(key string, revision uint64, value []byte) (*fleetDoc, error) {
-	d := &fleetDoc{Key: key, Revision: revision, Value: value}
+	d := &fleetDoc{Key: key, Revision: revision, Value: value, sum: sha256.Sum256(value)}
 	var f fleetDocFile
 	if len(bytes.TrimSpace(value)) > 0 {
 		dec := yaml.NewDecoder(bytes.NewReader(value))
@@ -287,11 +288,16 @@ const fleetStateFile = "fleet.json"
 type fleetState struct {
 	Version int         `json:"version"`
 	Docs    []*fleetDoc `json:"docs"`
+	// Seen is, per key, the newest revision the agent has tried: a
+	// revision clears the commands' changes of its keys only the first
+	// time (pruneOverlay), not again after a restart or a retry.
+	Seen map[string]uint64 `json:"seen,omitempty"`
 }
 
-// saveFleet writes the documents in force atomically.
-func saveFleet(dir string, docs map[string]*fleetDoc) error {
-	st := fleetState{Version: 1}
+// saveFleet writes the documents in force and the revisions seen
+// atomically.
+func saveFleet(dir string, docs map[string]*fleetDoc, seen map[string]uint64) error {
+	st := fleetState{Version: 1, Seen: seen}
 	for _, d := range docs {
 		st.Docs = append(st.Docs, d)
 	}
@@ -300,68 +306,62 @@ func saveFleet(dir string, docs map[string]*fleetDoc) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, fleetStateFile), b)
-}
-
-// writeAtomic writes a file through a synced temporary file and a rename.
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return regfile.WriteAtomic(filepath.Join(dir, fleetStateFile), b, 0o600)
 }
 
 // maxFleetState bounds fleet.json: a few documents of at most
 // bus.MaxFleetDocSize each.
 const maxFleetState = (2 + maxGroups) * 2 * bus.MaxFleetDocSize
 
-// loadFleet reads the documents saved by saveFleet; none when there is no
-// file. Each is parsed again as it arrived.
-func loadFleet(dir string) (map[string]*fleetDoc, error) {
+// loadFleet reads what saveFleet wrote; nothing when there is no file.
+// Each document is parsed again as it arrived.
+func loadFleet(dir string) (docs map[string]*fleetDoc, seen map[string]uint64, err error) {
 	b, err := regfile.Read(filepath.Join(dir, fleetStateFile), maxFleetState, regfile.NoFollow)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var st fleetState
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("%s: %w", fleetStateFile, err)
+		return nil, nil, fmt.Errorf("%s: %w", fleetStateFile, err)
 	}
-	docs := map[string]*fleetDoc{}
+	docs = map[string]*fleetDoc{}
 	for _, sd := range st.Docs {
 		if sd == nil {
 			continue
 		}
 		d, err := parseFleetDoc(sd.Key, sd.Revision, sd.Value)
 		if err != nil {
-			return nil, err
+			return nil, st.Seen, err
 		}
 		docs[d.Key] = d
 	}
-	return docs, nil
+	return docs, st.Seen, nil
 }
 
 // fleetTracker is the agent's record of the fleet's documents: those in
-// force and the newest refusal of each key. It is owned by the command
-// goroutine; the heartbeat reads status().
+// force, the newest refusal of each key, the revisions seen, and the
+// newest snapshot (to try refused documents again when another layer
+// changed). It is owned by the command goroutine; the heartbeat reads
+// status() through Agent.fleetStatus.
 type fleetTracker struct {
 	docs    map[string]*fleetDoc // in force
-	refused map[string]bus.FleetRefusal
+	refused map[string]refusal
+	seen    map[string]uint64 // per key, the newest revision tried (fleetState.Seen)
+	last    *bus.FleetSnapshot
+}
+
+// refusal is a refused document: what the heartbeat reports, and which
+// content it was.
+type refusal struct {
+	bus.FleetRefusal
+	sum [sha256.Size]byte
+}
+
+func newFleetTracker() fleetTracker {
+	return fleetTracker{docs: map[string]*fleetDoc{}, refused: map[string]refusal{}, seen: map[string]uint64{}}
 }
 
 // status is the heartbeat's view.
@@ -374,15 +374,15 @@ func (t *fleetTracker) status() *bus.FleetStatus {
 		}
 	}
 	for _, r := range t.refused {
-		st.Refused = append(st.Refused, r)
+		st.Refused = append(st.Refused, r.FleetRefusal)
 	}
 	sort.Slice(st.Refused, func(i, j int) bool { return st.Refused[i].Key < st.Refused[j].Key })
 	return st
 }
 
-// refuse records a refusal of key at revision, every problem on its own
-// line.
-func (t *fleetTracker) refuse(key string, revision uint64, err error, now time.Time) bus.FleetRefusal {
+// refuse records a refusal of key at revision (0: its removal), every
+// problem on its own line.
+func (t *fleetTracker) refuse(key string, revision uint64, sum [sha256.Size]byte, err error, now time.Time) bus.FleetRefusal {
 	var problems []string
 	for _, line := range strings.Split(err.Error(), "\n") {
 		if line = strings.TrimSpace(line); line != "" {
@@ -390,7 +390,7 @@ func (t *fleetTracker) refuse(key string, revision uint64, err error, now time.T
 		}
 	}
 	r := bus.FleetRefusal{Key: key, Revision: revision, Problems: problems, At: bus.Timestamp{Time: now}}
-	t.refused[key] = r
+	t.refused[key] = refusal{FleetRefusal: r, sum: sum}
 	return r
 }
 
@@ -399,6 +399,21 @@ func (t *fleetTracker) refuse(key string, revision uint64, err error, now time.T
 type fleetChange struct {
 	key string
 	doc *fleetDoc
+}
+
+// revision is the KV revision a change brings (0 for a removal).
+func (c fleetChange) revision() uint64 {
+	if c.doc == nil {
+		return 0
+	}
+	return c.doc.Revision
+}
+
+func (c fleetChange) sum() [sha256.Size]byte {
+	if c.doc == nil {
+		return [sha256.Size]byte{}
+	}
+	return c.doc.sum
 }
 
 // withChanges returns docs with the changes made, as a new map.
@@ -417,10 +432,11 @@ func withChanges(docs map[string]*fleetDoc, cs []fleetChange) map[string]*fleetD
 	return out
 }
 
-// prunedBy returns the command changes less what the changed documents set.
-func prunedBy(o *overlay, cs []fleetChange) *overlay {
+// prunedBy returns the command changes less what the changed documents
+// set, for the revisions not seen before.
+func prunedBy(o *overlay, cs []fleetChange, seen map[string]uint64) *overlay {
 	for _, c := range cs {
-		if c.doc != nil {
+		if c.doc != nil && c.doc.Revision > seen[c.key] {
 			o = pruneOverlay(o, c.doc)
 		}
 	}
@@ -428,9 +444,18 @@ func prunedBy(o *overlay, cs []fleetChange) *overlay {
 }
 
 // fleetChanges compares a snapshot of edge_config with the documents in
-// force: the changes to try, the device's groups they imply, and the
-// documents refused before any spec is built (unreadable, too large).
-func (t *fleetTracker) fleetChanges(snap bus.FleetSnapshot, device string, now time.Time) (changes []fleetChange, refused []bus.FleetRefusal) {
+// force: the changes to try, and the documents refused before any spec is
+// built (unreadable, too large). A document identical to the one in force
+// (revision and content) is no change; one identical to a refused one is
+// tried again only with retry (another layer changed since). The device's
+// groups are those of its changed document, unless that one was refused.
+func (t *fleetTracker) fleetChanges(snap bus.FleetSnapshot, device string, retry bool, now time.Time) (changes []fleetChange, refused []bus.FleetRefusal) {
+	return t.changesKeeping(snap, device, retry, false, now)
+}
+
+// changesKeeping is fleetChanges; with keepDevice the device's document in
+// force stays, whatever the snapshot says of it (it was just refused).
+func (t *fleetTracker) changesKeeping(snap bus.FleetSnapshot, device string, retry, keepDevice bool, now time.Time) (changes []fleetChange, refused []bus.FleetRefusal) {
 	devKey := bus.DeviceKey(device)
 	incoming := map[string]bus.FleetDoc{}
 	keys := make([]string, 0, len(snap.Docs))
@@ -445,24 +470,34 @@ func (t *fleetTracker) fleetChanges(snap bus.FleetSnapshot, device string, now t
 		}
 		return keys[i] < keys[j]
 	})
+	wasRefused := func(key string, rev uint64, sum [sha256.Size]byte) bool {
+		if keepDevice && key == devKey {
+			return true
+		}
+		r, ok := t.refused[key]
+		return ok && !retry && r.Revision == rev && r.sum == sum
+	}
 	var groups []string
 	if cur := t.docs[devKey]; cur != nil {
 		groups = cur.groups
-	}
-	if _, ok := incoming[devKey]; !ok {
-		groups = nil
+		if _, ok := incoming[devKey]; !ok && !wasRefused(devKey, 0, [sha256.Size]byte{}) {
+			groups = nil // the device's document is gone
+		}
 	}
 	for _, key := range keys {
 		d := incoming[key]
 		if !concerns(key, device, groups) {
 			continue
 		}
-		cur := t.docs[key]
-		if cur != nil && cur.Revision == d.Revision {
+		var sum [sha256.Size]byte
+		if !d.TooLarge {
+			sum = sha256.Sum256(d.Value)
+		}
+		if cur := t.docs[key]; cur != nil && cur.Revision == d.Revision && cur.sum == sum {
 			continue
 		}
-		if r, ok := t.refused[key]; ok && r.Revision == d.Revision {
-			continue // refused already: a newer revision is needed
+		if wasRefused(key, d.Revision, sum) {
+			continue
 		}
 		var fd *fleetDoc
 		var err error
@@ -472,7 +507,7 @@ func (t *fleetTracker) fleetChanges(snap bus.FleetSnapshot, device string, now t
 			fd, err = parseFleetDoc(key, d.Revision, d.Value)
 		}
 		if err != nil {
-			refused = append(refused, t.refuse(key, d.Revision, err, now))
+			refused = append(refused, t.refuse(key, d.Revision, sum, err, now))
 			continue
 		}
 		if key == devKey {
@@ -482,7 +517,7 @@ func (t *fleetTracker) fleetChanges(snap bus.FleetSnapshot, device string, now t
 	}
 	var gone []string
 	for key := range t.docs {
-		if _, ok := incoming[key]; !ok || !concerns(key, device, groups) {
+		if _, ok := incoming[key]; (!ok || !concerns(key, device, groups)) && !wasRefused(key, 0, [sha256.Size]byte{}) {
 			gone = append(gone, key)
 		}
 	}
@@ -490,9 +525,10 @@ func (t *fleetTracker) fleetChanges(snap bus.FleetSnapshot, device string, now t
 	for _, key := range gone {
 		changes = append(changes, fleetChange{key: key})
 	}
-	// A refusal of a key no longer in the bucket is forgotten.
-	for key := range t.refused {
-		if _, ok := incoming[key]; !ok {
+	// A refusal of a key no longer in the bucket is forgotten, unless it
+	// is the refusal of that key's removal.
+	for key, r := range t.refused {
+		if _, ok := incoming[key]; !ok && r.Revision != 0 {
 			delete(t.refused, key)
 		}
 	}
@@ -500,17 +536,24 @@ func (t *fleetTracker) fleetChanges(snap bus.FleetSnapshot, device string, now t
 }
 
 // applyFleet reconciles the cameras with a snapshot of edge_config, on the
-// command goroutine. The changed documents are tried together; if the
-// result does not hold, each is tried on its own over what holds, and each
-// that fails is refused whole with every problem, the others applied. The
-// manager then applies the spec (loading models first); if that fails,
-// every change is refused and nothing changed.
-func (a *Agent) applyFleet(snap bus.FleetSnapshot) {
+// command goroutine. The changed documents are tried together. If the
+// result does not hold, the device's document is tried with the group
+// documents it brings in or out (refused, the groups stay those in force),
+// then each other document on its own over what holds; each that fails is
+// refused whole with every problem, the others applied. The manager then
+// applies the spec (loading models first); if that fails, every change is
+// refused and nothing changed. retry tries refused documents again: another
+// layer (the file, a command) changed since.
+func (a *Agent) applyFleet(snap bus.FleetSnapshot, retry bool) {
 	now := time.Now()
 	t := &a.fleet
-	changes, refused := t.fleetChanges(snap, a.cfg.DeviceID, now)
-	for _, r := range refused {
+	t.last = &snap
+	changes, refused := t.fleetChanges(snap, a.cfg.DeviceID, retry, now)
+	warn := func(r bus.FleetRefusal) {
 		a.log.Warn("fleet document refused", "key", r.Key, "revision", r.Revision, "problems", r.Problems)
+	}
+	for _, r := range refused {
+		warn(r)
 	}
 	if len(changes) == 0 {
 		a.fleetStatus.Store(t.status())
@@ -524,32 +567,57 @@ func (a *Agent) applyFleet(snap bus.FleetSnapshot) {
 	}
 	accepted, ov := t.docs, a.saved
 	var applied []fleetChange
-	spec, err := try(withChanges(accepted, changes), prunedBy(ov, changes))
-	if err == nil {
-		accepted, ov, applied = withChanges(accepted, changes), prunedBy(ov, changes), changes
-	} else {
+	var spec Spec
+	accept := func(cs []fleetChange) error {
+		s, err := try(withChanges(accepted, cs), prunedBy(ov, cs, t.seen))
+		if err == nil {
+			accepted, ov, spec, applied = withChanges(accepted, cs), prunedBy(ov, cs, t.seen), s, append(applied, cs...)
+		}
+		return err
+	}
+	if err := accept(changes); err != nil {
+		devKey := bus.DeviceKey(a.cfg.DeviceID)
+		var bundle, rest []fleetChange
 		for _, c := range changes {
-			cs := []fleetChange{c}
-			s, err := try(withChanges(accepted, cs), prunedBy(ov, cs))
-			if err != nil {
-				r := t.refuse(c.key, c.revision(), err, now)
-				a.log.Warn("fleet document refused", "key", r.Key, "revision", r.Revision, "problems", r.Problems)
-				continue
+			if c.key == devKey || strings.HasPrefix(c.key, "group.") {
+				bundle = append(bundle, c)
+			} else {
+				rest = append(rest, c)
 			}
-			accepted, ov, spec, applied = withChanges(accepted, cs), prunedBy(ov, cs), s, append(applied, c)
+		}
+		if i := slices.IndexFunc(bundle, func(c fleetChange) bool { return c.key == devKey }); i >= 0 {
+			if err := accept(bundle); err != nil {
+				dc := bundle[i]
+				warn(t.refuse(dc.key, dc.revision(), dc.sum(), err, now))
+				// Without it, the groups are those in force: the group
+				// documents to try follow from them.
+				again, refused := t.changesKeeping(snap, a.cfg.DeviceID, retry, true, now)
+				for _, r := range refused {
+					warn(r)
+				}
+				rest = again
+			}
+		} else {
+			rest = changes
+		}
+		for _, c := range rest {
+			if err := accept([]fleetChange{c}); err != nil {
+				warn(t.refuse(c.key, c.revision(), c.sum(), err, now))
+			}
+		}
+	}
+	for _, c := range changes {
+		if c.doc != nil && c.doc.Revision > t.seen[c.key] {
+			t.seen[c.key] = c.doc.Revision
 		}
 	}
 	if len(applied) > 0 {
 		_, rev := a.mgr.current()
 		if err := a.mgr.apply(spec, rev+1); err != nil {
 			for _, c := range applied {
-				r := t.refuse(c.key, c.revision(), err, now)
-				a.log.Warn("fleet document refused", "key", r.Key, "revision", r.Revision, "problems", r.Problems)
+				warn(t.refuse(c.key, c.revision(), c.sum(), err, now))
 			}
 		} else {
-			if err := saveFleet(a.cfg.StateDir, accepted); err != nil {
-				a.log.Error("fleet documents not saved; applied until the agent restarts", "err", err)
-			}
 			if ov != a.saved {
 				ov.Revision = rev + 1
 				if err := saveState(a.cfg.StateDir, ov); err != nil {
@@ -568,24 +636,34 @@ func (a *Agent) applyFleet(snap bus.FleetSnapshot) {
 			}
 		}
 	}
+	if err := saveFleet(a.cfg.StateDir, t.docs, t.seen); err != nil {
+		a.log.Error("fleet documents not saved; applied until the agent restarts", "err", err)
+	}
 	a.fleetStatus.Store(t.status())
 	a.beatNow()
 }
 
-// revision is the KV revision a change brings (0 for a removal).
-func (c fleetChange) revision() uint64 {
-	if c.doc == nil {
-		return 0
+// retryFleet tries the refused documents of the newest snapshot again,
+// after another layer changed (a command, the file): a document refused
+// for what that layer said may hold now.
+func (a *Agent) retryFleet() {
+	if a.fleetC == nil || a.fleet.last == nil || len(a.fleet.refused) == 0 {
+		return
 	}
-	return c.doc.Revision
+	a.applyFleet(*a.fleet.last, true)
 }
 
 // restoreFleet reads the documents the agent last applied, so it starts as
 // the fleet last wanted even without its hub (only while it is in a fleet:
-// FleetActive). Documents that no longer fit
-// the environment and file are dropped, and logged.
+// inFleet). They are built with the saved command changes, as they ran;
+// documents that no longer fit the environment and file are dropped and
+// logged (the revisions seen are kept, so they do not clear commands'
+// changes again when they come back).
 func (a *Agent) restoreFleet() {
-	docs, err := loadFleet(a.cfg.StateDir)
+	docs, seen, err := loadFleet(a.cfg.StateDir)
+	for k, v := range seen {
+		a.fleet.seen[k] = v
+	}
 	if err != nil {
 		a.log.Error("saved fleet documents not read; waiting for the fleet's", "err", err)
 		return
@@ -593,7 +671,11 @@ func (a *Agent) restoreFleet() {
 	if len(docs) == 0 {
 		return
 	}
-	spec, err := buildSpecFleet(a.cfg, fleetLayers(docs, a.cfg.DeviceID), a.file, nil)
+	saved, _ := loadState(a.cfg.StateDir) // restore() reports its problems
+	spec, err := buildSpecFleet(a.cfg, fleetLayers(docs, a.cfg.DeviceID), a.file, saved)
+	if err != nil && saved != nil {
+		spec, err = buildSpecFleet(a.cfg, fleetLayers(docs, a.cfg.DeviceID), a.file, nil)
+	}
 	if err == nil {
 		err = a.fits(spec)
 	}

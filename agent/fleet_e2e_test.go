@@ -186,8 +186,13 @@ func TestFleetDesiredState(t *testing.T) {
 	}
 
 	// A bad revision of the device's document is refused whole: reported
-	// with its problem, and the cameras keep running as they were.
-	bad, err := cfgKV.Put(ctx, bus.DeviceKey("test-box"), []byte("groups: [lab]\ndefaults: {confidence: 7}\ncameras:\n  - {name: cam2, url: testsrc, output_url: none}\n  - {name: cam3, url: testsrc}\n"))
+	// with its problem, and the cameras keep running as they were; the
+	// group it would move the device to stays out, the group it would
+	// leave stays in force.
+	if _, err := cfgKV.Put(ctx, bus.GroupKey("other"), []byte("defaults: {publish: none}\n")); err != nil {
+		t.Fatal(err)
+	}
+	bad, err := cfgKV.Put(ctx, bus.DeviceKey("test-box"), []byte("groups: [other]\ndefaults: {confidence: 7}\ncameras:\n  - {name: cam2, url: testsrc, output_url: none}\n  - {name: cam3, url: testsrc}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,11 +203,17 @@ func TestFleetDesiredState(t *testing.T) {
 	if ref.Key != bus.DeviceKey("test-box") || !strings.Contains(strings.Join(ref.Problems, "\n"), fmt.Sprintf(`edge_config "device.test-box" revision %d: defaults.confidence`, bad)) {
 		t.Errorf("refusal = %+v", ref)
 	}
-	if st.Fleet.Applied[bus.DeviceKey("test-box")] != drev {
-		t.Errorf("applied after the refusal = %v, want the device's revision %d kept", st.Fleet.Applied, drev)
+	if a := st.Fleet.Applied; a[bus.DeviceKey("test-box")] != drev || a[bus.GroupKey("lab")] != grev || a[bus.GroupKey("other")] != 0 {
+		t.Errorf("applied after the refusal = %v, want the device's revision %d and group.lab's %d kept, group.other not in force", a, drev, grev)
 	}
-	if v := get(); len(v.Cameras) != 2 {
+	v = get()
+	if len(v.Cameras) != 2 {
 		t.Errorf("cameras after the refusal: %d, want 2", len(v.Cameras))
+	}
+	for _, c := range v.Cameras {
+		if c.Publish != "all" {
+			t.Errorf("camera %s publishes %s after the refusal, want group.lab's all", c.Name, c.Publish)
+		}
 	}
 
 	// A local command sets cam1's confidence; the next fleet revision that
@@ -220,15 +231,32 @@ func TestFleetDesiredState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.until(15*time.Second, "fleet revision 2 applied", applied(bus.FleetKey, rev2))
+	st = w.until(15*time.Second, "fleet revision 2 applied", applied(bus.FleetKey, rev2))
 	for _, c := range get().Cameras {
-		if c.Confidence != 0.45 {
-			t.Errorf("camera %s: confidence %g after the fleet's new revision, want 0.45", c.Name, c.Confidence)
+		if c.Confidence != 0.45 || c.Publish != "all" {
+			t.Errorf("camera %s: confidence %g publish %s after the fleet's new revision, want 0.45 all", c.Name, c.Confidence, c.Publish)
 		}
 	}
+	// The command made the agent try the refused document again (another
+	// layer changed): still refused, and still without its groups.
+	if a := st.Fleet.Applied; a[bus.GroupKey("lab")] != grev || a[bus.GroupKey("other")] != 0 {
+		t.Errorf("applied after the retry = %v, want group.lab's %d and not group.other", a, grev)
+	}
+
+	// A camera a command added, changed by the device's document (an entry
+	// without url).
+	m, err = local.Request(bus.CommandSubject("test-box"), []byte(`{"id":"a","op":"add_camera","args":{"name":"cam9","url":"testsrc","output_url":"none"}}`), 10*time.Second)
+	if err != nil || !strings.Contains(string(m.Data), `"ok":true`) {
+		t.Fatalf("add_camera: %v %s", err, m.Data)
+	}
+	drev, err = cfgKV.Put(ctx, bus.DeviceKey("test-box"), []byte("groups: [lab]\ncameras:\n  - {name: cam2, url: testsrc, output_url: none}\n  - {name: cam9, iou: 0.3}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.until(15*time.Second, "the device's entry for cam9 applied", applied(bus.DeviceKey("test-box"), drev))
 
 	// Restarted with its hub out of reach, the agent runs the documents it
-	// last applied.
+	// last applied, with the commands' changes.
 	a.stop()
 	local.Close()
 	cfg.NATS.LeafRemotes = []string{"nats-leaf://127.0.0.1:1"}
@@ -241,12 +269,12 @@ func TestFleetDesiredState(t *testing.T) {
 	}
 	t.Cleanup(local.Close)
 	v = get()
-	if len(v.Cameras) != 2 {
+	if len(v.Cameras) != 3 {
 		t.Fatalf("cameras after a restart without the hub: %+v", v.Cameras)
 	}
 	for _, c := range v.Cameras {
-		if c.Confidence != 0.45 || c.Publish != "all" {
-			t.Errorf("after a restart without the hub: camera %s confidence %g publish %s, want 0.45 all", c.Name, c.Confidence, c.Publish)
+		if c.Confidence != 0.45 || c.Publish != "all" || (c.Name == "cam9") != (c.IoU == float32(0.3)) {
+			t.Errorf("after a restart without the hub: camera %s confidence %g iou %g publish %s, want 0.45, 0.3 for cam9 only, all", c.Name, c.Confidence, c.IoU, c.Publish)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"crypto/sha256"
 	"slices"
 	"strings"
 	"testing"
@@ -229,7 +230,7 @@ func TestFleetChanges(t *testing.T) {
 		"fleet":        mustFleetDoc(t, "fleet", 1, ""),
 		"device.box-1": mustFleetDoc(t, "device.box-1", 2, "groups: [lab]"),
 		"group.lab":    mustFleetDoc(t, "group.lab", 3, ""),
-	}, refused: map[string]bus.FleetRefusal{"group.new": {Key: "group.new", Revision: 9}}}
+	}, refused: map[string]refusal{"group.new": {FleetRefusal: bus.FleetRefusal{Key: "group.new", Revision: 9}, sum: sha256.Sum256(nil)}}}
 
 	keysOf := func(cs []fleetChange) []string {
 		var out []string
@@ -245,28 +246,35 @@ func TestFleetChanges(t *testing.T) {
 	tests := []struct {
 		name    string
 		snap    []bus.FleetDoc
+		retry   bool
 		changes []string
 		refused []string
 	}{
-		{"nothing new", []bus.FleetDoc{doc("fleet", 1, ""), doc("device.box-1", 2, ""), doc("group.lab", 3, "")}, nil, nil},
-		{"fleet changed, other group ignored", []bus.FleetDoc{doc("fleet", 4, "defaults: {iou: 0.5}"), doc("device.box-1", 2, ""), doc("group.lab", 3, ""), doc("group.x", 5, "junk: 1")},
-			[]string{"fleet"}, nil},
+		{"nothing new", []bus.FleetDoc{doc("fleet", 1, ""), doc("device.box-1", 2, "groups: [lab]"), doc("group.lab", 3, "")}, false, nil, nil},
+		{"fleet changed, other group ignored", []bus.FleetDoc{doc("fleet", 4, "defaults: {iou: 0.5}"), doc("device.box-1", 2, "groups: [lab]"), doc("group.lab", 3, ""), doc("group.x", 5, "junk: 1")},
+			false, []string{"fleet"}, nil},
 		{"device joins a group", []bus.FleetDoc{doc("fleet", 1, ""), doc("device.box-1", 6, "groups: [lab, new]"), doc("group.lab", 3, ""), doc("group.new", 10, "")},
-			[]string{"device.box-1", "group.new"}, nil},
+			false, []string{"device.box-1", "group.new"}, nil},
 		{"already refused revision skipped", []bus.FleetDoc{doc("fleet", 1, ""), doc("device.box-1", 6, "groups: [lab, new]"), doc("group.lab", 3, ""), doc("group.new", 9, "")},
-			[]string{"device.box-1"}, nil},
+			false, []string{"device.box-1"}, nil},
+		{"refused revision tried again on retry", []bus.FleetDoc{doc("fleet", 1, ""), doc("device.box-1", 6, "groups: [lab, new]"), doc("group.lab", 3, ""), doc("group.new", 9, "")},
+			true, []string{"device.box-1", "group.new"}, nil},
+		{"refused revision with other content", []bus.FleetDoc{doc("fleet", 1, ""), doc("device.box-1", 6, "groups: [lab, new]"), doc("group.lab", 3, ""), doc("group.new", 9, "defaults: {}")},
+			false, []string{"device.box-1", "group.new"}, nil},
+		{"same revision, other content (a recreated bucket)", []bus.FleetDoc{doc("fleet", 1, "defaults: {iou: 0.5}"), doc("device.box-1", 2, "groups: [lab]"), doc("group.lab", 3, "")},
+			false, []string{"fleet"}, nil},
 		{"device leaves its group and fleet deleted", []bus.FleetDoc{doc("device.box-1", 7, "")},
-			[]string{"device.box-1", "-fleet", "-group.lab"}, nil},
+			false, []string{"device.box-1", "-fleet", "-group.lab"}, nil},
 		{"unreadable and too large", []bus.FleetDoc{doc("fleet", 8, "defaults: ["), {Key: "device.box-1", Revision: 9, TooLarge: true, Size: 2 << 20}, doc("group.lab", 3, "")},
-			nil, []string{"device.box-1", "fleet"}},
+			false, nil, []string{"device.box-1", "fleet"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cp := fleetTracker{docs: tr.docs, refused: map[string]bus.FleetRefusal{}}
+			cp := fleetTracker{docs: tr.docs, refused: map[string]refusal{}}
 			for k, v := range tr.refused {
 				cp.refused[k] = v
 			}
-			changes, refused := cp.fleetChanges(bus.FleetSnapshot{Docs: tt.snap}, "box-1", now)
+			changes, refused := cp.fleetChanges(bus.FleetSnapshot{Docs: tt.snap}, "box-1", tt.retry, now)
 			if got := keysOf(changes); !slices.Equal(got, tt.changes) {
 				t.Errorf("changes %v, want %v", got, tt.changes)
 			}
@@ -282,5 +290,33 @@ func TestFleetChanges(t *testing.T) {
 				t.Errorf("refused %v, want %v", rk, tt.refused)
 			}
 		})
+	}
+}
+
+// TestExplicitEnv checks which per-camera variables count as set: those
+// present in the environment, even empty, named as the settings table
+// names them.
+func TestExplicitEnv(t *testing.T) {
+	env := map[string]string{"EDGE_CONFIDENCE": "0.3", "EDGE_MODEL_PATH": "", "EDGE_MODEL_FORMAT": "yolox",
+		"EDGE_OUTPUT_URL": "none", "EDGE_ORT_THREADS": "2", "EDGE_CAMERA_NAME": "x"}
+	got := explicitEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	var keys []string
+	for k := range got {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	// EDGE_ORT_THREADS is agent-wide, not a camera's: never a layer.
+	if want := []string{"EDGE_CAMERA_NAME", "EDGE_CONFIDENCE", "EDGE_MODEL_FORMAT", "EDGE_MODEL_PATH", "EDGE_OUTPUT_URL"}; !slices.Equal(keys, want) {
+		t.Errorf("explicit = %v, want %v", keys, want)
+	}
+	// Split: the explicit values above the fleet, the rest below.
+	c := float32(0.3)
+	iou := float32(0.45)
+	def, exp := splitEnvPatch(cameraPatch{Confidence: &c, IoU: &iou}, got, true)
+	if exp.Confidence == nil || exp.IoU != nil || def.IoU == nil || def.Confidence != nil {
+		t.Errorf("split: defaults %+v explicit %+v", def, exp)
+	}
+	if def, exp = splitEnvPatch(cameraPatch{Confidence: &c}, got, false); def.Confidence == nil || exp.Confidence != nil {
+		t.Error("without fleet documents every value is a default")
 	}
 }

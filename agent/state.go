@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"edge-agent/bus"
+	"edge-agent/internal/regfile"
 )
 
 // overlay is the top layer of the spec: what commands changed, saved in
@@ -129,7 +130,7 @@ func saveState(dir string, o *overlay) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(dir, stateFile), append(b, '\n')); err != nil {
+	if err := regfile.WriteAtomic(filepath.Join(dir, stateFile), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save settings: %w", err)
 	}
 	return nil

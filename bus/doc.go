@@ -52,5 +52,9 @@
 // mqttstore.go (paho's store, in order), mqttstate.go (the per-camera
 // retained state), hazones.go (zone and line count topics) and
 // discovery.go (Home Assistant), command.go and
-// request.go (commands), errors.go (sentinels).
+// request.go (commands), service.go (the edge-agent micro service: discovery
+// and one endpoint per command operation), fleetnames.go and fleet.go (the
+// fleet: desired-state documents watched in edge_config and handed over
+// whole, heartbeats put into edge_status, across the leaf link through the
+// hub's JetStream domain), errors.go (sentinels).
 package bus

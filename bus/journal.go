@@ -60,6 +60,9 @@ type journal struct {
 	writeErrs uint64 // every failed write since opening: events, fsyncs, cursor, segments
 
 	segMax int64 // segmentMax; smaller in tests
+	// writeFile replaces a small file atomically: regfile.WriteAtomic;
+	// one that fails in tests.
+	writeFile func(path string, b []byte, perm os.FileMode) error
 }
 
 // segmentMax is the size at which a new segment is started.
@@ -103,14 +106,19 @@ func openJournal(dir string, maxItems int, maxBytes int64, overflow Overflow) (j
 		lock.Close()
 		return nil, rec, fmt.Errorf("%s: %w", dir, errStateDirInUse)
 	}
-	j = &journal{dir: dir, lock: lock, segMax: segmentMax}
+	j = &journal{dir: dir, lock: lock, segMax: segmentMax, writeFile: regfile.WriteAtomic}
 	bases, err := j.segments()
 	if err != nil {
 		lock.Close()
 		return nil, rec, err
 	}
 	now := time.Now()
-	_ = os.Remove(filepath.Join(dir, "cursor.tmp")) // a cursor write cut short
+	// A cursor write cut short (regfile.WriteAtomic's temporary files; an
+	// older agent's cursor.tmp).
+	stale, _ := filepath.Glob(filepath.Join(dir, ".cursor.*.tmp"))
+	for _, p := range append(stale, filepath.Join(dir, "cursor.tmp")) {
+		_ = os.Remove(p)
+	}
 	j.cursor, rec.cursorErr = readCursor(filepath.Join(dir, "cursor"))
 	if rec.cursorErr != nil {
 		// Read as 0: every record journaled is sent again rather than one
@@ -421,7 +429,7 @@ func (j *journal) flush(cursor, next uint64) []error {
 		}
 	}
 	if cursor != j.cursor {
-		if err := writeFileAtomic(filepath.Join(j.dir, "cursor"), []byte(strconv.FormatUint(cursor, 10)+"\n")); err != nil {
+		if err := j.writeFile(filepath.Join(j.dir, "cursor"), []byte(strconv.FormatUint(cursor, 10)+"\n"), 0o640); err != nil {
 			j.writeErrs++
 			errs = append(errs, fmt.Errorf("cursor (retried at the next checkpoint): %w", err))
 		} else {
@@ -453,7 +461,7 @@ func (j *journal) removeAcked(acked uint64) {
 // syncDir fsyncs the journal's folder, so that the files created, renamed
 // and removed in it survive a power loss.
 func (j *journal) syncDir() error {
-	if err := syncDir(j.dir); err != nil {
+	if err := regfile.SyncDir(j.dir); err != nil {
 		return err
 	}
 	j.dirDirty = false
@@ -480,47 +488,6 @@ func (j *journal) close(cursor uint64) error {
 		j.lock = nil
 	}
 	return errors.Join(errs...)
-}
-
-// writeFileAtomic replaces path with b so that after a crash or a power
-// loss it holds either the old content or the new one, whole.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// syncDir fsyncs a folder.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // cursorHold delays the journal cursor behind the acknowledgements: it

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"edge-agent/internal/regfile"
 )
 
 // journalOpen opens the journal in dir with room for 100 records.
@@ -342,9 +344,8 @@ func TestJournalCursorUnreadable(t *testing.T) {
 }
 
 // A cursor write that fails is retried at the next checkpoint; the old
-// cursor stays whole meanwhile. The write goes through a temporary file
-// (fsynced, renamed, the folder fsynced); a folder in its place makes it
-// fail for real.
+// cursor stays whole meanwhile (the write replaces the file atomically:
+// regfile.TestWriteAtomic).
 func TestJournalCursorWriteRetried(t *testing.T) {
 	dir := t.TempDir()
 	j, _ := journalOpen(t, dir)
@@ -353,10 +354,7 @@ func TestJournalCursorWriteRetried(t *testing.T) {
 	if err := j.checkpoint(1, 4); err != nil {
 		t.Fatal(err)
 	}
-	tmp := filepath.Join(dir, "cursor.tmp")
-	if err := os.Mkdir(tmp, 0o750); err != nil {
-		t.Fatal(err)
-	}
+	j.writeFile = func(string, []byte, os.FileMode) error { return errors.New("disk full") }
 	err := j.checkpoint(3, 4)
 	if err == nil || !strings.Contains(err.Error(), "cursor") || j.cursor != 1 {
 		t.Fatalf("checkpoint with the cursor unwritable: %v, cursor %d; want an error and 1", err, j.cursor)
@@ -364,15 +362,15 @@ func TestJournalCursorWriteRetried(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "cursor")); string(b) != "1\n" {
 		t.Fatalf("cursor file %q, want the old 1", b)
 	}
-	os.Remove(tmp)
+	j.writeFile = regfile.WriteAtomic
 	if err := j.checkpoint(3, 4); err != nil || j.cursor != 3 {
 		t.Fatalf("checkpoint after: %v, cursor %d; want 3", err, j.cursor)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "cursor")); string(b) != "3\n" {
 		t.Fatalf("cursor file %q, want 3", b)
 	}
-	if _, err := os.Lstat(tmp); !os.IsNotExist(err) {
-		t.Fatalf("temporary file left: %v", err)
+	if tmp, _ := filepath.Glob(filepath.Join(dir, ".cursor*")); len(tmp) > 0 {
+		t.Fatalf("temporary files left: %v", tmp)
 	}
 	if j.writeErrs != 1 {
 		t.Fatalf("write errors %d, want 1", j.writeErrs)

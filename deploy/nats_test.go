@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"edge-agent/bus"
+	"edge-agent/internal/testenv"
 )
 
 const stream = "EDGE_" + device
@@ -150,6 +151,7 @@ func TestNATSRoles(t *testing.T) {
 	agent, err := bus.NewNATS(bus.NATSConfig{
 		Device: device, URL: url, StateDir: t.TempDir(),
 		User: agentEnv["EDGE_NATS_USER"], Password: agentEnv["EDGE_NATS_PASSWORD"],
+		Fleet: true, // the buckets on this server, once the operator created them
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +178,8 @@ func TestNATSRoles(t *testing.T) {
 		Label: "person", Seq: 1, CaptureTime: bus.Timestamp{Time: now}, CaptureClock: bus.ClockArrival,
 		PublishTime: bus.Timestamp{Time: now}, Width: 640, Height: 480}
 	agent.PublishObject(obj)
+	// The stream exists once JetStream acknowledged both events.
+	testenv.WaitFor(t, 15*time.Second, "the agent's two events acknowledged", func() bool { return agent.Stats().Published >= 2 })
 
 	operator := connectNATS(t, url, operatorEnv["NATS_USER"], operatorEnv["NATS_PASSWORD"], nats.CustomInboxPrefix("_INBOX.operator"))
 	reader := connectNATS(t, url, readerEnv["NATS_USER"], readerEnv["NATS_PASSWORD"], nats.CustomInboxPrefix("_INBOX.reader"))
@@ -292,6 +296,74 @@ func TestNATSRoles(t *testing.T) {
 			t.Fatalf("heartbeat: %v", err)
 		}
 		agentRaw.quiet(t, "agent")
+	})
+
+	t.Run("the fleet on the shipped server", func(t *testing.T) {
+		// The operator creates the buckets (as edgectl init does) and
+		// writes the device's document; the agent watches it and puts its
+		// heartbeat; both find the agent's micro service.
+		js, err := jetstream.New(operator.nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		cfgKV, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bus.ConfigBucket, MaxValueSize: bus.MaxFleetDocSize})
+		if err != nil {
+			t.Fatalf("operator creates %s: %v", bus.ConfigBucket, err)
+		}
+		statusKV, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bus.StatusBucket, TTL: time.Minute})
+		if err != nil {
+			t.Fatalf("operator creates %s: %v", bus.StatusBucket, err)
+		}
+		rev, err := cfgKV.Put(ctx, bus.DeviceKey(device), []byte("defaults: {confidence: 0.5}\n"))
+		if err != nil {
+			t.Fatalf("operator writes the device's document: %v", err)
+		}
+		for {
+			snap := recv(t, agent.FleetConfig(), 20*time.Second, "the device's document at the agent")
+			if len(snap.Docs) == 1 && snap.Docs[0].Revision == rev {
+				break
+			}
+		}
+		w, err := statusKV.Watch(ctx, bus.DeviceKey(device))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+		agent.PublishStatus(&bus.Status{Device: device, Time: bus.Timestamp{Time: time.Now()}, Cameras: map[string]bus.CameraStatus{}})
+		for e := range w.Updates() {
+			if e != nil {
+				break // the agent's heartbeat, read back by the operator
+			}
+		}
+		rjs, err := jetstream.New(reader.nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rkv, err := rjs.KeyValue(ctx, bus.StatusBucket)
+		if err != nil {
+			t.Fatalf("reader binds %s: %v", bus.StatusBucket, err)
+		}
+		if _, err := rkv.Get(ctx, bus.DeviceKey(device)); err != nil {
+			t.Errorf("reader reads the device's status: %v", err)
+		}
+		for _, c := range []*natsClient{operator, reader} {
+			m, err := c.nc.Request("$SRV.PING."+bus.ServiceName, nil, 10*time.Second)
+			if err != nil || !strings.Contains(string(m.Data), device) {
+				t.Errorf("discovery: %v %s", err, m.Data)
+			}
+		}
+		operator.quiet(t, "operator")
+		reader.quiet(t, "reader")
+		// Least privilege: the reader writes no document, the agent no other
+		// device's status and no document.
+		reader.denied(t, false, "$KV.edge_config."+bus.DeviceKey(device))
+		reader.denied(t, false, "$JS.API.STREAM.DELETE.KV_edge_status")
+		a := connectNATS(t, url, agentEnv["EDGE_NATS_USER"], agentEnv["EDGE_NATS_PASSWORD"])
+		a.denied(t, false, "$KV.edge_status.device.other-box")
+		a.denied(t, false, "$KV.edge_config.fleet")
+		a.denied(t, false, "$JS.API.STREAM.CREATE.KV_edge_config")
 	})
 
 	t.Run("agent stays on its own subjects", func(t *testing.T) {

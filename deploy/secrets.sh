@@ -170,10 +170,24 @@ authorization {
             "\$JS.API.STREAM.CREATE.$stream"
             "\$JS.API.STREAM.UPDATE.$stream"
             "\$JS.API.STREAM.INFO.$stream"
+            # The fleet (docs/fleet.md, EDGE_FLEET): watch edge_config,
+            # put its own heartbeat into edge_status; never create them.
+            "\$JS.API.STREAM.INFO.KV_edge_config"
+            "\$JS.API.CONSUMER.CREATE.KV_edge_config.*"
+            "\$JS.API.CONSUMER.DELETE.KV_edge_config.*"
+            "\$JS.FC.KV_edge_config.>"
+            "\$JS.API.STREAM.INFO.KV_edge_status"
+            "\$KV.edge_status.device.$device"
           ]
         }
+        # Its commands, and the edge-agent micro service: its endpoints and
+        # the discovery subjects (docs/commands.md).
         subscribe: {
-          allow: ["edge.$device.cmd", "edge.fleet.cmd", "_INBOX.>", "_INBOX_edge_agent.>"]
+          allow: ["edge.$device.cmd", "edge.fleet.cmd", "_INBOX.>", "_INBOX_edge_agent.>",
+            "edge.$device.svc.*",
+            "\$SRV.PING", "\$SRV.PING.edge-agent", "\$SRV.PING.edge-agent.*",
+            "\$SRV.INFO", "\$SRV.INFO.edge-agent", "\$SRV.INFO.edge-agent.*",
+            "\$SRV.STATS", "\$SRV.STATS.edge-agent", "\$SRV.STATS.edge-agent.*"]
         }
         allow_responses: { max: 1, expires: "10m" }
       }
@@ -203,6 +217,27 @@ authorization {
             "\$JS.API.CONSUMER.DELETE.$stream.*"
             "\$JS.ACK.$stream.>"
             "\$JS.ACK.*.*.$stream.>"
+            # The micro service's endpoints and discovery.
+            "edge.*.svc.*"
+            "\$SRV.>"
+            # The fleet's buckets (edgectl init, set, get, status, devices).
+            "\$JS.API.STREAM.CREATE.KV_edge_config"
+            "\$JS.API.STREAM.UPDATE.KV_edge_config"
+            "\$JS.API.STREAM.INFO.KV_edge_config"
+            "\$JS.API.STREAM.CREATE.KV_edge_status"
+            "\$JS.API.STREAM.UPDATE.KV_edge_status"
+            "\$JS.API.STREAM.INFO.KV_edge_status"
+            "\$JS.API.CONSUMER.CREATE.KV_edge_config.>"
+            "\$JS.API.CONSUMER.CREATE.KV_edge_status.>"
+            "\$JS.API.CONSUMER.DELETE.KV_edge_config.*"
+            "\$JS.API.CONSUMER.DELETE.KV_edge_status.*"
+            "\$JS.API.DIRECT.GET.KV_edge_config.>"
+            "\$JS.API.DIRECT.GET.KV_edge_status.>"
+            "\$JS.API.STREAM.MSG.GET.KV_edge_config"
+            "\$JS.API.STREAM.MSG.GET.KV_edge_status"
+            "\$JS.FC.KV_edge_config.>"
+            "\$JS.FC.KV_edge_status.>"
+            "\$KV.edge_config.>"
           ]
         }
         subscribe: {
@@ -227,6 +262,15 @@ authorization {
             "\$JS.API.CONSUMER.MSG.NEXT.$stream.*"
             "\$JS.ACK.$stream.>"
             "\$JS.ACK.*.*.$stream.>"
+            # Discovery (the micro service's PING, INFO, STATS) and the
+            # devices' status in edge_status, read only.
+            "\$SRV.PING", "\$SRV.PING.edge-agent", "\$SRV.PING.edge-agent.*"
+            "\$SRV.INFO", "\$SRV.INFO.edge-agent", "\$SRV.INFO.edge-agent.*"
+            "\$SRV.STATS", "\$SRV.STATS.edge-agent", "\$SRV.STATS.edge-agent.*"
+            "\$JS.API.STREAM.INFO.KV_edge_status"
+            "\$JS.API.CONSUMER.CREATE.KV_edge_status.>"
+            "\$JS.API.DIRECT.GET.KV_edge_status.>"
+            "\$JS.FC.KV_edge_status.>"
           ]
         }
         subscribe: {

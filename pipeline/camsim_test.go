@@ -14,6 +14,9 @@ import (
 // TestPublisherFile publishes the shared pedestrian video, looped and re-timed to
 // 1280x720 at 15 fps, and reads it back.
 func TestPublisherFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end with MediaMTX: make test's second pass runs it at full speed")
+	}
 	video := filepath.Join(testenv.SharedDir(t), "media", "vtest.avi")
 	mtx := testenv.StartMediaMTX(t)
 	url := mtx + "/vtest"

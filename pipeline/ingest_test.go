@@ -88,6 +88,9 @@ func TestIngestRTSP(t *testing.T) {
 }
 
 func TestIngestH265(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end with MediaMTX: make test's second pass runs it at full speed")
+	}
 	if !registryHas("x265enc") {
 		t.Skip("x265enc is not in the GStreamer registry")
 	}
@@ -110,6 +113,9 @@ func TestIngestH265(t *testing.T) {
 // a white ball on black: a frame decoded without its references comes out grey (checked
 // by hand with output-corrupt=true), so every delivered frame must have black corners.
 func TestIngestJoinMidGOP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end with MediaMTX: make test's second pass runs it at full speed")
+	}
 	mtx := testenv.StartMediaMTX(t)
 	url := mtx + "/gop"
 	publish(t, PublisherConfig{URL: url, Width: 640, Height: 360, FPS: 15})
@@ -188,6 +194,9 @@ func TestIngestForcedDecoderMissing(t *testing.T) {
 // TestIngestForcedDecoderWrongCodec forces a decoder that exists but cannot take the
 // stream: the error names the element that failed.
 func TestIngestForcedDecoderWrongCodec(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end with MediaMTX: make test's second pass runs it at full speed")
+	}
 	mtx := testenv.StartMediaMTX(t)
 	url := mtx + "/forced"
 	publish(t, PublisherConfig{URL: url, Width: 320, Height: 240})
@@ -216,6 +225,9 @@ func TestIngestForcedDecoderWrongCodec(t *testing.T) {
 // frame is the newest and about two in three are dropped; under PolicyBuffered nothing
 // is dropped and the frames queue up.
 func TestIngestSlowConsumer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end with MediaMTX: make test's second pass runs it at full speed")
+	}
 	mtx := testenv.StartMediaMTX(t)
 	url := mtx + "/slow"
 	publish(t, PublisherConfig{URL: url, Width: 320, Height: 240, FPS: 15})

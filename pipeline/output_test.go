@@ -129,6 +129,9 @@ func TestOutputSurvivesServer(t *testing.T) {
 }
 
 func TestOutputResize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end with MediaMTX: make test's second pass runs it at full speed")
+	}
 	mtx := testenv.StartMediaMTX(t)
 	url := mtx + "/resize"
 	out, err := NewOutput(OutputConfig{URL: url}, testLogger(t))

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"edge-agent/bus"
+	"edge-agent/internal/backoff"
 )
 
 // Limits on what edgectl reads from the fleet.
@@ -197,8 +198,9 @@ func (a *app) request(ctx context.Context, device, op string, payload []byte, ti
 	// An agent registers its service again when its cameras change: for
 	// about a millisecond nobody listens. Nobody got the request, so it is
 	// sent again, a few times.
+	retry := backoff.Backoff{Min: 25 * time.Millisecond, Max: 200 * time.Millisecond, Jitter: 0.2}
 	for try := 0; try < 3 && errors.Is(err, nats.ErrNoResponders); try++ {
-		t := time.NewTimer(50 * time.Millisecond)
+		t := time.NewTimer(retry.Next())
 		select {
 		case <-t.C:
 		case <-rctx.Done():

@@ -103,6 +103,8 @@ func checkScope(key string, sc scope, device bool) error {
 		return errors.New("name: --camera names the camera")
 	case (key == "name" || key == "url") && sc == scopeDefaults:
 		return fmt.Errorf("%s: belongs to one camera, not to defaults: use --camera", key)
+	case key == "url" && !device:
+		return errors.New("url: a camera's url belongs to its device's document: use --device")
 	}
 	return nil
 }

@@ -134,6 +134,8 @@ func TestSetRefuses(t *testing.T) {
 		{[]string{"--fleet", "groups=[a]"}, `groups: a device's groups are set in its device document`},
 		{[]string{"--device", "d1", "--camera", "c", "groups=[a]"}, `groups: a device's groups`},
 		{[]string{"--fleet", "url=rtsp://x/y"}, `url: belongs to one camera`},
+		{[]string{"--fleet", "--camera", "c", "url=rtsp://x/y"}, `url: a camera's url belongs to its device's document`},
+		{[]string{"--group", "g", "--camera", "c", "url=rtsp://x/y"}, `url: a camera's url belongs to its device's document`},
 		{[]string{"--device", "d1", "--camera", "c", "name=other"}, `name: --camera names the camera`},
 		{[]string{"--device", "d1", "groups=[a.b]"}, `groups[0]: "a.b" must be`},
 		{[]string{"--fleet", "-nope"}, `unknown key "nope"`},

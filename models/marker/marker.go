@@ -1,13 +1,12 @@
 package marker
 
 import (
-	"errors"
 	"fmt"
 	"image/color"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"edge-agent/internal/regfile"
 )
 
 // DefaultSize is the input side used when Options.Size is zero, as in an
@@ -150,38 +149,17 @@ func Write(w io.Writer, opts Options) error {
 	return nil
 }
 
-// WriteFile writes the model for opts to path atomically: to a temporary
-// file in the same directory, renamed over path once complete. The
-// directory must exist.
-func WriteFile(path string, opts Options) (err error) {
+// WriteFile writes the model for opts to path atomically
+// (regfile.WriteAtomic). The directory must exist.
+func WriteFile(path string, opts Options) error {
 	data, err := encode(opts)
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
+	if err := regfile.WriteAtomic(path, data, 0o644); err != nil {
 		return fmt.Errorf("write model %q: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("write model %q: %w", path, errors.Join(err, os.Remove(f.Name())))
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }
 
 // encode returns the model's bytes.

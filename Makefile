@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Tests of the whole product share two cores with GStreamer and ONNX Runtime.
 TEST_TIMEOUT ?= 9m
 
-.PHONY: all setup build demo test test-long test-short vet fmt bench clean
+.PHONY: all setup build demo test test-long test-short vet fmt bench bench-fleet clean
 
 all: build
 
@@ -54,6 +54,14 @@ test-short: setup
 # BENCH_FLAGS="--only cpu" the CPU section (RGB against YUV, annotation on demand).
 bench: build
 	bin/edge-bench $(BENCH_FLAGS)
+
+# The fleet at scale (about 3 minutes; run it when nothing else does): 20
+# agents as leaf nodes of a three-node hub, fleet KV writes to every device
+# reporting them applied, events produced against gathered at the hub; prints
+# the table docs/fleet.md records. EDGE_FLEET_AGENTS, EDGE_FLEET_WRITES,
+# EDGE_FLEET_WINDOW (seconds) and EDGE_FLEET_FPS change its size.
+bench-fleet: setup
+	EDGE_FLEET_SCALE=1 $(GO) test -count=1 -p 1 -timeout 20m -v -run '^TestFleetScale$$' ./internal/fleete2e/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

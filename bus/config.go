@@ -24,7 +24,7 @@ type NATSConfig struct {
 
 	URL         string   `envconfig:"URL" desc:"NATS server or cluster, comma-separated nats:// or tls:// URLs; empty runs an embedded server; none turns NATS off"`
 	Listen      string   `envconfig:"LISTEN" default:"127.0.0.1:4222" desc:"embedded server: client listen address (port -1 picks a free port); an address other than loopback needs EDGE_NATS_SERVER_USERS"`
-	LeafRemotes []string `envconfig:"LEAF_REMOTES" desc:"embedded server: hub URLs to connect to as a leaf node (nats-leaf:// or tls://)"`
+	LeafRemotes []string `envconfig:"LEAF_REMOTES" desc:"embedded server: the leaf-node URLs of the nodes of one hub cluster (nats-leaf:// or tls://, comma-separated); the server keeps one leaf link, to one of them at a time"`
 	Domain      string   `envconfig:"DOMAIN" desc:"embedded server: its JetStream domain (default edge-<device>), which keeps the device's stream apart from the hub's across the leaf link"`
 
 	// The embedded server's own security: who may connect to it, and over

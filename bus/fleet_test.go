@@ -625,3 +625,63 @@ func TestLongFleetWatchRecoveryWithoutRelink(t *testing.T) {
 		}
 	}
 }
+
+// Several URLs of one hub make one leaf link, not one per URL: a message
+// from the hub reaches the device once.
+func TestLeafRemotesOneLink(t *testing.T) {
+	hub := startFleetHub(t, nil)
+	second := "nats-leaf://localhost:" + itoa(hub.leafPort) // the same node under another name
+	n, _, _ := startFleetAgent(t, NATSConfig{Device: "d1", StateDir: t.TempDir(), Listen: "127.0.0.1:-1",
+		LeafRemotes: []string{hub.leafURL(), second}})
+	local, err := nats.Connect(n.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	got := make(chan *nats.Msg, 8)
+	if _, err := local.ChanSubscribe("edge.d1.>", got); err != nil {
+		t.Fatal(err)
+	}
+	local.Flush()
+	// The hub learns the device's interest over the link.
+	waitFor(t, 10*time.Second, "the device's subscription at the hub", func() bool {
+		lz, err := hub.srv.Leafz(&server.LeafzOptions{Subscriptions: true})
+		if err != nil || len(lz.Leafs) == 0 {
+			return false
+		}
+		for _, l := range lz.Leafs {
+			if slices.Contains(l.Subs, "edge.d1.>") {
+				return true
+			}
+		}
+		return false
+	})
+	lz, _ := hub.srv.Leafz(nil)
+	if len(lz.Leafs) != 1 {
+		t.Fatalf("%d leaf links at the hub, want 1", len(lz.Leafs))
+	}
+	// A probe, then a marker on the same link: every copy of the probe
+	// comes before the marker that follows it on its link.
+	for _, subj := range []string{"edge.d1.probe", "edge.d1.marker"} {
+		if err := hub.nc.Publish(subj, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hub.nc.Flush()
+	probes := 0
+	for done := false; !done; {
+		select {
+		case m := <-got:
+			if m.Subject == "edge.d1.probe" {
+				probes++
+			} else {
+				done = true
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the hub's messages did not arrive")
+		}
+	}
+	if probes != 1 {
+		t.Fatalf("the hub's message arrived %d times, want once", probes)
+	}
+}

@@ -273,29 +273,50 @@ func (n *NATS) options(closed chan struct{}, local *embeddedServer) ([]nats.Opti
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
 	}
-	switch {
-	case c.CredsFile != "":
-		opts = append(opts, nats.UserCredentials(c.CredsFile))
-	case c.NKeyFile != "":
-		o, err := nats.NkeyOptionFromSeed(c.NKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("nkey %s: %w", c.NKeyFile, err)
-		}
-		opts = append(opts, o)
-	case c.User != "":
-		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	login, err := Login{CredsFile: c.CredsFile, NKeyFile: c.NKeyFile, User: c.User, Password: c.Password,
+		TLSCA: c.TLSCA, TLSCert: c.TLSCert, TLSKey: c.TLSKey}.Options()
+	if err != nil {
+		return nil, err
 	}
-	if c.TLSCA != "" {
-		opts = append(opts, nats.RootCAs(c.TLSCA))
-	}
-	if c.TLSCert != "" {
-		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
-	}
+	opts = append(opts, login...)
 	if local != nil {
 		opts = append(opts, nats.InProcessServer(local.srv), nats.CustomInboxPrefix(agentInboxPrefix))
 		if login := local.agentLogin(); login != nil {
 			opts = append(opts, login)
 		}
+	}
+	return opts, nil
+}
+
+// Login is how a client logs in to a NATS server and checks it: at most one
+// of a credentials file, an nkey seed file or a user and password, and TLS
+// files. The agent's client and edgectl both use it.
+type Login struct {
+	CredsFile, NKeyFile, User, Password string
+	TLSCA, TLSCert, TLSKey              string
+}
+
+// Options are the nats.go options of the login; an nkey seed file that
+// cannot be read is an error naming it.
+func (l Login) Options() ([]nats.Option, error) {
+	var opts []nats.Option
+	switch {
+	case l.CredsFile != "":
+		opts = append(opts, nats.UserCredentials(l.CredsFile))
+	case l.NKeyFile != "":
+		o, err := nats.NkeyOptionFromSeed(l.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("nkey %s: %w", l.NKeyFile, err)
+		}
+		opts = append(opts, o)
+	case l.User != "":
+		opts = append(opts, nats.UserInfo(l.User, l.Password))
+	}
+	if l.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(l.TLSCA))
+	}
+	if l.TLSCert != "" {
+		opts = append(opts, nats.ClientCert(l.TLSCert, l.TLSKey))
 	}
 	return opts, nil
 }

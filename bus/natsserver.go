@@ -125,12 +125,20 @@ func (n *NATS) startServer() (*embeddedServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One leaf link to the hub: its URLs are the nodes of one hub cluster,
+	// which the server tries in turn (a link per URL would put the device
+	// in the hub's account once per node, and deliver every message from
+	// the hub that many times).
+	var leafURLs []*url.URL
 	for _, raw := range c.LeafRemotes {
 		u, err := url.Parse(raw)
 		if err != nil { // not err itself: it quotes raw, password included
 			return nil, fmt.Errorf("EDGE_NATS_LEAF_REMOTES: %q is not a valid URL", redactURL(raw))
 		}
-		r := &server.RemoteLeafOpts{URLs: []*url.URL{u}, Credentials: c.LeafCreds,
+		leafURLs = append(leafURLs, u)
+	}
+	if len(leafURLs) > 0 {
+		r := &server.RemoteLeafOpts{URLs: leafURLs, Credentials: c.LeafCreds,
 			// The device never sends commands up the link: a fleet command
 			// published here (by a local operator, or delivered by a
 			// consumer whose deliver subject is edge.fleet.cmd) stays here.
@@ -138,7 +146,7 @@ func (n *NATS) startServer() (*embeddedServer, error) {
 		if leafTLS != nil {
 			r.TLS, r.TLSConfig, r.TLSTimeout = true, leafTLS.Clone(), 2
 		}
-		opts.LeafNode.Remotes = append(opts.LeafNode.Remotes, r)
+		opts.LeafNode.Remotes = []*server.RemoteLeafOpts{r}
 	}
 	if !isLoopback(host) && tlsConfig == nil {
 		es.log.Warn("embedded server listens beyond loopback without TLS: events and commands cross the network in clear (nkeys send no secret); set EDGE_NATS_SERVER_TLS_CERT and EDGE_NATS_SERVER_TLS_KEY",

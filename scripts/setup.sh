@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # setup.sh installs everything edge-agent needs to build, test and run on a
 # Debian/Ubuntu machine: GStreamer and its plugins, mosquitto, the ONNX Runtime
-# shared library and a MediaMTX server built from source. It is idempotent and
+# shared library, a MediaMTX server built from source and nats-server (the
+# fleet hub's, from the module go.mod pins). It is idempotent and
 # takes a few seconds when everything is already in place.
 #
 # Environment:
@@ -103,4 +104,24 @@ if [ ! -x "$mtx" ] || [ "$(cat "$bin/.mediamtx-version" 2>/dev/null)" != "$MEDIA
   rm -rf "$work"
 fi
 
-log "ready: $(gst-launch-1.0 --gst-version | head -n 1), ONNX Runtime ${EDGE_ORT_LIB:-$ort_lib}, MediaMTX $("$mtx" --version 2>/dev/null || echo "$MEDIAMTX_VERSION")"
+# --- nats-server ---------------------------------------------------------------
+# The fleet's hub (deploy/hub) and its end-to-end tests (internal/fleete2e) run
+# nats-server as processes: built from the version go.mod pins, from the module
+# cache, so it is the same server the agent embeds.
+nats_version=$(cd "$root" && go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2) || {
+  log "cannot read the nats-server version from go.mod (go list -m github.com/nats-io/nats-server/v2 failed)"
+  exit 1
+}
+nats="$bin/nats-server"
+if [ ! -x "$nats" ] || [ "$(cat "$bin/.nats-server-version" 2>/dev/null)" != "$nats_version" ]; then
+  log "building nats-server $nats_version from the module in go.mod"
+  (cd "$root" && CGO_ENABLED=0 go build -o "$nats.tmp" github.com/nats-io/nats-server/v2) || {
+    rm -f "$nats.tmp"
+    log "building nats-server $nats_version failed (go build github.com/nats-io/nats-server/v2 in $root; run go mod download if the module cache lacks it)"
+    exit 1
+  }
+  mv "$nats.tmp" "$nats"
+  echo "$nats_version" >"$bin/.nats-server-version"
+fi
+
+log "ready: $(gst-launch-1.0 --gst-version | head -n 1), ONNX Runtime ${EDGE_ORT_LIB:-$ort_lib}, MediaMTX $("$mtx" --version 2>/dev/null || echo "$MEDIAMTX_VERSION"), nats-server $nats_version"

@@ -127,24 +127,12 @@ func (c Config) options() ([]nats.Option, error) {
 		nats.Name("edgectl"),
 		nats.Timeout(c.Timeout),
 	}
-	switch {
-	case c.CredsFile != "":
-		opts = append(opts, nats.UserCredentials(c.CredsFile))
-	case c.NKeyFile != "":
-		o, err := nats.NkeyOptionFromSeed(c.NKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s_NATS_NKEY %s: %w", envPrefix, c.NKeyFile, err)
-		}
-		opts = append(opts, o)
-	case c.User != "":
-		opts = append(opts, nats.UserInfo(c.User, c.Password))
+	login, err := bus.Login{CredsFile: c.CredsFile, NKeyFile: c.NKeyFile, User: c.User, Password: c.Password,
+		TLSCA: c.TLSCA, TLSCert: c.TLSCert, TLSKey: c.TLSKey}.Options()
+	if err != nil {
+		return nil, fmt.Errorf("%s_NATS_NKEY: %w", envPrefix, err)
 	}
-	if c.TLSCA != "" {
-		opts = append(opts, nats.RootCAs(c.TLSCA))
-	}
-	if c.TLSCert != "" {
-		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
-	}
+	opts = append(opts, login...)
 	if c.InboxPrefix != "" {
 		opts = append(opts, nats.CustomInboxPrefix(strings.TrimSuffix(c.InboxPrefix, ".")))
 	}

@@ -33,19 +33,8 @@ type getResult struct {
 }
 
 func cmdGet(ctx context.Context, a *app, args []string) error {
-	fs := a.flags()
-	pos, err := a.parse(fs, args)
+	device, err := a.oneDevice(ctx, args)
 	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("name one device")
-	}
-	device := pos[0]
-	if err := checkDevice(device); err != nil {
-		return err
-	}
-	if err := a.connect(ctx); err != nil {
 		return err
 	}
 	kv, err := a.bucket(ctx, bus.ConfigBucket)

@@ -236,6 +236,22 @@ func (a *app) printUsage(fs *flag.FlagSet) {
 	fs.SetOutput(io.Discard)
 }
 
+// oneDevice reads the arguments of a command about one device (its common
+// flags, then the device id), and connects.
+func (a *app) oneDevice(ctx context.Context, args []string) (string, error) {
+	pos, err := a.parse(a.flags(), args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", usagef("name one device")
+	}
+	if err := checkDevice(pos[0]); err != nil {
+		return "", err
+	}
+	return pos[0], a.connect(ctx)
+}
+
 // connect loads the configuration and connects to NATS.
 func (a *app) connect(ctx context.Context) error {
 	cfg, err := a.load()

@@ -57,7 +57,7 @@ func (r *received) has(seq uint64) bool {
 // with an external NATS server (JetStream) and mosquitto, both down when the
 // agent starts: video and detection run anyway, events flow once the brokers
 // appear, they match the ground truth and the schema, their latency agrees
-// with the probe's, and a 30 s outage of both brokers loses no event and
+// with the probe's, and a 15 s outage of both brokers loses no event and
 // never stalls the annotated video.
 func TestEventsThroughBrokerOutages(t *testing.T) {
 	if testing.Short() {
@@ -117,11 +117,12 @@ func TestEventsThroughBrokerOutages(t *testing.T) {
 	checkStatus(t, statuses)
 	checkDiscovery(t, broker.URL(), cfg.HALabels)
 
-	// 3. Both brokers go away for 30 s while the video keeps flowing.
+	// 3. Both brokers go away for 15 s while the video keeps flowing
+	// (internal/faults freezes and kills each for 30 s: make test-long).
 	mqttBefore, _ := mqttEvents.snapshot()
 	natsSrv.Stop()
 	broker.Stop()
-	outage := runProbe(t, outputURL, 30*time.Second)
+	outage := runProbe(t, outputURL, 15*time.Second)
 	t.Logf("probe during the outage: %s", outage)
 	if outage.FPS < 12 || outage.MaxGapMS > 500 || outage.FramesUndecoded != 0 {
 		t.Errorf("the annotated video stalled during the outage: %s", outage)

@@ -401,6 +401,9 @@ func (f securedFixture) reader(t *testing.T) []nats.Option {
 // comes back; the reader consumes events but can neither send a command
 // nor purge or delete the stream.
 func TestEmbeddedServerRoles(t *testing.T) {
+	if raceEnabled {
+		t.Skip("race detector: each bcrypt login takes seconds in process; the run without -race checks the roles")
+	}
 	f := startSecuredNATS(t, nil)
 	if !strings.HasPrefix(f.n.ClientURL(), "tls://127.0.0.1:") {
 		t.Fatalf("client URL %s, want tls://", f.n.ClientURL())

@@ -525,6 +525,9 @@ func TestMQTTObjectEvents(t *testing.T) {
 // events may be lost at QoS 0: those the broker had for the subscriber
 // while it was away, among others).
 func TestMQTTMixedQoSOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a broker outage: make test's second pass runs it at full speed")
+	}
 	broker := startMosquitto(t)
 	sub := newQoSSub(t, broker.URL(), "mixed-sub", false, "edge-agent/d1/+/detections", "edge-agent/d1/+/objects")
 	cfg := testMQTTConfig(broker.URL())

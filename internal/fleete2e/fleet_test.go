@@ -2,6 +2,8 @@ package fleete2e
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,15 +59,15 @@ func checkConfidence(t *testing.T, board *statusBoard, device string, c float32)
 	}
 }
 
-// TestFleetDocumentReachesOnlineAndOfflineAgents: a fleet document written
+// TestLongFleetDocumentReachesOnlineAndOfflineAgents: a fleet document written
 // once into edge_config at the hub reaches three online agents, each
 // reporting in edge_status that it applied that revision (and running at
 // its confidence); a fourth agent, stopped while the document was written,
 // converges within 5 s of its leaf link coming back, with nothing resent.
 // A client of a device's server then gets only the shipped hub.conf's
 // device grants at the hub (checkDeviceGrants).
-func TestFleetDocumentReachesOnlineAndOfflineAgents(t *testing.T) {
-	endToEnd(t)
+func TestLongFleetDocumentReachesOnlineAndOfflineAgents(t *testing.T) {
+	long(t) // make test has the agent's side in process: agent/TestFleetDesiredState
 	began := time.Now()
 	h := startHub(t)
 	h.initBuckets()
@@ -113,6 +115,7 @@ func TestFleetDocumentReachesOnlineAndOfflineAgents(t *testing.T) {
 		t.Errorf("%s reported revision %d applied %s after its leaf link came back, want within 5s", offline.device, rev, afterLink)
 	}
 	checkDeviceGrants(t, agents[0])
+	checkOperatorTools(t, h, agents)
 	t.Logf("hub up and buckets made in %s, 4 agents reporting in %s", hubUp.Round(time.Millisecond), agentsUp.Round(time.Millisecond))
 	t.Logf("fleet revision %d: applied by the last of 3 online agents %s after the put (each: %v)", rev, toOnline.Round(time.Millisecond), sinceEach(applied, wrote))
 	t.Logf("offline agent: leaf link back %s after its start, revision applied %s after that", linked.Sub(started).Round(time.Millisecond), afterLink.Round(time.Millisecond))
@@ -163,4 +166,83 @@ func checkDeviceGrants(t *testing.T, a *agent) {
 	if _, err := js.AccountInfo(short2); err == nil {
 		t.Errorf("from %s's server: read the hub account's JetStream information; the device user may not", a.device)
 	}
+}
+
+// checkOperatorTools runs the operator's edgectl at the hub against the
+// real agents: devices finds them all (discovery across the leaf links and
+// edge_status), set writes a device's document and waits until the device
+// reports it applied, get shows the setting in force from the device's own
+// answer (its micro service, across the link), status shows the applied
+// revision, and load-model prints the device's refusal of a model outside
+// its model folder.
+func checkOperatorTools(t *testing.T, h *hub, agents []*agent) {
+	t.Helper()
+	var rows []struct {
+		Device  string   `json:"device"`
+		Version string   `json:"version"`
+		Cameras []string `json:"cameras"`
+		Online  bool     `json:"online"`
+	}
+	if err := json.Unmarshal([]byte(h.edgectl("devices", "--json")), &rows); err != nil {
+		t.Fatalf("edgectl devices --json: %v", err)
+	}
+	online := map[string]bool{}
+	for _, r := range rows {
+		if r.Online && len(r.Cameras) == 1 && r.Cameras[0] == "cam1" && r.Version != "" {
+			online[r.Device] = true
+		}
+	}
+	for _, a := range agents {
+		if !online[a.device] {
+			t.Errorf("edgectl devices: %s not listed online with camera cam1 and a version: %+v", a.device, rows)
+		}
+	}
+
+	d := agents[0].device
+	out := h.edgectl("set", "--device", d, "--camera", "cam1", "iou=0.6", "--wait", "20s")
+	if !strings.Contains(out, d) || !strings.Contains(out, "applied revision") {
+		t.Errorf("edgectl set: %s", out)
+	}
+	var got struct {
+		Documents []struct {
+			Key      string `json:"key"`
+			Revision uint64 `json:"revision"`
+			Present  bool   `json:"present"`
+		} `json:"documents"`
+		Online  bool       `json:"online"`
+		InForce *bus.Reply `json:"in_force"`
+	}
+	if err := json.Unmarshal([]byte(h.edgectl("get", d, "--json")), &got); err != nil {
+		t.Fatalf("edgectl get --json: %v", err)
+	}
+	if !got.Online || got.InForce == nil || !strings.Contains(string(mustJSON(t, got.InForce.Config)), `"iou":0.6`) {
+		t.Errorf("edgectl get %s: online %v, in force %+v", d, got.Online, got.InForce)
+	}
+	var devRev uint64
+	for _, doc := range got.Documents {
+		if doc.Key == bus.DeviceKey(d) && doc.Present {
+			devRev = doc.Revision
+		}
+	}
+	var st bus.Status
+	if err := json.Unmarshal([]byte(h.edgectl("status", d, "--json")), &st); err != nil {
+		t.Fatalf("edgectl status --json: %v", err)
+	}
+	if devRev == 0 || st.Fleet == nil || st.Fleet.Applied[bus.DeviceKey(d)] != devRev {
+		t.Errorf("edgectl status %s: fleet %+v, want %s at revision %d", d, st.Fleet, bus.DeviceKey(d), devRev)
+	}
+
+	out, errOut, err := h.runEdgectl("load-model", d, "elsewhere.onnx")
+	if err == nil || !strings.Contains(out+errOut, "EDGE_MODEL_DIR") {
+		t.Errorf("edgectl load-model of a model the device has no folder for: %v\n%s%s", err, out, errOut)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

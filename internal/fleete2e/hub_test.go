@@ -166,15 +166,24 @@ func (h *hub) connect(user string, opts ...nats.Option) *nats.Conn {
 // returns its standard output; a failure fails the test.
 func (h *hub) edgectl(args ...string) string {
 	h.t.Helper()
+	out, errOut, err := h.runEdgectl(args...)
+	if err != nil {
+		h.t.Fatalf("edgectl %s: %v\n%s%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+// runEdgectl runs bin/edgectl as the operator and returns what it wrote
+// and how it ended.
+func (h *hub) runEdgectl(args ...string) (stdout, stderr string, err error) {
+	h.t.Helper()
 	cmd := exec.Command(program(h.t, "edgectl"), args...)
 	cmd.Env = append(cmd.Environ(), "EDGECTL_NATS_URL="+h.clientURLs(), "EDGECTL_NATS_USER=operator",
 		"EDGECTL_NATS_PASSWORD="+h.passwords["operator"], "EDGECTL_TIMEOUT=10s")
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		h.t.Fatalf("edgectl %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
-	}
-	return out.String()
+	err = cmd.Run()
+	return out.String(), errOut.String(), err
 }
 
 // initBuckets makes edge_config and edge_status with three replicas, as the

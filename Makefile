@@ -4,12 +4,28 @@
 
 SHELL   := /bin/bash
 GO      ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+# What --version, the start-up log, the heartbeat and the image labels report.
+# An empty VERSION or COMMIT (make build VERSION=, or a container build's empty
+# ARG) counts as unset. VERSION: git describe, else the file VERSION at the
+# repository root (a source tarball without .git), else "dev". COMMIT: the
+# short commit hash, else "unknown". $(or) stops at the first non-empty one.
+override VERSION := $(or $(strip $(VERSION)),$(shell git describe --tags --always --dirty 2>/dev/null),$(strip $(file < VERSION)),dev)
+override COMMIT  := $(or $(strip $(COMMIT)),$(shell git rev-parse --short HEAD 2>/dev/null),unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Tests of the whole product share two cores with GStreamer and ONNX Runtime.
 TEST_TIMEOUT ?= 9m
 
-.PHONY: all setup build demo test test-long test-short vet fmt bench bench-fleet clean
+# make image builds Dockerfile.$(IMAGE_FLAVOR) (x86 or jetson) with docker, or
+# podman when docker is not on PATH (CONTAINER_ENGINE picks one), tagged
+# $(IMAGE), stamped with VERSION and COMMIT (podman with --format docker, the
+# format that keeps the HEALTHCHECK). IMAGE_BUILD_FLAGS adds flags, e.g.
+# --build-arg GO_IMAGE=mirror.example/library/golang:1.26-bookworm.
+IMAGE_FLAVOR      ?= x86
+IMAGE             ?= edge-agent:$(IMAGE_FLAVOR)
+CONTAINER_ENGINE  ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+IMAGE_BUILD_FLAGS ?=
+
+.PHONY: all setup build demo test test-long test-short vet fmt bench bench-fleet clean image
 
 all: build
 
@@ -62,6 +78,14 @@ bench: build
 # EDGE_FLEET_WINDOW (seconds) and EDGE_FLEET_FPS change its size.
 bench-fleet: setup
 	EDGE_FLEET_SCALE=1 $(GO) test -count=1 -p 1 -timeout 20m -v -run '^TestFleetScale$$' ./internal/fleete2e/
+
+image:
+	@test -n "$(CONTAINER_ENGINE)" || { echo "make image: neither docker nor podman is on PATH: install one, or set CONTAINER_ENGINE=/path/to/engine" >&2; exit 1; }
+	@case "$(IMAGE_FLAVOR)" in x86|jetson) ;; *) echo "make image: IMAGE_FLAVOR must be x86 or jetson, not '$(IMAGE_FLAVOR)'" >&2; exit 1 ;; esac
+	$(CONTAINER_ENGINE) build -f Dockerfile.$(IMAGE_FLAVOR) \
+	  --build-arg VERSION='$(VERSION)' --build-arg COMMIT='$(COMMIT)' \
+	  $(if $(findstring podman,$(notdir $(CONTAINER_ENGINE))),--format docker) \
+	  $(IMAGE_BUILD_FLAGS) -t '$(IMAGE)' .
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -9,7 +9,11 @@
 #   EDGE_ORT_LIB        use this ONNX Runtime library instead of fetching one from npm
 #   ORT_VERSION         onnxruntime-node version on npm to take the library from (1.30.0)
 #   MEDIAMTX_VERSION    MediaMTX version to build (v1.14.0)
-set -euo pipefail
+#
+# A failing step says what it was doing and which command failed (the ERR trap
+# below, also inside subshells: set -E), and the downloads keep their own error
+# messages, so a container build log names the reason, not just "exit status 1".
+set -Eeuo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin"
@@ -20,9 +24,20 @@ mkdir -p "$bin/lib" "$cache"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
+# step names what the script is doing, for the ERR trap's message.
+step="starting"
+on_err() {
+  local rc=$1 line=$2 cmd=$3
+  # A failed subshell "( ... )" has already named the command inside it.
+  if [ "$BASHPID" = "$$" ] && [ "${cmd:0:1}" = "(" ]; then return; fi
+  log "FAILED while $step: exit status $rc from \`$cmd\` (scripts/setup.sh line $line)"
+}
+trap 'on_err "$?" "$LINENO" "$BASH_COMMAND"' ERR
+
 command -v go >/dev/null 2>&1 || { log "Go 1.26 or newer is needed; it is not on PATH"; exit 1; }
 
 # --- Debian packages -------------------------------------------------------
+step="checking the Debian packages"
 pkgs=(
   pkg-config gcc make git ca-certificates
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
@@ -45,13 +60,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  step="updating the apt package lists (apt-get update; needs the Debian mirror in /etc/apt/sources.list*)"
   apt-get update -qq
+  step="installing Debian packages ${missing[*]} (apt-get install; its errors are above)"
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # The Debian mosquitto package starts a broker on port 1883 at install; tests
 # start their own on ports they pick, so the system one is left as it is.
 
 # --- ONNX Runtime shared library --------------------------------------------
+step="checking the ONNX Runtime library"
 case "$(uname -m)" in
   x86_64|amd64) ort_arch=x64 ;;
   aarch64|arm64) ort_arch=arm64 ;;
@@ -66,7 +84,11 @@ elif [ ! -s "$ort_lib" ] || [ "$(cat "$bin/lib/.ort-version" 2>/dev/null)" != "$
     log "fetching ONNX Runtime $ORT_VERSION ($ort_arch) from the npm package onnxruntime-node"
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    (cd "$tmp" && npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null)
+    # npm's stdout is the tarball's name; its errors (registry, network, proxy)
+    # go to stderr and stay in the log.
+    step="downloading onnxruntime-node@$ORT_VERSION with npm pack from $(npm config get registry 2>/dev/null || echo 'the npm registry') (set EDGE_ORT_LIB to use a library you have)"
+    (cd "$tmp" && npm pack --loglevel=error "onnxruntime-node@$ORT_VERSION" >/dev/null)
+    step="unpacking libonnxruntime.so.1 ($ort_arch) from the onnxruntime-node@$ORT_VERSION tarball"
     tar -xzf "$tmp"/onnxruntime-node-*.tgz -C "$tmp" "package/bin/napi-v6/linux/$ort_arch/"
     src=$(ls "$tmp/package/bin/napi-v6/linux/$ort_arch"/libonnxruntime.so.1* | head -n 1)
     cp "$src" "$ort_lib.tmp" && mv "$ort_lib.tmp" "$ort_lib"
@@ -76,9 +98,11 @@ elif [ ! -s "$ort_lib" ] || [ "$(cat "$bin/lib/.ort-version" 2>/dev/null)" != "$
 fi
 
 # --- MediaMTX ----------------------------------------------------------------
+step="checking MediaMTX"
 mtx="$bin/mediamtx"
 if [ ! -x "$mtx" ] || [ "$(cat "$bin/.mediamtx-version" 2>/dev/null)" != "$MEDIAMTX_VERSION" ]; then
   log "building MediaMTX $MEDIAMTX_VERSION from source (about a minute)"
+  step="fetching the MediaMTX $MEDIAMTX_VERSION module (go get, GOPROXY=$(go env GOPROXY))"
   work="$cache/mediamtx-build"
   rm -rf "$work" && mkdir -p "$work/mod"
   (
@@ -90,9 +114,10 @@ if [ ! -x "$mtx" ] || [ "$(cat "$bin/.mediamtx-version" 2>/dev/null)" != "$MEDIA
     cp -r "$modsrc" "$work/src"
     chmod -R u+w "$work/src"
   )
+  step="downloading hls.js@1 with npm pack (MediaMTX's HLS player) and building MediaMTX $MEDIAMTX_VERSION"
   (
     cd "$work"
-    npm pack --silent hls.js@1 >/dev/null
+    npm pack --loglevel=error hls.js@1 >/dev/null
     tar -xzf hls.js-*.tgz package/dist/hls.min.js
     cp package/dist/hls.min.js src/internal/servers/hls/hls.min.js
     echo "$MEDIAMTX_VERSION" >src/internal/core/VERSION
@@ -105,6 +130,7 @@ if [ ! -x "$mtx" ] || [ "$(cat "$bin/.mediamtx-version" 2>/dev/null)" != "$MEDIA
 fi
 
 # --- nats-server ---------------------------------------------------------------
+step="checking nats-server"
 # The fleet's hub (deploy/hub) and its end-to-end tests (internal/fleete2e) run
 # nats-server as processes: built from the version go.mod pins, from the module
 # cache, so it is the same server the agent embeds.
@@ -124,4 +150,5 @@ if [ ! -x "$nats" ] || [ "$(cat "$bin/.nats-server-version" 2>/dev/null)" != "$n
   echo "$nats_version" >"$bin/.nats-server-version"
 fi
 
+step="reporting what is installed"
 log "ready: $(gst-launch-1.0 --gst-version | head -n 1), ONNX Runtime ${EDGE_ORT_LIB:-$ort_lib}, MediaMTX $("$mtx" --version 2>/dev/null || echo "$MEDIAMTX_VERSION"), nats-server $nats_version"

@@ -2,21 +2,36 @@
 // detections and annotated video streams. Settings come from the
 // environment and, for many cameras, a YAML file (EDGE_CONFIG_FILE): run it
 // with --help to list them, --check-config to validate them. SIGHUP re-reads
-// the file.
+// the file. --version prints the version and commit the binary was built
+// from; --health asks a running agent's /healthz (the container HEALTHCHECK).
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"edge-agent/agent"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time by the Makefile:
+// -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// healthTimeout bounds --health: the whole request, connect included.
+const healthTimeout = 3 * time.Second
+
+// defaultHTTPListen is EDGE_HTTP_LISTEN's default (agent.Config.HTTPListen).
+const defaultHTTPListen = "127.0.0.1:9108"
 
 func main() {
 	for _, a := range os.Args[1:] {
@@ -30,8 +45,10 @@ func main() {
 			}
 			return
 		case "--version", "-version":
-			fmt.Println(version)
+			fmt.Println(versionLine())
 			return
+		case "--health", "-health":
+			os.Exit(health(os.Getenv("EDGE_HTTP_LISTEN"), os.Stderr))
 		default:
 			fmt.Fprintf(os.Stderr, "edge-agent: unknown argument %q; settings come from the environment (see --help)\n", a)
 			os.Exit(2)
@@ -51,6 +68,10 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := agent.NewLogger(cfg, os.Stderr)
+	// The agent's own start-up line carries the version; the commit is logged
+	// here, so agent.Options.Version stays the plain version the heartbeat,
+	// edge_build_info and the brokers' client names report.
+	log.Info("edge-agent build", "version", version, "commit", commit)
 	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version})
 	if err != nil {
 		return err
@@ -87,6 +108,51 @@ func checkConfig() int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "edge-agent:", err)
+		return 1
+	}
+	return 0
+}
+
+// versionLine is what --version prints.
+func versionLine() string {
+	return fmt.Sprintf("edge-agent %s (commit %s)", version, commit)
+}
+
+// health asks the running agent's /healthz at listen (EDGE_HTTP_LISTEN; empty
+// means its default) and returns the exit status: 0 when it answers 200, 1
+// otherwise, with the reason on stderr. A wildcard listen address (":9108",
+// "0.0.0.0:9108", "[::]:9108") is asked on loopback.
+func health(listen string, stderr io.Writer) int {
+	if listen == "" {
+		listen = defaultHTTPListen
+	}
+	if listen == "none" {
+		fmt.Fprintln(stderr, "edge-agent: --health: EDGE_HTTP_LISTEN=none, the agent serves no /healthz to ask")
+		return 1
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "edge-agent: --health: EDGE_HTTP_LISTEN=%q is not host:port: %v\n", listen, err)
+		return 1
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	url := "http://" + net.JoinHostPort(host, port) + "/healthz"
+	// No proxy: the agent is asked on its own address, never through HTTP_PROXY.
+	client := &http.Client{Timeout: healthTimeout, Transport: &http.Transport{Proxy: nil}}
+	resp, err := client.Get(url)
+	if err != nil {
+		fmt.Fprintf(stderr, "edge-agent: --health: %v\n", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "edge-agent: --health: GET %s: %s\n", url, resp.Status)
 		return 1
 	}
 	return 0

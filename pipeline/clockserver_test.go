@@ -93,6 +93,15 @@ func TestCaptureClockTrust(t *testing.T) {
 			if tc.reason == "" {
 				// Trusted from the second report on: read 2 s of NTP frames after that.
 				r = readClock(t, in, bound, func(_ ClockStatus, r clockRun) bool { return r.ntp >= 30 })
+				if r.status.Reason == ReasonNTPFractionSuspect {
+					// An honest clock's reports all have fractions below
+					// 10⁹/2³² by chance (0.23 a report: 0.3 % for four): a
+					// new session draws new report times. Twice is a fault.
+					t.Logf("offset %v: every fraction small by chance (%s); a new session", tc.offset, r)
+					in.Close()
+					in, _ = openIngest(t, IngestConfig{URL: cam.URL(), Transport: "tcp"}, 10*time.Second)
+					r = readClock(t, in, bound, func(_ ClockStatus, r clockRun) bool { return r.ntp >= 30 })
+				}
 			} else {
 				// Two reports seen, then a few more frames.
 				var after int

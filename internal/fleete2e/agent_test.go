@@ -207,22 +207,36 @@ func readAll(t *testing.T, js jetstream.JetStream, stream, subject string) []eve
 	for _, n := range info.State.Subjects {
 		want += int(n)
 	}
-	cons, err := s.OrderedConsumer(ctx, cfg)
+	// A consumer whose fetch fails (a hub node killed, its leader moved:
+	// "no responders") is made again from the message after the last one
+	// read, so nothing is read twice or skipped.
+	var lastSeq uint64
+	open := func() (jetstream.Consumer, error) {
+		c := cfg
+		if lastSeq > 0 {
+			c.DeliverPolicy, c.OptStartSeq = jetstream.DeliverByStartSequencePolicy, lastSeq+1
+		}
+		return s.OrderedConsumer(ctx, c)
+	}
+	cons, err := open()
 	if err != nil {
 		t.Fatalf("stream %s: consumer: %v", stream, err)
 	}
 	out := make([]event, 0, want)
+	retry := func(err error) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("stream %s: fetch after %d of %d: %v", stream, len(out), want, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if c, err := open(); err == nil {
+			cons = c
+		}
+	}
 	for len(out) < want {
 		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			// A hub node just killed: the connection moves to another
-			// node and the ordered consumer is made again on the next
-			// fetch.
-			select {
-			case <-ctx.Done():
-				t.Fatalf("stream %s: fetch after %d of %d: %v", stream, len(out), want, err)
-			case <-time.After(200 * time.Millisecond):
-			}
+			retry(err)
 			continue
 		}
 		n := 0
@@ -231,12 +245,16 @@ func readAll(t *testing.T, js jetstream.JetStream, stream, subject string) []eve
 			if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 				t.Fatalf("stream %s message %d (%s): %v", stream, len(out), msg.Subject(), err)
 			}
+			if md, err := msg.Metadata(); err == nil {
+				lastSeq = md.Sequence.Stream
+			}
 			ev.Subject = msg.Subject()
 			out = append(out, ev)
 			n++
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			t.Fatalf("stream %s: fetch after %d of %d: %v", stream, len(out), want, err)
+			retry(err)
+			continue
 		}
 		if n == 0 && ctx.Err() != nil {
 			t.Fatalf("stream %s: read %d of %d messages", stream, len(out), want)

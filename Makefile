@@ -1,6 +1,7 @@
 # edge-agent: `make demo` runs the product on this machine, `make test` runs
 # every test. Both run `make setup` first, which installs what is missing
-# (GStreamer, mosquitto, ONNX Runtime, MediaMTX) and is quick when nothing is.
+# (GStreamer, mosquitto, ONNX Runtime, MediaMTX, nats-server) and is quick when
+# nothing is.
 
 SHELL   := /bin/bash
 GO      ?= go
@@ -29,8 +30,12 @@ IMAGE_BUILD_FLAGS ?=
 
 all: build
 
+# SETUP_ROLE=build (the images' build stage) installs only what compiling
+# needs; the default, all, also what tests and the demo need (scripts/setup.sh).
+SETUP_ROLE ?= all
+
 setup:
-	@bash scripts/setup.sh
+	@bash scripts/setup.sh $(SETUP_ROLE)
 
 build: setup
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...

@@ -26,15 +26,17 @@ type Options struct {
 	Logger  *slog.Logger // default: slog.Default()
 	Sink    Sink         // receives every processed frame's result, of every camera; may be nil
 	Version string       // reported in the start-up line and the heartbeat
+	Commit  string       // the build's commit, reported in the heartbeat ("" or "unknown": left out)
 }
 
 // Agent runs every camera of its spec through the shared models into their
 // annotated streams and the buses. Build it with New, run it with Run,
 // release it with Close.
 type Agent struct {
-	cfg     Config
-	log     *slog.Logger
-	version string
+	cfg         Config
+	log         *slog.Logger
+	version     string
+	buildCommit string // "" when unknown
 
 	rt      *models.Runtime
 	pool    *modelPool
@@ -80,7 +82,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("%s_STATE_DIR: %w", EnvPrefix, err)
 	}
-	a := &Agent{cfg: cfg, log: log, version: opts.Version, reloadC: make(chan chan error), beatC: make(chan struct{}, 1)}
+	a := &Agent{cfg: cfg, log: log, version: opts.Version, buildCommit: knownCommit(opts.Commit), reloadC: make(chan chan error), beatC: make(chan struct{}, 1)}
 	var err error
 	if cfg.ConfigFile != "" {
 		if a.file, err = readConfigFile(cfg.ConfigFile); err != nil {
@@ -445,10 +447,19 @@ func (a *Agent) heartbeats(ctx context.Context) {
 	}
 }
 
+// knownCommit is the commit the heartbeat reports: "" for the Makefile's
+// "unknown".
+func knownCommit(c string) string {
+	if c == "unknown" {
+		return ""
+	}
+	return c
+}
+
 // beat publishes one heartbeat covering the time from prev to now.
 func (a *Agent) beat(now, prev time.Time) {
 	st := &bus.Status{
-		Device: a.cfg.DeviceID, Time: bus.Timestamp{Time: now}, Version: a.version,
+		Device: a.cfg.DeviceID, Time: bus.Timestamp{Time: now}, Version: a.version, Commit: a.buildCommit,
 		UptimeS: round1(now.Sub(a.started).Seconds()), IntervalS: round1(now.Sub(prev).Seconds()),
 		Cameras: a.mgr.heartbeat(now),
 		Dropped: a.droppedSettings(),

@@ -259,7 +259,8 @@ func TestFleetDesiredState(t *testing.T) {
 	// last applied, with the commands' changes.
 	a.stop()
 	local.Close()
-	cfg.NATS.LeafRemotes = []string{"nats-leaf://127.0.0.1:1"}
+	// A port that was free a moment ago and that nothing here listens on.
+	cfg.NATS.LeafRemotes = []string{fmt.Sprintf("nats-leaf://127.0.0.1:%d", testenv.FreePort(t))}
 	a = startAgentHandle(t, cfg, newCollector())
 	if natsURL, err = a.BusReady(10 * time.Second); err != nil {
 		t.Fatal(err)

@@ -126,7 +126,7 @@ type runningAgent struct {
 // test ends.
 func startAgentHandle(t *testing.T, cfg Config, sink Sink) *runningAgent {
 	t.Helper()
-	a, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Sink: sink, Version: "test"})
+	a, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Sink: sink, Version: "test", Commit: "c0ffee1"})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

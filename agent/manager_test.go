@@ -405,10 +405,10 @@ cameras:
 	}
 	results.waitCamera(t, "a", 3, 10*time.Second)
 
-	// The heartbeat lists every camera with its state.
-	testenv.WaitFor(t, 10*time.Second, "a heartbeat of a, b and d streaming", func() bool {
+	// The heartbeat says which build it is and lists every camera with its state.
+	testenv.WaitFor(t, 10*time.Second, "a heartbeat of build test (c0ffee1) with a, b and d streaming", func() bool {
 		st := heartbeatOf(t, natsURL)
-		return len(st.Cameras) == 3 && st.Cameras["a"].State == bus.CameraStreaming &&
+		return st.Version == "test" && st.Commit == "c0ffee1" && len(st.Cameras) == 3 && st.Cameras["a"].State == bus.CameraStreaming &&
 			st.Cameras["b"].State == bus.CameraStreaming && st.Cameras["d"].State == bus.CameraStreaming
 	})
 }

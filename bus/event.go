@@ -161,6 +161,7 @@ type Status struct {
 	Device    string                  `json:"device"`
 	Time      Timestamp               `json:"time"`
 	Version   string                  `json:"version"`
+	Commit    string                  `json:"commit,omitempty"` // the commit the agent was built from, when known
 	UptimeS   float64                 `json:"uptime_s"`
 	IntervalS float64                 `json:"interval_s"` // the time the figures cover
 	Cameras   map[string]CameraStatus `json:"cameras"`    // by camera name

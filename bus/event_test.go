@@ -157,7 +157,7 @@ func replace(s, old, new string) string {
 func TestStatusJSON(t *testing.T) {
 	st := Status{
 		Device: "porch-box", Time: Timestamp{time.Date(2025, 3, 14, 9, 27, 0, 0, time.UTC)},
-		Version: "v0.4.0", UptimeS: 3600.5, IntervalS: 10,
+		Version: "v0.4.0", Commit: "30aa4ae", UptimeS: 3600.5, IntervalS: 10,
 		Cameras: map[string]CameraStatus{"front_door": {
 			State: CameraStreaming, FPSIn: 15, FPSProcessed: 14.8, FramesDropped: 2,
 			LatencyMS: Percentiles{P50: 61.2, P95: 80.4, P99: 95},
@@ -172,7 +172,7 @@ func TestStatusJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := compact(t, `{"schema":"edge.status.v1","device":"porch-box","time":"2025-03-14T09:27:00.000000000Z",
-	  "version":"v0.4.0","uptime_s":3600.5,"interval_s":10,
+	  "version":"v0.4.0","commit":"30aa4ae","uptime_s":3600.5,"interval_s":10,
 	  "cameras":{"front_door":{"state":"streaming","fps_in":15,"fps_processed":14.8,"frames_dropped":2,
 	    "latency_ms":{"p50":61.2,"p95":80.4,"p99":95},"capture_clock":"arrival","loop_wait_ms":{"p50":0,"p95":0,"p99":0},"model":{"name":"yolov8n.onnx","sha256":""},
 	    "thresholds":{"confidence":0.25,"iou":0.45,"classes":[]},"revision":3,

@@ -200,7 +200,6 @@ func (n *NATS) run(ctx context.Context) error {
 		}
 		return fmt.Errorf("nats: connect %s: %w", redactURL(connURL), err)
 	}
-	n.nc.Store(nc)
 	if err := n.subscribeCommands(nc); err != nil {
 		nc.Close()
 		if j != nil {
@@ -208,6 +207,18 @@ func (n *NATS) run(ctx context.Context) error {
 		}
 		return fmt.Errorf("nats: %w", err)
 	}
+	// A round trip to the server, so that once Stats says connected the
+	// server has the command subscriptions: nc.Subscribe only queues the SUB,
+	// and a command sent before the server read it found no subscriber. Not
+	// connected yet (the server is down, nats.go retries): the connection
+	// sends the subscriptions when it comes up (nats.go does not wait for
+	// the server there: a command in that first moment can still miss).
+	if nc.IsConnected() {
+		if err := nc.FlushTimeout(commandFlushTimeout); err != nil {
+			n.log.Warn("command subscriptions not confirmed by the server yet", "err", err)
+		}
+	}
+	n.nc.Store(nc)
 	stopService := n.startService(ctx, nc) // service.go
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(n.cfg.AckTimeout),
 		jetstream.WithPublishAsyncMaxPending(2*n.cfg.MaxInFlight))
@@ -320,6 +331,10 @@ func (l Login) Options() ([]nats.Option, error) {
 	}
 	return opts, nil
 }
+
+// commandFlushTimeout bounds the round trip that confirms the command
+// subscriptions at start.
+const commandFlushTimeout = 5 * time.Second
 
 // subscribeCommands listens for the device's commands and the fleet's.
 // nats.go keeps the subscriptions across reconnects. What the callback

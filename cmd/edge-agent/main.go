@@ -3,7 +3,9 @@
 // environment and, for many cameras, a YAML file (EDGE_CONFIG_FILE): run it
 // with --help to list them, --check-config to validate them. SIGHUP re-reads
 // the file. --version prints the version and commit the binary was built
-// from; --health asks a running agent's /healthz (the container HEALTHCHECK).
+// from; --health asks a running agent's /healthz (the container HEALTHCHECK);
+// --check-gstreamer lists the GStreamer elements the pipelines need that the
+// registry lacks (the images run it at the end of their build).
 package main
 
 import (
@@ -14,10 +16,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"edge-agent/agent"
+	"edge-agent/pipeline"
 )
 
 // version and commit are set at build time by the Makefile:
@@ -49,6 +53,8 @@ func main() {
 			return
 		case "--health", "-health":
 			os.Exit(health(os.Getenv("EDGE_HTTP_LISTEN"), os.Stderr))
+		case "--check-gstreamer", "-check-gstreamer":
+			os.Exit(checkGStreamer(pipeline.CheckElements(), os.Stdout, os.Stderr))
 		default:
 			fmt.Fprintf(os.Stderr, "edge-agent: unknown argument %q; settings come from the environment (see --help)\n", a)
 			os.Exit(2)
@@ -72,7 +78,7 @@ func run() error {
 	// here, so agent.Options.Version stays the plain version the heartbeat,
 	// edge_build_info and the brokers' client names report.
 	log.Info("edge-agent build", "version", version, "commit", commit)
-	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version})
+	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version, Commit: commit})
 	if err != nil {
 		return err
 	}
@@ -108,6 +114,25 @@ func checkConfig() int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "edge-agent:", err)
+		return 1
+	}
+	return 0
+}
+
+// checkGStreamer prints what --check-gstreamer found and returns the exit
+// status: 1 when a required element is missing (a plugin or one of the
+// libraries it loads is not installed), 0 otherwise.
+func checkGStreamer(r pipeline.ElementReport, stdout, stderr io.Writer) int {
+	hw := "none"
+	if len(r.Hardware) > 0 {
+		hw = strings.Join(r.Hardware, " ")
+	}
+	fmt.Fprintf(stdout, "edge-agent: GStreamer: %d required elements checked; hardware elements present: %s\n",
+		len(pipeline.RequiredElements()), hw)
+	if len(r.Missing) > 0 {
+		fmt.Fprintf(stderr, "edge-agent: --check-gstreamer: the GStreamer registry lacks %s "+
+			"(a plugin, or a library it loads, is not installed; GST_DEBUG=2 names the library)\n",
+			strings.Join(r.Missing, " "))
 		return 1
 	}
 	return 0

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"edge-agent/pipeline"
 )
 
 func TestVersionLine(t *testing.T) {
@@ -66,6 +68,34 @@ func TestHealth(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tc.stderr) {
 				t.Fatalf("health(%q) stderr %q, want it to name %q", tc.listen, stderr.String(), tc.stderr)
+			}
+		})
+	}
+}
+
+func TestCheckGStreamer(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		r          pipeline.ElementReport
+		rc         int
+		out, inErr string
+	}{
+		{"all there", pipeline.ElementReport{Hardware: []string{"vah264dec", "vapostproc"}}, 0,
+			"hardware elements present: vah264dec vapostproc", ""},
+		{"no hardware", pipeline.ElementReport{}, 0, "hardware elements present: none", ""},
+		{"missing", pipeline.ElementReport{Missing: []string{"avdec_h264", "x265enc"}}, 1,
+			"required elements checked", "the GStreamer registry lacks avdec_h264 x265enc"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if rc := checkGStreamer(tt.r, &out, &errb); rc != tt.rc {
+				t.Errorf("rc %d, want %d", rc, tt.rc)
+			}
+			if !strings.Contains(out.String(), tt.out) {
+				t.Errorf("stdout %q lacks %q", out.String(), tt.out)
+			}
+			if tt.inErr == "" && errb.Len() > 0 || !strings.Contains(errb.String(), tt.inErr) {
+				t.Errorf("stderr %q, want %q", errb.String(), tt.inErr)
 			}
 		})
 	}

@@ -26,7 +26,7 @@ type Options struct {
 	Logger  *slog.Logger // default: slog.Default()
 	Sink    Sink         // receives every processed frame's result, of every camera; may be nil
 	Version string       // reported in the start-up line and the heartbeat
-	Commit  string       // the build's commit, reported in the heartbeat ("" or "unknown": left out)
+	Commit  string       // the build's commit, reported in the start-up line and the heartbeat; "" when unknown
 }
 
 // Agent runs every camera of its spec through the shared models into their
@@ -82,7 +82,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("%s_STATE_DIR: %w", EnvPrefix, err)
 	}
-	a := &Agent{cfg: cfg, log: log, version: opts.Version, buildCommit: knownCommit(opts.Commit), reloadC: make(chan chan error), beatC: make(chan struct{}, 1)}
+	a := &Agent{cfg: cfg, log: log, version: opts.Version, buildCommit: opts.Commit, reloadC: make(chan chan error), beatC: make(chan struct{}, 1)}
 	var err error
 	if cfg.ConfigFile != "" {
 		if a.file, err = readConfigFile(cfg.ConfigFile); err != nil {
@@ -301,7 +301,7 @@ func (a *Agent) fits(spec Spec) error { return a.loadModels(spec) }
 func (a *Agent) Run(ctx context.Context) error {
 	a.started = time.Now()
 	a.log.Info("edge-agent starting",
-		"version", a.version,
+		"version", a.version, "commit", a.buildCommit,
 		"cameras", len(a.initial.Cameras),
 		"config_file", a.cfg.ConfigFile,
 		"onnxruntime", a.rt.Version(), "provider", a.cfg.ORTProvider,
@@ -445,15 +445,6 @@ func (a *Agent) heartbeats(ctx context.Context) {
 			prev = now
 		}
 	}
-}
-
-// knownCommit is the commit the heartbeat reports: "" for the Makefile's
-// "unknown".
-func knownCommit(c string) string {
-	if c == "unknown" {
-		return ""
-	}
-	return c
 }
 
 // beat publishes one heartbeat covering the time from prev to now.

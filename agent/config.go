@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"text/tabwriter"
@@ -308,6 +309,14 @@ func (c Config) Spec() (Spec, error) {
 // may start with no camera of its own and wait for the fleet's.
 func (c Config) inFleet() bool {
 	return c.NATS.URL != OutputDisabled && c.natsConfig().FleetActive()
+}
+
+// HTTPListenDefault is EDGE_HTTP_LISTEN's default, read from Config's own
+// tag so that edge-agent --health asks where an agent started without it
+// listens.
+func HTTPListenDefault() string {
+	f, _ := reflect.TypeOf(Config{}).FieldByName("HTTPListen")
+	return f.Tag.Get("default")
 }
 
 // PrintUsage writes every setting with its default and meaning, generated

@@ -184,6 +184,10 @@ func TestLoadFromEnvironment(t *testing.T) {
 	if got.Confidence != 0.25 || got.IoU != 0.45 || got.OutputBitrateKbps != 2000 || got.IngestPolicy != "latest" {
 		t.Errorf("defaults not applied: %+v", got)
 	}
+	// edge-agent --health asks where an agent without EDGE_HTTP_LISTEN listens.
+	if d := HTTPListenDefault(); got.HTTPListen != d || d != "127.0.0.1:9108" {
+		t.Errorf("HTTPListen %q, HTTPListenDefault %q, want both 127.0.0.1:9108", got.HTTPListen, d)
+	}
 	// The tracker's settings default to the track package's defaults.
 	if tc := got.trackConfig(); tc.ConfirmHits != track.DefaultConfirmHits || tc.MaxLost != track.DefaultMaxLost {
 		t.Errorf("tracker settings %+v, want the track package's defaults (%d, %s)", tc, track.DefaultConfirmHits, track.DefaultMaxLost)

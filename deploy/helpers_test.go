@@ -3,7 +3,9 @@
 // nats-server (in process), mosquitto and MediaMTX load the shipped
 // configurations with them, on loopback ports picked at run time. Docker
 // Compose itself is not run (there is no engine here): compose.yml is only
-// read and checked against what the script writes.
+// read and checked against what the script writes. setup_test.go checks what
+// the images are built from: scripts/setup.sh's downloads against a loopback
+// npm registry, and the list of packages the images compile first.
 package deploy_test
 
 import (

@@ -137,3 +137,43 @@ func TestSetupFetchesVerifiedTarball(t *testing.T) {
 		}
 	})
 }
+
+// scripts/build-deps.txt, the packages the images compile before copying the
+// sources, is exactly the third-party packages the project imports: one
+// missing would rebuild with every source change, one extra would fail the
+// image build once it is gone from go.mod.
+func TestBuildDepsList(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, "../...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	want := map[string]bool{}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.Contains(strings.SplitN(p, "/", 2)[0], ".") && !strings.HasPrefix(p, "edge-agent") {
+			want[p] = true
+		}
+	}
+	b, err := os.ReadFile("../scripts/build-deps.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			got[line] = true
+		}
+	}
+	for p := range want {
+		if !got[p] {
+			t.Errorf("scripts/build-deps.txt lacks %s, which the project imports", p)
+		}
+	}
+	for p := range got {
+		if !want[p] {
+			t.Errorf("scripts/build-deps.txt lists %s, which the project does not import", p)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("go list found no third-party imports")
+	}
+}

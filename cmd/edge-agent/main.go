@@ -34,9 +34,6 @@ var (
 // healthTimeout bounds --health: the whole request, connect included.
 const healthTimeout = 3 * time.Second
 
-// defaultHTTPListen is EDGE_HTTP_LISTEN's default (agent.Config.HTTPListen).
-const defaultHTTPListen = "127.0.0.1:9108"
-
 func main() {
 	for _, a := range os.Args[1:] {
 		switch a {
@@ -74,11 +71,13 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := agent.NewLogger(cfg, os.Stderr)
-	// The agent's own start-up line carries the version; the commit is logged
-	// here, so agent.Options.Version stays the plain version the heartbeat,
-	// edge_build_info and the brokers' client names report.
-	log.Info("edge-agent build", "version", version, "commit", commit)
-	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version, Commit: commit})
+	// The Makefile stamps "unknown" when it knows no commit; the agent
+	// leaves an unknown commit out of its start-up line and heartbeat.
+	known := commit
+	if known == "unknown" {
+		known = ""
+	}
+	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version, Commit: known})
 	if err != nil {
 		return err
 	}
@@ -149,7 +148,7 @@ func versionLine() string {
 // "0.0.0.0:9108", "[::]:9108") is asked on loopback.
 func health(listen string, stderr io.Writer) int {
 	if listen == "" {
-		listen = defaultHTTPListen
+		listen = agent.HTTPListenDefault()
 	}
 	if listen == "none" {
 		fmt.Fprintln(stderr, "edge-agent: --health: EDGE_HTTP_LISTEN=none, the agent serves no /healthz to ask")

@@ -40,7 +40,7 @@ func testEvent(ids *IDs, device, camera string, seq uint64, labels ...string) *E
 	return ev
 }
 
-// freePort asks the kernel for a free loopback port.
+// freePort returns a loopback TCP port (testenv.FreePort).
 func freePort(t testing.TB) int { return testenv.FreePort(t) }
 
 // The brokers of the tests are the shared ones of internal/testenv.

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"edge-agent/internal/testenv"
 )
 
 const device = "porch-box"
@@ -182,16 +184,8 @@ func rewrite(t *testing.T, text string, pairs ...string) string {
 	return text
 }
 
-// freePort returns a TCP port that was free a moment ago on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a loopback TCP port (testenv.FreePort).
+func freePort(t *testing.T) int { return testenv.FreePort(t) }
 
 // waitListening waits until addr accepts TCP connections or proc exits.
 func waitListening(t *testing.T, addr string, proc *process) {

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"edge-agent/internal/mtxconf"
 )
 
 // cpuEnv is the agent's environment in every run of the CPU section, apart
@@ -133,19 +131,19 @@ func (r *Runner) measureCPU(ctx context.Context, run CPURun, res *CPURunResult) 
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	rtspPort, err := mtxconf.FreeTCPPort()
+	rtspPort, err := r.ports.TCP()
 	if err != nil {
 		return "", err
 	}
-	rtpPort, err := mtxconf.FreeUDPPair()
+	rtpPort, err := r.ports.UDPPair()
 	if err != nil {
 		return "", err
 	}
-	natsPort, err := mtxconf.FreeTCPPort()
+	natsPort, err := r.ports.TCP()
 	if err != nil {
 		return "", err
 	}
-	api, err := newMTXAPI()
+	api, err := newMTXAPI(&r.ports)
 	if err != nil {
 		return "", err
 	}

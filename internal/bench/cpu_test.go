@@ -312,20 +312,20 @@ func TestMediaMTXAPI(t *testing.T) {
 		}
 		t.Skipf("%s is missing: run `make setup` to build it", bin)
 	}
-	api, err := newMTXAPI()
+	r := &Runner{cfg: Config{Repo: testenv.RepoRoot(t)}}
+	api, err := newMTXAPI(&r.ports)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rtsp, err := mtxconf.FreeTCPPort()
+	rtsp, err := r.ports.TCP()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rtp, err := mtxconf.FreeUDPPair()
+	rtp, err := r.ports.UDPPair()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	r := &Runner{cfg: Config{Repo: testenv.RepoRoot(t)}}
 	st := &stage{ctx: t.Context(), dir: dir, g: newGroup()}
 	t.Cleanup(func() {
 		if err := st.g.stopAll(); err != nil {

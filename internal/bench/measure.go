@@ -170,15 +170,15 @@ func (r *Runner) measure(ctx context.Context, sc Scenario, res *ScenarioResult) 
 		return err
 	}
 	defer os.RemoveAll(dir)
-	rtspPort, err := mtxconf.FreeTCPPort()
+	rtspPort, err := r.ports.TCP()
 	if err != nil {
 		return err
 	}
-	rtpPort, err := mtxconf.FreeUDPPair()
+	rtpPort, err := r.ports.UDPPair()
 	if err != nil {
 		return err
 	}
-	natsPort, err := mtxconf.FreeTCPPort()
+	natsPort, err := r.ports.TCP()
 	if err != nil {
 		return err
 	}

@@ -57,8 +57,8 @@ type mtxAPI struct {
 const apiUser = "bench"
 
 // newMTXAPI picks the API's port and password.
-func newMTXAPI() (mtxAPI, error) {
-	port, err := mtxconf.FreeTCPPort()
+func newMTXAPI(ports *mtxconf.Ports) (mtxAPI, error) {
+	port, err := ports.TCP()
 	if err != nil {
 		return mtxAPI{}, err
 	}

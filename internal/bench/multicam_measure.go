@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"edge-agent/internal/mtxconf"
 )
 
 // multicamEnv is every agent's environment in the multi-camera section,
@@ -141,11 +139,11 @@ func (r *Runner) measureMulticam(ctx context.Context, run MulticamRun, res *Mult
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	rtspPort, err := mtxconf.FreeTCPPort()
+	rtspPort, err := r.ports.TCP()
 	if err != nil {
 		return "", err
 	}
-	rtpPort, err := mtxconf.FreeUDPPair()
+	rtpPort, err := r.ports.UDPPair()
 	if err != nil {
 		return "", err
 	}
@@ -202,7 +200,7 @@ func (r *Runner) measureMulticam(ctx context.Context, run MulticamRun, res *Mult
 	ready := newReadiness(names)
 	natsPorts := make([]int, run.Agents())
 	for i := range natsPorts {
-		if natsPorts[i], err = mtxconf.FreeTCPPort(); err != nil {
+		if natsPorts[i], err = r.ports.TCP(); err != nil {
 			return "", err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"edge-agent/internal/mtxconf"
 )
 
 // Time limits of a scenario's phases.
@@ -34,8 +36,9 @@ const (
 
 // Runner runs the benchmark.
 type Runner struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	ports mtxconf.Ports // every loopback port of every run
 }
 
 // New validates cfg; it starts nothing.

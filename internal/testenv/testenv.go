@@ -77,10 +77,16 @@ func ORTLibrary(t testing.TB) string {
 	return path
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// ports is the one set every test in this process picks its loopback ports
+// from, so that no port is handed out twice (test-helper state, like schemas).
+var ports mtxconf.Ports
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, that no
+// other test in this process was given, and that no outgoing connection will
+// take (mtxconf.Ports).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	p, err := mtxconf.FreeTCPPort()
+	p, err := ports.TCP()
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
@@ -91,7 +97,7 @@ func FreePort(t testing.TB) int {
 // free a moment ago (RTP and RTCP).
 func freeUDPPair(t testing.TB) int {
 	t.Helper()
-	p, err := mtxconf.FreeUDPPair()
+	p, err := ports.UDPPair()
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}

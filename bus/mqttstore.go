@@ -30,12 +30,18 @@ import (
 //
 //   - Paho marks a new connection up before it resends the stored
 //     messages (resume), so it also resends messages published on the new
-//     connection in the meantime: duplicates, a stale retained value
-//     arriving after a newer one, and a data race on the packet (resume
-//     sets its DUP flag while the writer goroutine encodes it, seen with
-//     the race detector on MemoryStore). All here hides the messages
-//     stored during the current connection attempt: resume sends only
-//     what was stored before it.
+//     connection in the meantime: duplicates, and a stale retained value
+//     arriving after a newer one. All here hides the messages stored
+//     during the current connection attempt: resume sends only what was
+//     stored before it.
+//
+//   - Resume sets the DUP flag on the packet Get returns, and MemoryStore
+//     returns the very packet the publisher handed to paho's writer. A
+//     message stored during an earlier attempt whose Publish was still
+//     waiting to reach the writer is encoded by the new connection's
+//     writer while resume flags it: a data race (paho issue 703, seen by
+//     the race detector in CI). Get here returns a copy of a publish
+//     packet, as FileStore does by reading the file.
 //
 // It also counts the outbound messages held, which the sender uses to know
 // when everything handed to paho has been acknowledged, and signals each
@@ -82,10 +88,25 @@ func (s *orderedStore) Put(key string, m packets.ControlPacket) {
 	s.inner.Put(key, m)
 }
 
-// Get loads a packet.
+// Get loads a packet: a copy, for a publish packet.
 func (s *orderedStore) Get(key string) (p packets.ControlPacket) {
 	defer s.guard("get")
-	return s.inner.Get(key)
+	m := s.inner.Get(key)
+	if pub, ok := m.(*packets.PublishPacket); ok {
+		return copyPublish(pub)
+	}
+	return m
+}
+
+// copyPublish copies the fields of a publish packet that PublishPacket.Write
+// encodes. It does not read RemainingLength, which Write sets on the packet
+// it encodes, possibly at this moment; the payload is shared, and nobody
+// writes to it once published.
+func copyPublish(p *packets.PublishPacket) *packets.PublishPacket {
+	c := packets.NewControlPacket(packets.Publish).(*packets.PublishPacket)
+	c.Dup, c.Qos, c.Retain = p.Dup, p.Qos, p.Retain
+	c.TopicName, c.MessageID, c.Payload = p.TopicName, p.MessageID, p.Payload
+	return c
 }
 
 // All lists the keys stored before the current connection attempt:

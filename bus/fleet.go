@@ -231,7 +231,15 @@ func (n *NATS) watchFleetConfig(ctx context.Context, js jetstream.JetStream, rel
 	var last []FleetDoc // the last snapshot delivered; nil before the first
 	delivered := false
 	for ctx.Err() == nil {
-		w, stop, err := n.watchConfig(ctx, js)
+		actx, relinked := untilRelink(ctx, relink)
+		w, stop, err := n.watchConfig(ctx, actx, js)
+		if relinked() { // a new link while watching: its requests may be lost
+			if err == nil {
+				stop()
+			}
+			retry.Reset()
+			continue
+		}
 		if err == nil {
 			trouble.ok("fleet config watched", "keys", fleetKeys(n.cfg.Device))
 			retry.Reset()
@@ -253,26 +261,58 @@ func (n *NATS) watchFleetConfig(ctx context.Context, js jetstream.JetStream, rel
 }
 
 // watchConfig binds ConfigBucket and starts the watch of the device's
-// keys; stop ends it.
-func (n *NATS) watchConfig(ctx context.Context, js jetstream.JetStream) (jetstream.KeyWatcher, func(), error) {
-	bctx, cancel := context.WithTimeout(ctx, fleetTimeout)
+// keys, which lasts until ctx ends or stop is called. Its requests end
+// with actx or after fleetTimeout each.
+func (n *NATS) watchConfig(ctx, actx context.Context, js jetstream.JetStream) (w jetstream.KeyWatcher, stop func(), err error) {
+	bctx, cancel := context.WithTimeout(actx, fleetTimeout)
 	kv, err := js.KeyValue(bctx, ConfigBucket)
 	cancel()
 	if err != nil {
 		return nil, nil, err
 	}
-	// The watch's context ends it (nats.go unsubscribes when it is done):
-	// its own, not one with a deadline.
-	wctx, cancel := context.WithCancel(ctx)
-	w, err := kv.WatchFiltered(wctx, fleetKeys(n.cfg.Device))
+	// The watch's context ends it: nats.go then unsubscribes and deletes
+	// the consumer, in its own goroutine. So stop does not wait for a
+	// request that a link going down would hold for seconds. The same
+	// context is the consumer's creation request's, which has no deadline
+	// of its own: it is ended after fleetTimeout or with actx.
+	wctx, stop := context.WithCancel(ctx)
+	cctx, cancel := context.WithTimeout(actx, fleetTimeout)
+	defer cancel()
+	detach := context.AfterFunc(cctx, stop)
+	w, err = kv.WatchFiltered(wctx, fleetKeys(n.cfg.Device))
+	if !detach() && err == nil { // ended as it was made
+		err = cctx.Err()
+	}
 	if err != nil {
-		cancel()
+		stop()
 		return nil, nil, err
 	}
-	return w, func() {
-		_ = w.Stop() // removes the consumer; fails harmlessly when unreachable
+	return w, stop, nil
+}
+
+// untilRelink returns a context that ends with ctx or when relink fires,
+// and relinked, which releases it and says whether relink fired. A
+// request sent just before a link goes down is lost with it, and would
+// otherwise hold its caller for fleetTimeout after a new link is up.
+func untilRelink(ctx context.Context, relink <-chan struct{}) (actx context.Context, relinked func() bool) {
+	actx, cancel := context.WithCancel(ctx)
+	var fired atomic.Bool
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-relink:
+			fired.Store(true)
+			cancel()
+		case <-done:
+		}
+	})
+	return actx, func() bool {
+		close(done)
+		wg.Wait()
 		cancel()
-	}, nil
+		return fired.Load()
+	}
 }
 
 // followConfig keeps the documents of w, calling deliver with the whole
@@ -354,7 +394,15 @@ func (n *NATS) putFleetStatus(ctx context.Context, js jetstream.JetStream, relin
 			log.Warn("status not encodable", "err", err)
 			continue
 		}
-		if err = putStatus(ctx, js, &kv, key, data); err == nil {
+		actx, relinked := untilRelink(ctx, relink)
+		err = putStatus(actx, js, &kv, key, data)
+		if relinked() && err != nil && ctx.Err() == nil { // cut short by a new link: again at once
+			f.status.CompareAndSwap(nil, st)
+			kv = nil
+			retry.Reset()
+			continue
+		}
+		if err == nil {
 			trouble.ok("fleet status written", "key", key)
 			retry.Reset()
 			continue

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -248,6 +249,11 @@ func startFleetAgent(t *testing.T, cfg NATSConfig) (*NATS, *logBuffer, *snapshot
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the client's log:\n%s", buf.String())
+		}
+	})
 	runNATS(t, n)
 	if err := n.Ready(10 * time.Second); err != nil {
 		t.Fatal(err)
@@ -683,5 +689,55 @@ func TestLeafRemotesOneLink(t *testing.T) {
 	}
 	if probes != 1 {
 		t.Fatalf("the hub's message arrived %d times, want once", probes)
+	}
+}
+
+// untilRelink's context ends when relink fires (and only then, or with its
+// parent), and relinked says which; it leaves no goroutine behind.
+func TestUntilRelink(t *testing.T) {
+	cases := []struct {
+		name         string
+		fire, parent bool // relink fires; the parent context ends
+		wantRelinked bool
+		wantEnded    bool // the context has ended before relinked is called
+	}{
+		{name: "quiet", wantRelinked: false, wantEnded: false},
+		{name: "relink", fire: true, wantRelinked: true, wantEnded: true},
+		{name: "parent ends", parent: true, wantRelinked: false, wantEnded: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			parent, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			relink := make(chan struct{}, 1)
+			actx, relinked := untilRelink(parent, relink)
+			if c.fire {
+				relink <- struct{}{}
+			}
+			if c.parent {
+				cancel()
+			}
+			if c.wantEnded {
+				select {
+				case <-actx.Done():
+				case <-time.After(5 * time.Second):
+					t.Fatal("the context did not end")
+				}
+			} else if actx.Err() != nil {
+				t.Fatalf("the context ended: %v", actx.Err())
+			}
+			if got := relinked(); got != c.wantRelinked {
+				t.Errorf("relinked = %t, want %t", got, c.wantRelinked)
+			}
+			if actx.Err() == nil {
+				t.Error("the context is still live after relinked")
+			}
+			if !c.fire && len(relink) != 0 {
+				t.Error("a signal appeared")
+			}
+			if c.fire && len(relink) != 0 {
+				t.Error("the relink signal was not taken")
+			}
+		})
 	}
 }

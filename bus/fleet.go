@@ -396,12 +396,7 @@ func (n *NATS) putFleetStatus(ctx context.Context, js jetstream.JetStream, relin
 		}
 		actx, relinked := untilRelink(ctx, relink)
 		err = putStatus(actx, js, &kv, key, data)
-		if relinked() && err != nil && ctx.Err() == nil { // cut short by a new link: again at once
-			f.status.CompareAndSwap(nil, st)
-			kv = nil
-			retry.Reset()
-			continue
-		}
+		cut := relinked()
 		if err == nil {
 			trouble.ok("fleet status written", "key", key)
 			retry.Reset()
@@ -411,6 +406,10 @@ func (n *NATS) putFleetStatus(ctx context.Context, js jetstream.JetStream, relin
 			return
 		}
 		f.status.CompareAndSwap(nil, st)
+		if cut { // cut short by a new link: again at once
+			retry.Reset()
+			continue
+		}
 		trouble.fail(err, StatusBucket, where)
 		waitRetry(ctx, retry, relink)
 	}

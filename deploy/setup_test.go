@@ -7,7 +7,6 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"edge-agent/internal/testenv"
 )
 
 // fakeORTTarball is an npm tarball laid out like onnxruntime-node's, with
@@ -119,12 +120,7 @@ func TestSetupFetchesVerifiedTarball(t *testing.T) {
 		}
 	})
 	t.Run("registry unreachable", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		closed := "http://" + l.Addr().String()
-		l.Close()
+		closed := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t)) // nothing listens there
 		_, out, err := run(t, closed)
 		if err == nil || !strings.Contains(out, "could not read "+closed+"/onnxruntime-node/"+version) {
 			t.Errorf("setup.sh build with the registry down: %v; want a failure naming the URL\n%s", err, out)
@@ -163,16 +159,8 @@ func TestBuildDepsList(t *testing.T) {
 			got[line] = true
 		}
 	}
-	for p := range want {
-		if !got[p] {
-			t.Errorf("scripts/build-deps.txt lacks %s, which the project imports", p)
-		}
-	}
-	for p := range got {
-		if !want[p] {
-			t.Errorf("scripts/build-deps.txt lists %s, which the project does not import", p)
-		}
-	}
+	testenv.SameSet(t, want, got, "scripts/build-deps.txt lacks %s, which the project imports",
+		"scripts/build-deps.txt lists %s, which the project does not import")
 	if len(want) == 0 {
 		t.Fatal("go list found no third-party imports")
 	}

@@ -268,7 +268,6 @@ if [ ! -x "$mtx" ] || [ "$(cat "$bin/.mediamtx-version" 2>/dev/null)" != "$MEDIA
     cp -r "$modsrc" "$work/src"
     chmod -R u+w "$work/src"
   )
-  step="building MediaMTX $MEDIAMTX_VERSION"
   npm_fetch hls.js "$HLSJS_VERSION" "$work/hls.tgz"
   step="building MediaMTX $MEDIAMTX_VERSION with hls.js $HLSJS_VERSION as its HLS player"
   (

@@ -5,9 +5,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
+	"edge-agent/internal/testenv"
 	"edge-agent/pipeline"
 )
 
@@ -35,13 +37,7 @@ func serve(t *testing.T, code int) string {
 }
 
 func TestHealth(t *testing.T) {
-	// A port nothing listens on: bind one, close it.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
+	closed := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t))) // nothing listens there
 
 	ok := serve(t, http.StatusOK)
 	_, okPort, _ := net.SplitHostPort(ok)

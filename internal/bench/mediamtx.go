@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"edge-agent/internal/freeport"
 	"edge-agent/internal/mtxconf"
 )
 
@@ -57,7 +58,7 @@ type mtxAPI struct {
 const apiUser = "bench"
 
 // newMTXAPI picks the API's port and password.
-func newMTXAPI(ports *mtxconf.Ports) (mtxAPI, error) {
+func newMTXAPI(ports *freeport.Ports) (mtxAPI, error) {
 	port, err := ports.TCP()
 	if err != nil {
 		return mtxAPI{}, err

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"edge-agent/internal/mtxconf"
+	"edge-agent/internal/freeport"
 )
 
 // Time limits of a scenario's phases.
@@ -38,7 +38,7 @@ const (
 type Runner struct {
 	cfg   Config
 	log   *slog.Logger
-	ports mtxconf.Ports // every loopback port of every run
+	ports freeport.Ports // every loopback port of every run
 }
 
 // New validates cfg; it starts nothing.

@@ -310,14 +310,6 @@ func TestHubEnvExampleSetsEveryVariable(t *testing.T) {
 	if len(read) == 0 {
 		t.Fatal("hub.conf reads no HUB_ variable")
 	}
-	for v := range read {
-		if !set[v] {
-			t.Errorf("hub.conf reads $%s, which hub-node.env.example does not set", v)
-		}
-	}
-	for v := range set {
-		if !read[v] {
-			t.Errorf("hub-node.env.example sets %s, which hub.conf does not read", v)
-		}
-	}
+	testenv.SameSet(t, read, set, "hub.conf reads $%s, which hub-node.env.example does not set",
+		"hub-node.env.example sets %s, which hub.conf does not read")
 }

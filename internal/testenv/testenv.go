@@ -13,13 +13,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"edge-agent/internal/mtxconf"
+	"edge-agent/internal/freeport"
 )
 
 // missing skips the test outside CI and fails it in CI.
@@ -79,11 +81,11 @@ func ORTLibrary(t testing.TB) string {
 
 // ports is the one set every test in this process picks its loopback ports
 // from, so that no port is handed out twice (test-helper state, like schemas).
-var ports mtxconf.Ports
+var ports freeport.Ports
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, that no
 // other test in this process was given, and that no outgoing connection will
-// take (mtxconf.Ports).
+// take (freeport.Ports).
 func FreePort(t testing.TB) int {
 	t.Helper()
 	p, err := ports.TCP()
@@ -102,6 +104,23 @@ func freeUDPPair(t testing.TB) int {
 		t.Fatalf("testenv: %v", err)
 	}
 	return p
+}
+
+// SameSet reports as test errors every key of want that got lacks, with
+// lacks (a format taking the key), and every key of got that want lacks,
+// with extra: two lists a test keeps equal, such as a file's and the code's.
+func SameSet(t testing.TB, want, got map[string]bool, lacks, extra string) {
+	t.Helper()
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if !got[k] {
+			t.Errorf(lacks, k)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(got)) {
+		if !want[k] {
+			t.Errorf(extra, k)
+		}
+	}
 }
 
 // WaitFor polls cond until it holds, failing the test after timeout with what it was

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -149,10 +150,14 @@ func TestMediaMTXAuth(t *testing.T) {
 		// As the agent writes a camera's default output URL (agent/layers.go).
 		out := (&url.URL{Scheme: "rtsp", Host: addr, Path: "/cam1-annotated",
 			User: url.UserPassword(env["EDGE_OUTPUT_USER"], env["EDGE_OUTPUT_PASSWORD"])}).String()
-		// The agent's output elements (pipeline/launch.go), three seconds
-		// of a live test picture.
-		cmd := exec.CommandContext(t.Context(), gst, "-q",
-			"videotestsrc", "is-live=true", "num-buffers=45", "!", "video/x-raw,width=320,height=240,framerate=15/1",
+		// The agent's output elements (pipeline/launch.go) with a live test
+		// picture, stopped as the agent stops its output: torn down, not
+		// drained to an end of stream (rtspclientsink's TEARDOWN at EOS may
+		// hang or fail against MediaMTX, a path the agent does not take).
+		ctx, stop := context.WithCancel(t.Context())
+		defer stop()
+		cmd := exec.CommandContext(ctx, gst, "-q",
+			"videotestsrc", "is-live=true", "!", "video/x-raw,width=320,height=240,framerate=15/1",
 			"!", "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "!", "h264parse", "config-interval=-1",
 			"!", "rtspclientsink", "location="+out, "protocols=tcp")
 		cmd.WaitDelay = time.Second
@@ -169,8 +174,14 @@ func TestMediaMTXAuth(t *testing.T) {
 			{"viewer read", "DESCRIBE", "cam1-annotated", "viewer", viewerPW, []int{ok}},
 			{"anonymous read", "DESCRIBE", "cam1-annotated", "", "", []int{unauthorized}},
 		})
-		if err := recv(t, exited, 20*time.Second, "end of gst-launch-1.0"); err != nil {
-			t.Errorf("gst-launch-1.0: %v\n%s", err, s.redact(output.String()))
+		select {
+		case err := <-exited:
+			t.Errorf("gst-launch-1.0 ended while publishing (%v):\n%s", err, s.redact(output.String()))
+		default:
+			stop()
+			if err := recv(t, exited, 10*time.Second, "end of gst-launch-1.0, killed"); err == nil {
+				t.Errorf("gst-launch-1.0 ended cleanly after being killed?\n%s", s.redact(output.String()))
+			}
 		}
 	})
 }

@@ -34,7 +34,7 @@ type Config struct {
 	TLSKey      string        `envconfig:"NATS_TLS_KEY" desc:"client key file"`
 	InboxPrefix string        `envconfig:"INBOX_PREFIX" desc:"prefix of the reply subjects edgectl listens on (default _INBOX); a user of an agent's embedded server must use _INBOX.<user>"`
 	Domain      string        `envconfig:"DOMAIN" desc:"JetStream domain of the buckets and the hub stream (default: the connected server's own; hub when the hub is reached through a leaf node)"`
-	Timeout     time.Duration `envconfig:"TIMEOUT" default:"5s" desc:"how long one NATS operation (connect, a JetStream call, a request) may take"`
+	Timeout     time.Duration `envconfig:"TIMEOUT" default:"5s" desc:"how long one NATS operation (connect, a JetStream call, a request) may take; a read, or a create or update to a given configuration, is sent again within it when its answer is lost"`
 }
 
 // loadConfig reads the configuration from the environment and validates

@@ -44,9 +44,11 @@ func serviceSubject(device, op string) string { return "edge." + device + ".svc.
 
 // bucket opens a bucket, saying what to do when it is missing.
 func (a *app) bucket(ctx context.Context, name string) (jetstream.KeyValue, error) {
-	octx, cancel := a.op(ctx)
-	defer cancel()
-	kv, err := a.js.KeyValue(octx, name)
+	var kv jetstream.KeyValue
+	err := a.call(ctx, func(ctx context.Context) (err error) {
+		kv, err = a.js.KeyValue(ctx, name)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, fmt.Errorf("bucket %s not found %s: run edgectl init (or set EDGECTL_DOMAIN)", name, a.where())
 	}
@@ -171,9 +173,11 @@ func (a *app) statusSnapshot(ctx context.Context, kv jetstream.KeyValue) (map[st
 
 // readStatus reads one device's status; nil when it has none.
 func (a *app) readStatus(ctx context.Context, kv jetstream.KeyValue, device string) (*bus.Status, uint64, error) {
-	octx, cancel := a.op(ctx)
-	defer cancel()
-	e, err := kv.Get(octx, bus.DeviceKey(device))
+	var e jetstream.KeyValueEntry
+	err := a.call(ctx, func(ctx context.Context) (err error) {
+		e, err = kv.Get(ctx, bus.DeviceKey(device))
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, nil
 	}

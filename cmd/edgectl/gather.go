@@ -75,11 +75,13 @@ func cmdGather(ctx context.Context, a *app, args []string) error {
 		}
 	}
 
-	octx, cancel := a.op(ctx)
-	defer cancel()
 	res := gatherResult{Stream: bus.HubStream, Action: "updated"}
 	var cfg jetstream.StreamConfig
-	s, err := a.js.Stream(octx, bus.HubStream)
+	var s jetstream.Stream
+	err = a.call(ctx, func(ctx context.Context) (err error) {
+		s, err = a.js.Stream(ctx, bus.HubStream)
+		return err
+	})
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		res.Action = "created"
@@ -126,11 +128,16 @@ func cmdGather(ctx context.Context, a *app, args []string) error {
 		cfg.Sources = append(cfg.Sources, src)
 		res.Sources = append(res.Sources, sourceResult{Stream: src.Name, APIPrefix: src.External.APIPrefix, Action: "added"})
 	}
-	if res.Action == "created" {
-		_, err = a.js.CreateStream(octx, cfg)
-	} else {
-		_, err = a.js.UpdateStream(octx, cfg)
-	}
+	// A create sent again after its answer was lost finds the stream made
+	// with this very configuration, which the server accepts.
+	err = a.call(ctx, func(ctx context.Context) (err error) {
+		if res.Action == "created" {
+			_, err = a.js.CreateStream(ctx, cfg)
+		} else {
+			_, err = a.js.UpdateStream(ctx, cfg)
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("%s stream %s %s: %w", strings.TrimSuffix(res.Action, "d"), bus.HubStream, a.where(), err)
 	}

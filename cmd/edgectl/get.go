@@ -88,10 +88,12 @@ func cmdGet(ctx context.Context, a *app, args []string) error {
 // readDoc reads a desired-state document; the node is nil when it is
 // absent.
 func (a *app) readDoc(ctx context.Context, kv jetstream.KeyValue, key string) (docResult, *yaml.Node, error) {
-	octx, cancel := a.op(ctx)
-	defer cancel()
 	d := docResult{Key: key}
-	e, err := kv.Get(octx, key)
+	var e jetstream.KeyValueEntry
+	err := a.call(ctx, func(ctx context.Context) (err error) {
+		e, err = kv.Get(ctx, key)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return d, nil, nil
 	}

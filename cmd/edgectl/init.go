@@ -89,20 +89,28 @@ func cmdInit(ctx context.Context, a *app, args []string) error {
 
 // ensureBucket creates the bucket, or updates it to cfg.
 func (a *app) ensureBucket(ctx context.Context, cfg jetstream.KeyValueConfig) (bucketResult, error) {
-	octx, cancel := a.op(ctx)
-	defer cancel()
 	action, verb := "updated", "update"
-	if _, err := a.js.KeyValue(octx, cfg.Bucket); errors.Is(err, jetstream.ErrBucketNotFound) {
+	err := a.call(ctx, func(ctx context.Context) error {
+		_, err := a.js.KeyValue(ctx, cfg.Bucket)
+		return err
+	})
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		action, verb = "created", "create"
 	} else if err != nil {
 		return bucketResult{}, fmt.Errorf("bucket %s %s: %w", cfg.Bucket, a.where(), err)
 	}
-	kv, err := a.js.CreateOrUpdateKeyValue(octx, cfg)
-	if err != nil {
+	var kv jetstream.KeyValue
+	if err := a.call(ctx, func(ctx context.Context) (err error) {
+		kv, err = a.js.CreateOrUpdateKeyValue(ctx, cfg)
+		return err
+	}); err != nil {
 		return bucketResult{}, fmt.Errorf("%s bucket %s %s: %w", verb, cfg.Bucket, a.where(), err)
 	}
-	st, err := kv.Status(octx)
-	if err != nil {
+	var st jetstream.KeyValueStatus
+	if err := a.call(ctx, func(ctx context.Context) (err error) {
+		st, err = kv.Status(ctx)
+		return err
+	}); err != nil {
 		return bucketResult{}, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
 	}
 	got := st.Config()

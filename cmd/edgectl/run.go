@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"edge-agent/internal/jsretry"
 	"edge-agent/internal/redact"
 )
 
@@ -285,6 +286,13 @@ func (a *app) connect(ctx context.Context) error {
 // op is a context for one NATS operation, bounded by EDGECTL_TIMEOUT.
 func (a *app) op(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, a.cfg.Timeout)
+}
+
+// call makes one idempotent JetStream API call (a read, or a create or
+// update to a given configuration) within EDGECTL_TIMEOUT, sending it
+// again when its answer is lost (jsretry.Idempotent).
+func (a *app) call(ctx context.Context, f func(context.Context) error) error {
+	return jsretry.Idempotent(ctx, a.cfg.Timeout, f)
 }
 
 // where names the JetStream domain the buckets are looked for in.

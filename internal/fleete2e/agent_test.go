@@ -185,12 +185,13 @@ type event struct {
 // fetch for up to a minute.
 func readAll(t *testing.T, js jetstream.JetStream, stream, subject string) []event {
 	t.Helper()
+	var s jetstream.Stream
+	idempotent(t, "stream "+stream, func(ctx context.Context) (err error) {
+		s, err = js.Stream(ctx, stream)
+		return err
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatalf("stream %s: %v", stream, err)
-	}
 	cfg := jetstream.OrderedConsumerConfig{}
 	if subject != "" {
 		cfg.FilterSubjects = []string{subject}
@@ -199,10 +200,11 @@ func readAll(t *testing.T, js jetstream.JetStream, stream, subject string) []eve
 	if filter == "" {
 		filter = ">"
 	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		t.Fatalf("stream %s info: %v", stream, err)
-	}
+	var info *jetstream.StreamInfo
+	idempotent(t, "stream "+stream+" info", func(ctx context.Context) (err error) {
+		info, err = s.Info(ctx, jetstream.WithSubjectFilter(filter))
+		return err
+	})
 	want := 0
 	for _, n := range info.State.Subjects {
 		want += int(n)

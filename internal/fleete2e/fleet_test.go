@@ -33,12 +33,11 @@ func putFleet(t *testing.T, kv jetstream.KeyValue, key, doc string) (uint64, tim
 // configBucket binds edge_config at the hub.
 func configBucket(t *testing.T, js jetstream.JetStream) jetstream.KeyValue {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	kv, err := js.KeyValue(ctx, bus.ConfigBucket)
-	if err != nil {
-		t.Fatalf("bucket %s: %v", bus.ConfigBucket, err)
-	}
+	var kv jetstream.KeyValue
+	idempotent(t, "bucket "+bus.ConfigBucket, func(ctx context.Context) (err error) {
+		kv, err = js.KeyValue(ctx, bus.ConfigBucket)
+		return err
+	})
 	return kv
 }
 
@@ -143,18 +142,18 @@ func checkDeviceGrants(t *testing.T, a *agent) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var status, config jetstream.KeyValue
+	idempotent(t, "from "+a.device+"'s server: bind the buckets", func(ctx context.Context) (err error) {
+		if status, err = js.KeyValue(ctx, bus.StatusBucket); err != nil {
+			return err
+		}
+		config, err = js.KeyValue(ctx, bus.ConfigBucket)
+		return err
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	status, err := js.KeyValue(ctx, bus.StatusBucket)
-	if err != nil {
-		t.Fatalf("from %s's server: bind %s: %v", a.device, bus.StatusBucket, err)
-	}
 	if _, err := status.Put(ctx, bus.DeviceKey(a.device), []byte(`{"device":"`+a.device+`"}`)); err != nil {
 		t.Errorf("from %s's server: put its status: %v", a.device, err)
-	}
-	config, err := js.KeyValue(ctx, bus.ConfigBucket)
-	if err != nil {
-		t.Fatalf("from %s's server: bind %s: %v", a.device, bus.ConfigBucket, err)
 	}
 	short, cancelShort := context.WithTimeout(context.Background(), time.Second)
 	defer cancelShort()

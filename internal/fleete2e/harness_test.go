@@ -2,6 +2,7 @@ package fleete2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"edge-agent/internal/jsretry"
 	"edge-agent/internal/testenv"
 )
 
@@ -217,6 +219,17 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool,
 			t.Fatalf("waiting for %s: timed out after %s", what, timeout)
 		}
 		<-tick.C
+	}
+}
+
+// idempotent makes an idempotent JetStream call (a read, a bind) within
+// 20 s, sending it again when its answer is lost (jsretry.Idempotent):
+// for a few seconds after a cluster forms, requests crossing the routes it
+// is still settling are lost without a word.
+func idempotent(t *testing.T, what string, f func(context.Context) error) {
+	t.Helper()
+	if err := jsretry.Idempotent(context.Background(), 20*time.Second, f); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 }
 

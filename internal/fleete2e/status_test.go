@@ -36,14 +36,24 @@ func watchStatus(t *testing.T, js jetstream.JetStream) *statusBoard {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	kv, err := js.KeyValue(ctx, bus.StatusBucket)
-	if err != nil {
-		t.Fatalf("bucket %s: %v", bus.StatusBucket, err)
-	}
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		t.Fatalf("watch %s: %v", bus.StatusBucket, err)
-	}
+	var w jetstream.KeyWatcher
+	idempotent(t, "watch "+bus.StatusBucket, func(actx context.Context) error {
+		kv, err := js.KeyValue(actx, bus.StatusBucket)
+		if err != nil {
+			return err
+		}
+		// The watch lives on with ctx; only its making is the attempt's.
+		wctx, stop := context.WithCancel(ctx)
+		detach := context.AfterFunc(actx, stop)
+		w, err = kv.WatchAll(wctx)
+		if !detach() {
+			err = actx.Err() // the attempt ended as the watch was made
+		}
+		if err != nil {
+			stop()
+		}
+		return err
+	})
 	b := &statusBoard{t: t, applied: map[string]time.Time{}, refused: map[string][]string{},
 		seen: map[string]time.Time{}, last: map[string]*bus.Status{}, changed: make(chan struct{})}
 	done := make(chan struct{})

@@ -1,0 +1,66 @@
+package jsretry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// TestIdempotent: f plays a server whose answers to the first attempts are
+// lost (it waits for the attempt's deadline, as a request does), or that
+// answers, or refuses. With a 400 ms timeout the attempts get 100, 200 and
+// the last 100 ms.
+func TestIdempotent(t *testing.T) {
+	refused := errors.New("stream name already in use with a different configuration")
+	lostWith := func(e error) func(ctx context.Context) error {
+		return func(ctx context.Context) error { <-ctx.Done(); return e }
+	}
+	ctxErr := func(ctx context.Context) error { <-ctx.Done(); return fmt.Errorf("stream info: %w", ctx.Err()) }
+	answer := func(context.Context) error { return nil }
+	refuse := func(context.Context) error { return refused }
+	for _, tc := range []struct {
+		name     string
+		attempts []func(context.Context) error // attempt i runs attempts[min(i, len-1)]
+		cancel   bool                          // the caller's context is cancelled at once
+		want     error
+		calls    int
+	}{
+		{"answered at once", []func(context.Context) error{answer}, false, nil, 1},
+		{"first answer lost", []func(context.Context) error{ctxErr, answer}, false, nil, 2},
+		{"two lost, nats.ErrTimeout", []func(context.Context) error{lostWith(nats.ErrTimeout), lostWith(nats.ErrTimeout), answer}, false, nil, 3},
+		{"always lost: 100+200+100 ms", []func(context.Context) error{ctxErr}, false, context.DeadlineExceeded, 3},
+		{"refused: not sent again", []func(context.Context) error{refuse, answer}, false, refused, 1},
+		{"lost, then refused", []func(context.Context) error{ctxErr, refuse, answer}, false, refused, 2},
+		{"deadline error before the attempt's own", []func(context.Context) error{
+			func(context.Context) error { return fmt.Errorf("server: %w", context.DeadlineExceeded) }, answer}, false, context.DeadlineExceeded, 1},
+		{"caller gone", []func(context.Context) error{ctxErr, answer}, true, context.Canceled, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.cancel {
+				cancel()
+			}
+			calls := 0
+			start := time.Now()
+			err := Idempotent(ctx, 400*time.Millisecond, func(ctx context.Context) error {
+				f := tc.attempts[min(calls, len(tc.attempts)-1)]
+				calls++
+				return f(ctx)
+			})
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+			if calls != tc.calls {
+				t.Errorf("%d attempts, want %d", calls, tc.calls)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("took %s, timeout 400 ms", d)
+			}
+		})
+	}
+}

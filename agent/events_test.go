@@ -53,16 +53,14 @@ func (r *received) has(seq uint64) bool {
 	return slices.ContainsFunc(r.events, func(ev bus.Event) bool { return ev.Seq == seq })
 }
 
-// TestEventsThroughBrokerOutages runs the synthetic camera through the agent
+// TestLongEventsThroughBrokerOutages runs the synthetic camera through the agent
 // with an external NATS server (JetStream) and mosquitto, both down when the
 // agent starts: video and detection run anyway, events flow once the brokers
 // appear, they match the ground truth and the schema, their latency agrees
 // with the probe's, and a 15 s outage of both brokers loses no event and
 // never stalls the annotated video.
-func TestEventsThroughBrokerOutages(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end: needs MediaMTX, mosquitto, GStreamer and ONNX Runtime")
-	}
+func TestLongEventsThroughBrokerOutages(t *testing.T) {
+	testenv.Long(t, "end-to-end through a 15 s outage of both brokers (40 s)")
 	rtsp := testenv.StartMediaMTX(t)
 	camsim := buildCommand(t, "edge-camsim")
 	broker := testenv.NewMosquitto(t)

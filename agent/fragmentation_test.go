@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -26,9 +25,7 @@ import (
 // IDs. The figures go to docs/objects-benchmarks.md; the test fails only on
 // figures that would mean the tracker is broken.
 func TestLongTrackFragmentationPedestrians(t *testing.T) {
-	if testing.Short() || os.Getenv("EDGE_TEST_LONG") == "" {
-		t.Skip("runs YOLOX-Nano on the whole pedestrians clip: set EDGE_TEST_LONG (make test-long)")
-	}
+	testenv.Long(t, "runs YOLOX-Nano on the whole pedestrians clip")
 	shared := testenv.SharedDir(t)
 	rt, err := models.NewRuntime(models.RuntimeConfig{LibraryPath: testenv.ORTLibrary(t)})
 	if err != nil {

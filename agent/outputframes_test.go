@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -59,9 +58,7 @@ func (c *drawnCollector) PublishDrawn(d *Drawn) {
 // at the camera's rate, without the model's time in its latency); the
 // figures are logged for docs/objects-benchmarks.md.
 func TestLongOutputFrames(t *testing.T) {
-	if testing.Short() || os.Getenv("EDGE_TEST_LONG") == "" {
-		t.Skip("four runs of the camera, the agent and the probe: set EDGE_TEST_LONG (make test-long)")
-	}
+	testenv.Long(t, "four runs of the camera, the agent and the probe")
 	shared := testenv.SharedDir(t)
 	rtsp := testenv.StartMediaMTX(t)
 	camsim := buildCommand(t, "edge-camsim")

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +17,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"edge-agent/internal/testenv"
 )
 
 // --- fixtures ---
@@ -545,9 +546,7 @@ func TestFleetAgentPermissions(t *testing.T) {
 // (5 s): the documents written meanwhile arrive within 5 s of the link's
 // return.
 func TestLongFleetLeafCut(t *testing.T) {
-	if testing.Short() || os.Getenv("EDGE_TEST_LONG") == "" {
-		t.Skip("cuts a leaf link for 8 s: set EDGE_TEST_LONG (make test-long)")
-	}
+	testenv.Long(t, "cuts a leaf link for 8 s")
 	hub := startFleetHub(t, nil)
 	config, _ := hub.createBuckets()
 	put(t, config, FleetKey, "v1")
@@ -574,9 +573,7 @@ func TestLongFleetLeafCut(t *testing.T) {
 // re-creation on the link's return (watchLink) is for. Measured, not
 // asserted.
 func TestLongFleetWatchRecoveryWithoutRelink(t *testing.T) {
-	if testing.Short() || os.Getenv("EDGE_TEST_LONG") == "" {
-		t.Skip("cuts a leaf link for 8 s: set EDGE_TEST_LONG (make test-long)")
-	}
+	testenv.Long(t, "cuts a leaf link for 8 s")
 	hub := startFleetHub(t, nil)
 	config, _ := hub.createBuckets()
 	put(t, config, FleetKey, "v1")

@@ -33,6 +33,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 	"golang.org/x/net/websocket"
+
+	"edge-agent/internal/testenv"
 )
 
 // scriptConn is the broker's end of a connection in mqttConn's tests. Read
@@ -501,9 +503,7 @@ func (p *rawPublisher) publish(t *testing.T, topic string, id uint16, size int) 
 // size limit, leave the agent's memory where it was. It takes minutes
 // (mosquitto takes seconds to receive each one): make test-long runs it.
 func TestLongMQTTOversizeCommands(t *testing.T) {
-	if testing.Short() || os.Getenv("EDGE_TEST_LONG") == "" {
-		t.Skip("streams 3.2 GB through mosquitto, for minutes: set EDGE_TEST_LONG (make test-long)")
-	}
+	testenv.Long(t, "streams 3.2 GB through mosquitto, for minutes")
 	oversizeCommands(t, 16, 200<<20)
 }
 

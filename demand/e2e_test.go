@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -194,7 +193,7 @@ func (s *onDemand) firstFrameOtherClient(t *testing.T) (time.Duration, func()) {
 // reader three times: each gets its first decoded frame soon (the target is 1.5 s at
 // the median), and the gate goes back to the trickle Hold after the reader left.
 func TestLongOnDemandEndToEnd(t *testing.T) {
-	longTest(t, "connects readers six times, each a Hold apart")
+	testenv.Long(t, "connects readers six times, each a Hold apart")
 	const (
 		interval = 250 * time.Millisecond
 		hold     = 2 * time.Second
@@ -261,19 +260,11 @@ func TestLongOnDemandEndToEnd(t *testing.T) {
 		s.loop.decisions[Trickle].Load(), s.loop.decisions[Skip].Load(), s.out.Stats())
 }
 
-// longTest skips the tests that take minutes unless EDGE_TEST_LONG is set.
-func longTest(t *testing.T, what string) {
-	t.Helper()
-	if testing.Short() || os.Getenv("EDGE_TEST_LONG") == "" {
-		t.Skip(what + ": set EDGE_TEST_LONG (make test-long)")
-	}
-}
-
 // TestLongTrickleKeepsPublisher trickles for 40 s with no reader: MediaMTX keeps the
 // same publishing session and the path ready all along, and a reader then gets a
 // frame as fast as after a short trickle.
 func TestLongTrickleKeepsPublisher(t *testing.T) {
-	longTest(t, "trickles for 40 s")
+	testenv.Long(t, "trickles for 40 s")
 	s := startOnDemand(t, Config{Interval: 250 * time.Millisecond, Hold: time.Second, Trickle: time.Second})
 	s.waitIdle(t, 0, 20*time.Second)
 	id, _ := pathSource(t, s.m, s.path)

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"testing"
 	"time"
@@ -152,9 +151,7 @@ func TestCaptureClockTrust(t *testing.T) {
 // its sender reports have come (about 25 s: make test-long; make test covers the
 // relay with TestCaptureClock) and checks that no frame used the camera's clock.
 func TestLongCaptureClockMediaMTX(t *testing.T) {
-	if testing.Short() || os.Getenv("EDGE_TEST_LONG") == "" {
-		t.Skip("waits for two of MediaMTX's sender reports: set EDGE_TEST_LONG (make test-long)")
-	}
+	testenv.Long(t, "waits for two of MediaMTX's sender reports")
 	// MediaMTX v1.14 stamps a published stream with its own receive times and sends
 	// its own sender reports (the first about 10 s in, then every 10 s) with the NTP
 	// fraction in nanoseconds: capture times 0-767 ms early, by an amount that

@@ -113,7 +113,7 @@ type Frame struct {
 	Colorimetry                Colorimetry
 	// Width and Height may change from one frame to the next within one ingest: a
 	// camera reconfigured mid-stream sends a new SPS in-band and GStreamer renegotiates
-	// down to the appsink without an error (TestIngestResolutionChange/in-band).
+	// down to the appsink without an error (TestLongIngestResolutionChange/in-band).
 	Width, Height int
 	Stride        int
 	// Seq counts every frame that left the decoder in this ingest: 1, 2, 3…

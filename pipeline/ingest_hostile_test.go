@@ -62,7 +62,7 @@ func readSizes(t *testing.T, in *Ingest, sizes [][2]int, changes int, tail, time
 	}
 }
 
-// TestIngestResolutionChange is a camera whose resolution changes every few seconds
+// TestLongIngestResolutionChange is a camera whose resolution changes every few seconds
 // (every 10 s in the field: a consumer camera reconfigured from its web UI), 1280x720
 // and 640x360 in turn.
 //
@@ -74,10 +74,8 @@ func readSizes(t *testing.T, in *Ingest, sizes [][2]int, changes int, tail, time
 // republish: the camera ends the RTSP session and starts a new one at the new size
 // (what MediaMTX passes on when a publisher reconnects). Next reports it as an error;
 // the caller's reconnect (agent/camera.go) gets the new size.
-func TestIngestResolutionChange(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end: a camera through MediaMTX for 25 s; the full pass runs it")
-	}
+func TestLongIngestResolutionChange(t *testing.T) {
+	testenv.Long(t, "end-to-end: a camera through MediaMTX for 25 s")
 	sizes := [][2]int{{1280, 720}, {640, 360}}
 	// Rate after each change, over the whole segment, and the gap at the change:
 	// 15 fps published; x264 restarts with an IDR.

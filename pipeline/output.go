@@ -39,7 +39,7 @@ type OutputConfig struct {
 	// (a size change; a format change only renegotiates the videoconvert in front of
 	// it), and the new SPS/PPS go in-band over the same RTSP session, so readers stay
 	// connected. Otherwise such a change rebuilds the pipeline and publishes the stream
-	// anew, cutting readers off. Proved with x264enc only (TestIngestResolutionChange,
+	// anew, cutting readers off. Proved with x264enc only (TestLongIngestResolutionChange,
 	// TestOutputFormatChange).
 	LiveResize bool
 }

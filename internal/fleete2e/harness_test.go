@@ -88,9 +88,7 @@ func endToEnd(t *testing.T) {
 func long(t *testing.T) {
 	t.Helper()
 	endToEnd(t)
-	if os.Getenv("EDGE_TEST_LONG") == "" {
-		t.Skip("long: make test-long (EDGE_TEST_LONG=1)")
-	}
+	testenv.Long(t, "a hub cluster, agents and their builds, for minutes")
 }
 
 // missing skips outside CI and fails in CI, as testenv does.

@@ -83,6 +83,16 @@ func ORTLibrary(t testing.TB) string {
 // from, so that no port is handed out twice (test-helper state, like schemas).
 var ports freeport.Ports
 
+// Long skips a test that takes minutes (tests named TestLong…) unless
+// EDGE_TEST_LONG is set, as make test-long does, and under -short; what
+// says what makes it long.
+func Long(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() || os.Getenv("EDGE_TEST_LONG") == "" {
+		t.Skip(what + ": set EDGE_TEST_LONG (make test-long)")
+	}
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, that no
 // other test in this process was given, and that no outgoing connection will
 // take (freeport.Ports).

@@ -379,6 +379,7 @@ import "C"
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 	"unsafe"
@@ -401,6 +402,19 @@ func registryHas(name string) bool {
 }
 
 func element(el *gst.Element) *C.GstElement { return (*C.GstElement)(el.Unsafe()) }
+
+// stopPipeline sets p to NULL, keeping p reachable until the state change
+// has returned. go-gst drops its reference to a wrapped object from a
+// finalizer, and SetState's last use of p is handing its pointer to C: where
+// the caller uses p no more (a teardown), the collector could finalize p,
+// dispose the pipeline in the middle of gst_element_set_state and crash the
+// process ("Trying to dispose element pipeline49, but it is in READY", then
+// SIGSEGV in make test; TestStopPipelineUnderGC).
+func stopPipeline(p *gst.Pipeline) error {
+	err := p.SetState(gst.StateNull)
+	runtime.KeepAlive(p)
+	return err
+}
 
 // tap counts buffers on a pad (see edge_tap).
 type tap struct{ c *C.edge_tap }
@@ -639,9 +653,17 @@ func pushFrame(src *gst.Element, pix []byte, s, d *planeLayout, size int) bool {
 func streamError(msg *gst.Message) *StreamError {
 	gerr := msg.ParseError()
 	if gerr == nil {
-		return &StreamError{Element: msg.Source(), Message: "unknown error"}
+		return &StreamError{Element: sourceOf(msg), Message: "unknown error"}
 	}
-	return &StreamError{Element: msg.Source(), Message: gerr.Error(), Debug: gerr.DebugString()}
+	return &StreamError{Element: sourceOf(msg), Message: gerr.Error(), Debug: gerr.DebugString()}
+}
+
+// sourceOf is the name of the element that posted msg, read while msg is
+// kept reachable: its finalizer frees the message (see stopPipeline).
+func sourceOf(msg *gst.Message) string {
+	name := msg.Source()
+	runtime.KeepAlive(msg)
+	return name
 }
 
 // passthrough reports whether el, a GstBaseTransform such as videoconvert, passes its
@@ -650,5 +672,7 @@ func passthrough(el *gst.Element) bool { return C.edge_passthrough(element(el)) 
 
 // messageWithin reports whether el or one of its children posted msg.
 func messageWithin(msg *gst.Message, el *gst.Element) bool {
-	return C.edge_message_within((*C.GstMessage)(unsafe.Pointer(msg.Instance())), element(el)) != 0
+	within := C.edge_message_within((*C.GstMessage)(unsafe.Pointer(msg.Instance())), element(el)) != 0
+	runtime.KeepAlive(msg) // its finalizer frees the message: see stopPipeline
+	return within
 }

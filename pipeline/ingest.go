@@ -249,7 +249,7 @@ func (in *Ingest) Start(ctx context.Context) error {
 	}
 	if err := in.play(ctx); err != nil {
 		// Not under mu: pad-removed handlers may run during this state change.
-		in.pipeline.SetState(gst.StateNull)
+		stopPipeline(in.pipeline)
 		in.mu.Lock()
 		in.teardownLocked()
 		in.mu.Unlock()
@@ -370,7 +370,7 @@ func (in *Ingest) stateError(what string, err error) error {
 			return fmt.Errorf("%s: %w", what, streamError(msg))
 		}
 		if w := msg.ParseWarning(); w != nil {
-			warning = msg.Source() + ": " + w.Error()
+			warning = sourceOf(msg) + ": " + w.Error()
 		}
 	}
 	if warning != "" {
@@ -403,7 +403,7 @@ func (in *Ingest) watchBus(bus *gst.Bus, stop <-chan struct{}, done chan<- struc
 		case gst.MessageSegmentDone:
 			// Loop: back to the start without flushing (see play).
 			if !in.pipeline.SeekSimple(0, gst.FormatTime, gst.SeekFlagSegment) {
-				in.fail(&StreamError{Element: msg.Source(), Message: "loop: seek to the start failed"})
+				in.fail(&StreamError{Element: sourceOf(msg), Message: "loop: seek to the start failed"})
 			}
 		case gst.MessageWarning:
 			// Decoders warn about every damaged frame on a lossy link: count, don't log
@@ -411,7 +411,7 @@ func (in *Ingest) watchBus(bus *gst.Bus, stop <-chan struct{}, done chan<- struc
 			warnings++
 			if warnings == 1 {
 				if w := msg.ParseWarning(); w != nil {
-					in.log.Warn("gstreamer warning (further ones are only counted)", "element", msg.Source(), "warning", w.Error())
+					in.log.Warn("gstreamer warning (further ones are only counted)", "element", sourceOf(msg), "warning", w.Error())
 				}
 			}
 		case gst.MessageEOS:
@@ -741,7 +741,7 @@ func (in *Ingest) Close() error {
 	in.mu.Unlock()
 	if p != nil {
 		// Not under mu: pad-removed handlers run during this state change.
-		if e := p.SetState(gst.StateNull); e != nil {
+		if e := stopPipeline(p); e != nil {
 			err = fmt.Errorf("stop ingest: %w", e)
 		}
 	}

@@ -34,7 +34,7 @@ func newH264Reader(t *testing.T, url string) *h264Reader {
 	if err := p.SetState(gst.StatePlaying); err != nil {
 		t.Fatalf("reader pipeline: play: %v", err)
 	}
-	t.Cleanup(func() { p.SetState(gst.StateNull) })
+	t.Cleanup(func() { stopPipeline(p) })
 	return &h264Reader{p: p, sink: app.SinkFromElement(el)}
 }
 
@@ -112,7 +112,7 @@ func TestOutputRequestKeyframe(t *testing.T) {
 			}
 		}
 		if r == nil {
-			c.p.SetState(gst.StateNull)
+			stopPipeline(c.p)
 		}
 	}
 	for {

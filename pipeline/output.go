@@ -374,7 +374,7 @@ func (o *Output) session(ctx context.Context, caps VideoCaps) error {
 		o.mu.Lock()
 		o.src, o.playing = nil, false
 		o.mu.Unlock()
-		p.SetState(gst.StateNull)
+		stopPipeline(p)
 		sent.free()
 	}()
 
@@ -410,10 +410,11 @@ func (o *Output) session(ctx context.Context, caps VideoCaps) error {
 		}
 		switch msg.Type() {
 		case gst.MessageStateChanged:
-			if msg.Source() != p.GetName() {
+			_, state := msg.ParseStateChanged()
+			if sourceOf(msg) != p.GetName() { // after the parse: keeps msg alive through it
 				continue
 			}
-			if _, state := msg.ParseStateChanged(); state == gst.StatePlaying {
+			if state == gst.StatePlaying {
 				o.mu.Lock()
 				o.playing = true
 				o.mu.Unlock()

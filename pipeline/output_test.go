@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/go-gst/go-gst/gst"
 
 	"edge-agent/internal/testenv"
 )
@@ -261,5 +264,38 @@ func TestOutputPushAllocs(t *testing.T) {
 	})
 	if allocs > 0.1 {
 		t.Fatalf("Push allocates %.2f times a frame, want 0", allocs)
+	}
+}
+
+// TestStopPipelineUnderGC tears down playing pipelines that nothing uses
+// afterwards while the collector runs without pause: go-gst frees a wrapped
+// pipeline from a finalizer, so a teardown that let it go during
+// gst_element_set_state disposed it mid-change and crashed the process
+// (reproduced with a bare SetState within the first 10 pipelines).
+func TestStopPipelineUnderGC(t *testing.T) {
+	ensureInit()
+	var stop atomic.Bool
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for !stop.Load() {
+			runtime.GC()
+		}
+	}()
+	defer func() { stop.Store(true); <-collected }()
+	for range 100 {
+		p, err := gst.NewPipelineFromString("videotestsrc is-live=true ! videoconvert ! queue ! fakesink sync=false")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.SetState(gst.StatePlaying); err != nil {
+			t.Fatal(err)
+		}
+		if ret, _ := p.GetState(gst.StatePlaying, gst.ClockTime(5*time.Second)); ret == gst.StateChangeFailure {
+			t.Fatal("the pipeline did not play")
+		}
+		if err := stopPipeline(p); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

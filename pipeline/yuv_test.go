@@ -411,7 +411,7 @@ func TestPushCopy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer p.SetState(gst.StateNull)
+			defer stopPipeline(p)
 			appsrc, _ := p.GetElementByName("src")
 			sink, _ := p.GetElementByName("sink")
 			if err := p.SetState(gst.StatePlaying); err != nil {

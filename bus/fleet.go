@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"edge-agent/internal/backoff"
+	"edge-agent/internal/jsretry"
 )
 
 // The fleet on JetStream KV (docs/fleet.md), as transport: with
@@ -272,22 +273,14 @@ func (n *NATS) watchConfig(ctx, actx context.Context, js jetstream.JetStream) (w
 	}
 	// The watch's context ends it: nats.go then unsubscribes and deletes
 	// the consumer, in its own goroutine. So stop does not wait for a
-	// request that a link going down would hold for seconds. The same
-	// context is the consumer's creation request's, which has no deadline
-	// of its own: it is ended after fleetTimeout or with actx.
-	wctx, stop := context.WithCancel(ctx)
+	// request that a link going down would hold for seconds. Its making
+	// (the consumer's creation request) ends after fleetTimeout or with
+	// actx (jsretry.Lasting).
 	cctx, cancel := context.WithTimeout(actx, fleetTimeout)
 	defer cancel()
-	detach := context.AfterFunc(cctx, stop)
-	w, err = kv.WatchFiltered(wctx, fleetKeys(n.cfg.Device))
-	if !detach() && err == nil { // ended as it was made
-		err = cctx.Err()
-	}
-	if err != nil {
-		stop()
-		return nil, nil, err
-	}
-	return w, stop, nil
+	return jsretry.Lasting(ctx, cctx, func(wctx context.Context) (jetstream.KeyWatcher, error) {
+		return kv.WatchFiltered(wctx, fleetKeys(n.cfg.Device))
+	})
 }
 
 // untilRelink returns a context that ends with ctx or when relink fires,

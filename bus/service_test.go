@@ -81,13 +81,17 @@ func startServiceAgent(t *testing.T, cfg NATSConfig) (*NATS, *nats.Conn, func())
 	return n, nc, stop
 }
 
-// waitForService waits until the service answers $SRV.PING.edge-agent
-// (its subscriptions reach the server after the agent connects).
+// waitForService waits until the service's INFO lists every endpoint. Not
+// PING: micro answers it from the moment the service is added, before its
+// endpoints are (a request sent then found no responders). An INFO listing
+// them all left the agent's connection after their subscriptions, which
+// the server, reading the connection in order, then has.
 func waitForService(t *testing.T, nc *nats.Conn) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "the service answering PING", func() bool {
-		_, err := nc.Request("$SRV.PING."+ServiceName, nil, time.Second)
-		return err == nil
+	waitFor(t, 10*time.Second, "the service's INFO listing every endpoint", func() bool {
+		m, err := nc.Request("$SRV.INFO."+ServiceName, nil, time.Second)
+		var info micro.Info
+		return err == nil && json.Unmarshal(m.Data, &info) == nil && len(info.Endpoints) == len(ops())
 	})
 }
 

@@ -221,9 +221,9 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool,
 }
 
 // idempotent makes an idempotent JetStream call (a read, a bind) within
-// 20 s, sending it again when its answer is lost (jsretry.Idempotent):
-// for a few seconds after a cluster forms, requests crossing the routes it
-// is still settling are lost without a word.
+// 20 s, sending it again when its answer is lost (jsretry.Idempotent): in
+// the first seconds after the hub cluster forms, a request can go
+// unanswered (CI saw a STREAM.INFO do so right after edgectl init).
 func idempotent(t *testing.T, what string, f func(context.Context) error) {
 	t.Helper()
 	if err := jsretry.Idempotent(context.Background(), 20*time.Second, f); err != nil {

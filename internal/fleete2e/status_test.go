@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"edge-agent/bus"
+	"edge-agent/internal/jsretry"
 )
 
 // statusBoard follows edge_status at the hub, as an operator would, and
@@ -43,15 +44,9 @@ func watchStatus(t *testing.T, js jetstream.JetStream) *statusBoard {
 			return err
 		}
 		// The watch lives on with ctx; only its making is the attempt's.
-		wctx, stop := context.WithCancel(ctx)
-		detach := context.AfterFunc(actx, stop)
-		w, err = kv.WatchAll(wctx)
-		if !detach() {
-			err = actx.Err() // the attempt ended as the watch was made
-		}
-		if err != nil {
-			stop()
-		}
+		w, _, err = jsretry.Lasting(ctx, actx, func(wctx context.Context) (jetstream.KeyWatcher, error) {
+			return kv.WatchAll(wctx)
+		})
 		return err
 	})
 	b := &statusBoard{t: t, applied: map[string]time.Time{}, refused: map[string][]string{},

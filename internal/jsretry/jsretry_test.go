@@ -64,3 +64,72 @@ func TestIdempotent(t *testing.T) {
 		})
 	}
 }
+
+// TestLasting: what make made lives on with ctx after its attempt ended;
+// an attempt that ended while make ran (make waits for its context, as
+// nats.go's consumer request does, or returns regardless) reports the
+// attempt's error and ends what was made; make's own error is returned.
+func TestLasting(t *testing.T) {
+	failed := errors.New("bucket not found")
+	for _, tc := range []struct {
+		name string
+		make func(attempt context.CancelFunc) func(context.Context) (context.Context, error)
+		want error // nil: made, and alive after the attempt
+	}{
+		{"made in time", func(context.CancelFunc) func(context.Context) (context.Context, error) {
+			return func(ctx context.Context) (context.Context, error) { return ctx, nil }
+		}, nil},
+		{"attempt ends while the request waits", func(end context.CancelFunc) func(context.Context) (context.Context, error) {
+			return func(ctx context.Context) (context.Context, error) { end(); <-ctx.Done(); return nil, ctx.Err() }
+		}, context.DeadlineExceeded},
+		{"attempt ends, made anyway", func(end context.CancelFunc) func(context.Context) (context.Context, error) {
+			return func(ctx context.Context) (context.Context, error) { end(); return ctx, nil }
+		}, context.DeadlineExceeded},
+		{"make fails", func(context.CancelFunc) func(context.Context) (context.Context, error) {
+			return func(ctx context.Context) (context.Context, error) { return ctx, failed }
+		}, failed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			attempt, endAttempt := context.WithTimeout(ctx, time.Hour)
+			defer endAttempt()
+			var made context.Context // the context make got, whatever it returned
+			// endAttempt plays the attempt's deadline passing (deadlineErr).
+			got, stop, err := Lasting(ctx, deadlineErr{attempt}, func(lctx context.Context) (context.Context, error) {
+				made = lctx
+				return tc.make(endAttempt)(lctx)
+			})
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) || got != nil || stop != nil {
+					t.Fatalf("Lasting = %v, %v, stop %v; want the error %v", got, err, stop != nil, tc.want)
+				}
+				if made.Err() == nil {
+					t.Error("what make started is still alive")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			endAttempt()
+			if got.Err() != nil {
+				t.Fatal("what was made ended with its attempt")
+			}
+			stop()
+			if got.Err() == nil {
+				t.Error("stop did not end what was made")
+			}
+		})
+	}
+}
+
+// deadlineErr is an attempt whose end reads as its deadline passing.
+type deadlineErr struct{ context.Context }
+
+func (d deadlineErr) Err() error {
+	if d.Context.Err() != nil {
+		return context.DeadlineExceeded
+	}
+	return nil
+}

@@ -83,7 +83,8 @@ func ORTLibrary(t testing.TB) string {
 // from, so that no port is handed out twice (test-helper state, like schemas).
 var ports freeport.Ports
 
-// Long skips a test that takes minutes (tests named TestLong…) unless
+// Long skips a test that make test leaves to make test-long (tests named
+// TestLong…: faults that take minutes, the longest end-to-end runs) unless
 // EDGE_TEST_LONG is set, as make test-long does, and under -short; what
 // says what makes it long.
 func Long(t testing.TB, what string) {
